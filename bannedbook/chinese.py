@@ -1,0 +1,237 @@
+"""Chinese text normalisation and search.
+
+This module is the one home of the rule that makes a reader's query and an
+article comparable. The same `normalise` indexes articles at build time,
+rewrites queries at search time and finds the passages that snippets show.
+
+Why bigrams: SQLite's FTS5 tokenizers do not segment Chinese (unicode61 sees
+a whole clause as one token). We hand FTS5 text in which every run of CJK
+characters is written out as overlapping bigrams, each run's last character
+also standing alone ("中国人" -> "中国 国人 人"). Every position of a run then
+starts exactly one token, so any query of two or more characters is a phrase
+of its bigrams, and a single character is a prefix query. The stock
+unicode61 tokenizer does the rest, so the database opens in any SQLite.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+import opencc
+
+# Characters written as bigrams. 〇 counts: it is the Chinese zero (二〇二四年).
+CJK = (
+    "\u3007"
+    "\u3040-\u30ff"  # kana: Japanese names and quotes appear in the news
+    "\u3400-\u4dbf"
+    "\u4e00-\u9fff"
+    "\uac00-\ud7af"  # hangul
+    "\uf900-\ufaff"
+    "\U00020000-\U0003134f"
+)
+_CJK_CHAR = re.compile(f"[{CJK}]")
+_CJK_RUN = re.compile(f"[{CJK}]+")
+
+# Private-use characters mark matches in snippets. They survive SQL and JSON
+# untouched and cannot be confused with markup in an article; the plugin turns
+# them into <mark> after escaping the text around them.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+
+# The Han blocks OpenCC's character table covers.
+_HAN_BLOCKS = ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
+
+
+@cache
+def _traditional_to_simplified() -> dict[str, str]:
+    # Character by character, never phrase by phrase: a phrase table could
+    # rewrite a query and a document differently and would shift offsets.
+    convert = opencc.OpenCC("t2s").convert
+    table = {}
+    for start, end in _HAN_BLOCKS:
+        for code in range(start, end + 1):
+            char = chr(code)
+            simplified = convert(char)
+            if simplified != char and len(simplified) == 1:
+                table[char] = simplified
+    return table
+
+
+class _CharTable(dict):
+    """str.translate table that works out each character's form on first use."""
+
+    def __missing__(self, code: int) -> str:
+        t2s = _traditional_to_simplified()
+        folded = unicodedata.normalize("NFKC", chr(code)).casefold()
+        value = "".join(t2s.get(char, char) for char in folded)
+        self[code] = value
+        return value
+
+
+_TABLE = _CharTable()
+
+
+def normalise(text: str) -> str:
+    """The searchable form of text: NFKC, case folded, Traditional → Simplified.
+
+    Applied one character at a time, so a query and a document can never be
+    normalised differently because of their neighbours.
+    """
+    return text.translate(_TABLE)
+
+
+def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
+    """`normalise(text)` and, for each of its characters, the index in `text`
+    it came from, so a match found in normalised text can be shown in the
+    original (Traditional stays Traditional)."""
+    pieces: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        piece = _TABLE[ord(char)]
+        pieces.append(piece)
+        offsets.extend([index] * len(piece))
+    return "".join(pieces), offsets
+
+
+def is_traditional(text: str) -> bool:
+    """True when more characters change under Traditional → Simplified than
+    look Simplified already; used to label an article's script."""
+    t2s = _traditional_to_simplified()
+    traditional = sum(1 for char in text if char in t2s)
+    han = len(_CJK_CHAR.findall(text))
+    return han > 0 and traditional / han > 0.05
+
+
+def _bigrams(run: str) -> str:
+    return " ".join(run[i : i + 2] for i in range(len(run)))
+
+
+def index_text(text: str) -> str:
+    """The text FTS5 indexes: normalised, CJK runs written as bigrams."""
+    return _CJK_RUN.sub(lambda m: f" {_bigrams(m.group())} ", normalise(text))
+
+
+# ---------------------------------------------------------------- queries
+
+_QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_NEVER = '""'  # an empty FTS5 phrase: valid syntax, matches no row
+_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"'})
+
+
+def _has_token(text: str) -> bool:
+    # The characters unicode61 keeps in tokens: letters, numbers, private use.
+    return any(unicodedata.category(c)[0] in "LN" or unicodedata.category(c) == "Co" for c in text)
+
+
+def _phrase(term: str) -> str | None:
+    """FTS5 phrase for one normalised term, or None when it has no tokens."""
+    pieces = []
+    runs = re.split(f"([{CJK}]+)", term)
+    for position, run in enumerate(runs):
+        if not run:
+            continue
+        if _CJK_RUN.fullmatch(run):
+            at_end = position >= len(runs) - 2 and not runs[-1]
+            if at_end and len(run) > 1:
+                # The document's run may continue past the query: its next
+                # token is then a bigram, not the lone last character.
+                pieces.append(" ".join(run[i : i + 2] for i in range(len(run) - 1)))
+            else:
+                pieces.append(_bigrams(run))
+        else:
+            pieces.append(run)
+    text = " ".join(pieces)
+    if not _has_token(text):
+        return None
+    # A term ending in a lone CJK character must match whatever bigram that
+    # character starts in the document.
+    prefix = "*" if re.search(f"(^|[^{CJK}])[{CJK}]$", term) else ""
+    return '"' + text.replace('"', '""') + '"' + prefix
+
+
+def parse_query(query: str) -> tuple[list[list[str]], list[str]]:
+    """Split a reader's query into AND-ed groups of OR-ed terms, and terms to
+    exclude. Terms come back normalised; quotes keep a phrase together."""
+    query = unicodedata.normalize("NFKC", query or "")
+    query = query.translate(_QUOTES)
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    join_next = False
+    for match in _QUERY_PART.finditer(query):
+        negated, quoted, bare = match.groups()
+        if bare == "OR":
+            join_next = bool(groups)
+            continue
+        if bare is not None and bare.startswith("-") and len(bare) > 1:
+            negated, bare = "-", bare[1:]
+        term = normalise(quoted if quoted is not None else bare)
+        if negated:
+            excluded.append(term)
+        elif join_next:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        join_next = False
+    return groups, excluded
+
+
+def match_expression(query: str) -> str:
+    """Rewrite a reader's query into an FTS5 MATCH expression over the
+    bigram index. Never raises and never returns invalid FTS5 syntax."""
+    groups, excluded = parse_query(query)
+    clauses = []
+    for group in groups:
+        phrases = [p for p in map(_phrase, group) if p]
+        if phrases:
+            clauses.append("(" + " OR ".join(phrases) + ")")
+    if not clauses:
+        return _NEVER
+    expression = " AND ".join(clauses)
+    for term in excluded:
+        phrase = _phrase(term)
+        if phrase:
+            expression = f"({expression}) NOT {phrase}"
+    return expression
+
+
+def query_terms(query: str) -> list[str]:
+    """The normalised terms a match must show (exclusions left out)."""
+    groups, _ = parse_query(query)
+    return [term for group in groups for term in group if term.strip()]
+
+
+# ---------------------------------------------------------------- snippets
+
+
+def snippet(text: str, query: str, width: int = 120) -> str:
+    """A passage of the original text around the first match, matches wrapped
+    in MARK_START/MARK_END. Matching uses the same normalisation as search,
+    so a Simplified query marks the Traditional characters it matched."""
+    if not text:
+        return ""
+    normalised, offsets = normalise_with_offsets(text)
+    spans = []
+    for term in query_terms(query):
+        for part in term.split():
+            for found in re.finditer(re.escape(part), normalised):
+                start = offsets[found.start()]
+                end = offsets[found.end() - 1] + 1
+                spans.append((start, end))
+    spans.sort()
+    first = spans[0][0] if spans else 0
+    begin = max(0, first - width // 3)
+    finish = min(len(text), begin + width)
+    out = ["…" if begin else ""]
+    cursor = begin
+    for start, end in spans:
+        if end <= cursor or start >= finish:
+            continue
+        start = max(start, cursor)
+        end = min(end, finish)
+        out += [text[cursor:start], MARK_START, text[start:end], MARK_END]
+        cursor = end
+    out.append(text[cursor:finish])
+    out.append("…" if finish < len(text) else "")
+    return "".join(out).replace("\n", " ")

@@ -1,0 +1,132 @@
+"""Whole builds: every file accounted for, ids stable, builds atomic."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import sqlite_utils
+from conftest import ROOT
+from pages import crawl as crawl_pages
+
+import build_db
+from bannedbook.store import BuildError
+
+
+def rows(db, sql, params=()):
+    return sqlite_utils.Database(db).execute(sql, params).fetchall()
+
+
+def test_every_file_has_a_row(crawl_db):
+    pages = [name for name in crawl_pages() if not name.endswith(".md")]
+    paths = {path for (path,) in rows(crawl_db, "select path from raw_files")}
+    assert paths == set(pages)
+
+
+def test_statuses_and_reasons(crawl_db):
+    status = dict(rows(crawl_db, "select path, status from raw_files"))
+    assert status["000_e365f8a2e595efac.txt"] == "article"
+    assert status["copies/exact-duplicate.txt"] == "duplicate"
+    # The same page declared gb2312 and undeclared is one article.
+    assert {status["full/gb18030.htm"], status["full/gb18030-copy-undeclared.htm"]} == {"article", "duplicate"}
+    for path in ("broken/empty.txt", "broken/random.html", "broken/no-article.html"):
+        assert status[path] == "rejected"
+    assert status["broken/truncated.html"] == "article"
+    messages = dict(rows(crawl_db, "select path, message from raw_files where status = 'rejected'"))
+    assert all(messages.values())
+    assert "empty" in messages["broken/empty.txt"]
+
+
+def test_encodings_recorded(crawl_db):
+    encoding = dict(rows(crawl_db, "select path, encoding from raw_files"))
+    assert encoding["full/gb18030.htm"] == "gb18030"
+    assert encoding["full/big5.html"] in ("cp950", "big5hkscs")
+    assert encoding["full/traditional.html"] == "utf-8"
+
+
+def test_duplicates_point_at_their_article(crawl_db):
+    for article_id, message in rows(
+        crawl_db, "select article_id, message from raw_files where status = 'duplicate'"
+    ):
+        assert rows(crawl_db, "select count(*) from articles where id = ?", [article_id]) == [(1,)]
+        assert message.startswith("same article as ")
+
+
+def test_foreign_keys_hold(crawl_db):
+    conn = sqlite3.connect(crawl_db)
+    assert conn.execute("pragma foreign_key_check").fetchall() == []
+    assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+
+
+def test_links_resolve_to_articles_in_the_archive(tmp_path):
+    """A page whose related list points at another page in the crawl."""
+    from pages import CANONICAL, full_page, write_crawl
+
+    target = CANONICAL.replace("2059001", "2057307").replace("comments/20240708", "headline/20240702")
+    pages = {"a.html": full_page(url=target).encode(), "b.txt": crawl_pages()["000_e365f8a2e595efac.txt"]}
+    build_db.build(write_crawl(tmp_path / "raw", pages), tmp_path / "x.db", workers=1, progress=False)
+    linked = rows(tmp_path / "x.db", """select target_article_id from links
+                  where url = ? and kind = 'related' and article_id in (select id from articles where url is null)""",
+                  [target])
+    target_id = rows(tmp_path / "x.db", "select id from articles where url = ?", [target])[0][0]
+    assert linked == [(target_id,)]
+
+
+def test_ids_stable_across_rebuilds(crawl, crawl_db, tmp_path):
+    again = tmp_path / "again.db"
+    build_db.build(crawl, again, workers=1, progress=False)
+    sql = "select id, title, body from articles order by id"
+    assert rows(again, sql) == rows(crawl_db, sql)
+
+
+def test_missing_raw_is_an_error_and_keeps_the_old_db(tmp_path, seed_db):
+    db = tmp_path / "bannedbook.db"
+    db.write_bytes(seed_db.read_bytes())
+    result = subprocess.run([sys.executable, "build_db.py", str(tmp_path / "nope"), str(db)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and "not a directory" in result.stderr
+    assert db.read_bytes() == seed_db.read_bytes()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_db_is_an_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    with pytest.raises(BuildError):
+        build_db.build(ROOT / "raw", folder / "x.db", workers=1, progress=False)
+
+
+def test_db_in_missing_folder_is_a_one_line_error(tmp_path):
+    result = subprocess.run([sys.executable, "build_db.py", "raw", str(tmp_path / "no" / "x.db")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr
+
+
+def test_failed_build_leaves_previous_db_untouched(tmp_path, seed_db, monkeypatch):
+    db = tmp_path / "bannedbook.db"
+    db.write_bytes(seed_db.read_bytes())
+    before = db.read_bytes()
+
+    def explode(self):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(build_db.Store, "finish", explode)
+    with pytest.raises(RuntimeError):
+        build_db.build(ROOT / "raw", db, workers=1, progress=False)
+    assert db.read_bytes() == before
+    assert not list(tmp_path.glob(".*building*"))
+
+
+def test_summary_counts(crawl, tmp_path):
+    result = subprocess.run([sys.executable, "build_db.py", str(crawl), str(tmp_path / "s.db")],
+                            cwd=ROOT, capture_output=True, text=True, check=True)
+    lines = result.stdout.splitlines()
+    counts = {line.split()[0]: line.split()[-1] for line in lines[1:]}
+    assert counts["files"] == "12"
+    assert counts["duplicates"] == "2"
+    assert counts["rejected"] == "3"
+    assert int(counts["articles"]) == 12 - 2 - 3

@@ -1,0 +1,121 @@
+"""Normalisation, the bigram index text and the query language."""
+
+import sqlite3
+
+import pytest
+
+from bannedbook.chinese import (
+    MARK_END,
+    MARK_START,
+    index_text,
+    is_traditional,
+    match_expression,
+    normalise,
+    normalise_with_offsets,
+    snippet,
+)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("習近平", "习近平"),  # Traditional → Simplified
+        ("臺灣", "台湾"),
+        ("ＷＴＯ", "wto"),  # full-width → ASCII, case folded
+        ("TikTok", "tiktok"),
+        ("１９９８年", "1998年"),
+        ("二〇二四年", "二〇二四年"),
+        ("乾隆", "干隆"),  # per character (OpenCC phrases would keep 乾): same for query and text
+    ],
+)
+def test_normalise(text, expected):
+    assert normalise(text) == expected
+
+
+def test_offsets_point_back_into_the_original():
+    text = "ﬁ習近平"
+    normalised, offsets = normalise_with_offsets(text)
+    assert normalised == "fi习近平"
+    assert [text[i] for i in offsets] == ["ﬁ", "ﬁ", "習", "近", "平"]
+
+
+def test_index_text_writes_runs_as_bigrams():
+    assert index_text("中国人").split() == ["中国", "国人", "人"]
+    assert index_text("G20峰会").split() == ["g20", "峰会", "会"]
+    assert index_text("二〇二四").split() == ["二〇", "〇二", "二四", "四"]
+
+
+def test_script_detection():
+    assert is_traditional("習近平訪問哈薩克斯坦")
+    assert not is_traditional("习近平访问哈萨克斯坦")
+    assert not is_traditional("TikTok")
+
+
+@pytest.fixture(scope="module")
+def index():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create virtual table t using fts5(text)")
+    docs = {
+        1: "习近平访问哈萨克斯坦，出席上合组织峰会",
+        2: "普京和蒙古国总统会谈",
+        3: "臺灣的民主選舉",
+        4: "ＷＴＯ and TikTok in 二〇二四年",
+        5: "上海合作组织 峰会",
+    }
+    for rowid, text in docs.items():
+        conn.execute("insert into t(rowid, text) values (?, ?)", [rowid, index_text(text)])
+    return conn
+
+
+def search(conn, query):
+    sql = "select rowid from t where t match ? order by rowid"
+    return [r for (r,) in conn.execute(sql, [match_expression(query)])]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("习", [1]),  # one character
+        ("坦", [1]),  # one character at the end of a run
+        ("近平", [1]),
+        ("習近平", [1]),  # Traditional query, Simplified text
+        ("台湾", [3]),  # Simplified query, Traditional text
+        ("选举", [3]),
+        ("哈萨克斯坦", [1]),
+        ("斯坦，出席", [1]),  # punctuation in the query
+        ("wto", [4]),
+        ("ＴｉｋＴｏｋ", [4]),
+        ("〇二", [4]),
+        ("习近平 峰会", [1]),  # terms are ANDed
+        ("峰会 -习近平", [5]),  # exclusion
+        ("普京 OR 台湾", [2, 3]),
+        ('"上海合作组织 峰会"', [5]),  # a quoted phrase keeps its space
+        ("合作组织峰会", []),  # not across the space in doc 5, not in doc 1
+        ("普京 蒙古国总统", [2]),
+        ("习近平 蒙古", []),
+    ],
+)
+def test_queries(index, query, expected):
+    assert search(index, query) == expected
+
+
+@pytest.mark.parametrize(
+    "query", ['"', '"""', "(", ")", "*", "AND", "OR", "NOT", "a:b", "-", "--", "^", "NEAR(a b)", "{x}", "", "   ",
+              "\x00", "'", "习近平\"", "OR 普京", "普京 OR", "-普京"],
+)
+def test_hostile_queries_never_raise(index, query):
+    search(index, query)  # any FTS5 syntax error would raise here
+
+
+def test_only_exclusions_or_punctuation_match_nothing(index):
+    assert search(index, "-普京") == []
+    assert search(index, "，。！") == []
+
+
+def test_snippet_marks_original_characters():
+    text = "前文" * 80 + "臺灣的習近平與普京會晤。"
+    marked = snippet(text, "习近平 普京", width=40)
+    assert f"{MARK_START}習近平{MARK_END}" in marked
+    assert f"{MARK_START}普京{MARK_END}" in marked
+    assert marked.startswith("…")
+    assert len(marked.replace(MARK_START, "").replace(MARK_END, "")) <= 42

@@ -1,0 +1,120 @@
+"""The seed page against the gold, field by field, and the other shapes."""
+
+import pytest
+from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, full_page, traditional
+
+from bannedbook.decode import Rejected
+from bannedbook.extract import extract, readable_url
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return extract(SEED)
+
+
+def links(article, kind):
+    return [link for link in article.links if link.kind == kind]
+
+
+def test_title_author_source(seed, gold):
+    assert seed.title == gold["title"]
+    assert seed.author == gold["author"]
+    assert gold["source_contains"] in seed.source
+    assert seed.source_url == gold["source_url"]
+    assert seed.url == gold["url"]
+
+
+def test_dates(seed, gold):
+    assert seed.published == gold["published"]["exact"]
+    assert seed.not_before == gold["published"]["not_before"]
+
+
+def test_tags(seed, gold):
+    assert {name for name, _ in seed.tags} == set(gold["tags"])
+    urls = dict(seed.tags)
+    for name, url in gold["tag_urls"].items():
+        assert urls[name] == url
+
+
+def test_related(seed, gold):
+    related = links(seed, "related")
+    assert len(related) == len(gold["related"])
+    for link, expected in zip(related, gold["related"], strict=True):
+        assert link.url == expected["url"]
+        if "text" in expected:
+            assert link.text == expected["text"]
+        else:
+            assert link.text.startswith(expected["text_starts_with"])
+
+
+def test_keyword_boilerplate_and_promo_links(seed, gold):
+    assert {(link.url, link.text) for link in links(seed, "keyword")} == {
+        (k["url"], k["text"]) for k in gold["keyword_links"]
+    }
+    boilerplate = {link.url for link in links(seed, "boilerplate")}
+    assert set(gold["boilerplate_links_not_in_body"]) <= boilerplate
+    promo = {link.url for link in links(seed, "promo")}
+    related = {link.url for link in links(seed, "related")}
+    assert set(gold["promo_links_not_related"]) <= promo
+    assert not promo & related
+    assert {link.url for link in links(seed, "author")} == {"https://www.bannedbook.org/bnews/tag/杨威/"}
+
+
+def test_body(seed, gold):
+    assert seed.body.startswith(gold["body_starts_with"])
+    assert seed.body.endswith(gold["body_ends_with"])
+    for text in gold["body_must_contain"]:
+        assert text in seed.body
+    for text in gold["body_must_not_contain"]:
+        assert text not in seed.body
+
+
+def test_paragraph_roles(seed, gold):
+    roles = gold["paragraph_roles"]
+    assert [p.text for p in seed.paragraphs if p.role == "caption"] == roles["caption"]
+    assert [p.text for p in seed.paragraphs if p.role == "subheading"] == roles["subheading"]
+    assert sum(p.role == "body" for p in seed.paragraphs) == roles["body_paragraph_count"]
+    for caption in roles["caption"]:
+        assert caption not in seed.body
+
+
+def test_script(seed):
+    assert seed.script == "simplified"
+    assert extract(traditional(SEED)).script == "traditional"
+
+
+def test_full_page_uses_head_metadata_and_drops_furniture():
+    article = extract(full_page())
+    assert article.url == CANONICAL
+    assert article.category == "comments"
+    assert article.site_number == 2059001
+    assert article.published == "2024-07-08T09:30:00+08:00"
+    assert article.not_before is None
+    assert article.title == "杨威：中共能挖动哈萨克斯坦和上合组织吗？"
+    for furniture in ("侧栏", "页脚", "tracking", "热门文章", "首页"):
+        assert furniture not in article.body
+
+
+def test_date_from_url_when_no_meta():
+    article = extract(full_page(published=None))
+    assert article.published == "2024-07-08"
+
+
+def test_no_author_no_tags():
+    article = extract(NO_AUTHOR_NO_TAGS)
+    assert article.author is None
+    assert article.tags == []
+    assert article.source is None
+    assert article.not_before is None
+    assert len(article.paragraphs) == 2
+
+
+def test_no_article_is_rejected():
+    with pytest.raises(Rejected) as rejected:
+        extract("<html><body><div id='sidebar'>menu</div></body></html>")
+    assert rejected.value.reason == "no-article"
+
+
+def test_readable_url_decodes_only_utf8_escapes():
+    assert readable_url("https://x.org/tag/%e6%99%ae%e4%ba%ac/?q=a%20b") == "https://x.org/tag/普京/?q=a%20b"
+    assert readable_url("https://x.org/%ff%fe") == "https://x.org/%ff%fe"

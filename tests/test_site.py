@@ -1,0 +1,92 @@
+"""The served site, through Datasette's own test client, on the seed."""
+
+import asyncio
+import json
+from urllib.parse import quote
+
+import pytest
+from bs4 import BeautifulSoup
+
+from bannedbook.site import make_datasette
+
+
+@pytest.fixture(scope="module")
+def site(seed_db):
+    datasette = make_datasette(seed_db)
+
+    def get(path):
+        return asyncio.run(datasette.client.get(path))
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def seed_id(seed_db):
+    import sqlite_utils
+
+    return sqlite_utils.Database(seed_db).execute("select id from articles").fetchone()[0]
+
+
+def found_ids(site, query):
+    response = site(f"/bannedbook/articles.json?_search={quote(query)}&_shape=array&_col=title")
+    assert response.status_code == 200, response.text
+    return [row["id"] for row in response.json()]
+
+
+def test_pages_answer_with_the_article(site, seed_id, gold):
+    title = gold["title"]
+    for path in ["/", "/bannedbook", "/bannedbook/articles", f"/bannedbook/articles/{seed_id}",
+                 "/bannedbook/paragraphs", "/bannedbook/links", "/bannedbook/tags", "/bannedbook/raw_files"]:
+        response = site(path)
+        assert response.status_code == 200, path
+    assert title in site("/bannedbook/articles").text
+    assert title in site(f"/bannedbook/articles/{seed_id}").text
+    data = site(f"/bannedbook/articles/{seed_id}.json?_shape=array").json()
+    assert data[0]["title"] == title
+
+
+def test_table_search_box_and_html(site, gold):
+    page = site(f"/bannedbook/articles?_search={quote('習近平')}")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert soup.find("input", attrs={"name": "_search"})["value"] == "習近平"
+    assert gold["title"] in page.text
+
+
+@pytest.mark.parametrize("query", json.load(open("tests/fixtures/seed.gold.json"))["search_must_find_this_article"])
+def test_gold_queries_find_the_article(site, seed_id, query):
+    assert found_ids(site, query) == [seed_id]
+
+
+@pytest.mark.parametrize("query", json.load(open("tests/fixtures/seed.gold.json"))["search_must_not_find_this_article"])
+def test_gold_queries_do_not_find_the_article(site, query):
+    assert found_ids(site, query) == []
+
+
+def test_search_all_page(site, gold):
+    page = site(f"/-/search?q={quote('習近平')}")
+    assert page.status_code == 200
+    # Its JavaScript fetches the table JSON with _search: the table is listed.
+    assert "/bannedbook/articles" in page.text
+
+
+@pytest.mark.parametrize("query", ['"', "(", "*", "a:b", "NOT", '"普京', "-", "普京 OR", "{", "\\"])
+def test_hostile_queries_are_not_errors(site, query):
+    for path in (f"/bannedbook/articles?_search={quote(query)}", f"/bannedbook/articles.json?_search={quote(query)}",
+                 f"/bannedbook/search?q={quote(query)}"):
+        assert site(path).status_code == 200, path
+
+
+def test_ranked_search_query(site, seed_id):
+    rows = site(f"/bannedbook/search.json?q={quote('習近平 普京')}&_shape=array").json()
+    assert [row["id"] for row in rows] == [seed_id]
+    assert "\ue000习近平\ue001" in rows[0]["snippet"] or "\ue000普京\ue001" in rows[0]["snippet"]
+    html = site(f"/bannedbook/search?q={quote('習近平')}").text
+    assert "<mark>习近平</mark>" in html
+
+
+def test_sql_functions_in_the_console(site, seed_id):
+    sql = ("select id from articles where rowid in "
+           "(select rowid from articles_fts where articles_fts match cjk_match('塔利班'))")
+    rows = site(f"/bannedbook.json?sql={quote(sql)}&_shape=array").json()
+    assert rows == [{"id": seed_id}]
