@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Browser tests drive Debian's chromium (Playwright cannot download a browser
+# here); CJK fonts so screenshots show the text.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+
 build: $(STAMP)
 	$(BIN)/python build_db.py $(RAW) $(DB)
 
@@ -31,7 +38,7 @@ endif
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) lint
+test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -37,3 +37,66 @@ def crawl_db(crawl, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("crawl-db") / "bannedbook.db"
     build_db.build(crawl, db, workers=2, progress=False)
     return db
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """serve(db) starts a real `datasette` on 127.0.0.1 with the project's full
+    configuration (the same arguments `make serve` uses); returns its URL."""
+    import subprocess
+    import time
+    import urllib.request
+
+    from bannedbook.site import cli_args
+
+    servers = []
+
+    def start(db: Path) -> str:
+        port = _free_port()
+        datasette = Path(sys.executable).with_name("datasette")
+        process = subprocess.Popen(
+            [str(datasette), "serve", *cli_args(db), "-h", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        servers.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"datasette exited: {process.stderr.read().decode()}")
+            try:
+                urllib.request.urlopen(url + "/-/versions.json", timeout=2)
+                return url
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("datasette did not start within 60 s")
+
+    yield start
+    for process in servers:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (playwright cannot download its
+    own browser here). Module-scoped: Playwright's event loop must be gone
+    before other modules call asyncio.run."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update"],
+        )
+        yield chromium
+        chromium.close()
