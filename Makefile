@@ -7,11 +7,11 @@ DB ?= bannedbook.db
 PORT ?= 8001
 STAMP := $(VENV)/.installed
 
-.PHONY: install build serve test lint bench clean
+.PHONY: install build serve publish test lint fuzz bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench,publish]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,14 +26,24 @@ $(CHROMIUM):
 build: $(STAMP)
 	$(BIN)/python build_db.py $(RAW) $(DB)
 
-# `make serve` builds bannedbook.db when it is missing or older than anything
-# under raw/; `make serve DB=FILE` serves FILE as it is.
+# `make serve` brings bannedbook.db up to date with raw/ first (an incremental
+# build: it reads only new and changed files, in about a second when there are
+# none); `make serve DB=FILE` serves FILE as it is.
 serve: $(STAMP)
 ifneq ($(origin DB),command line)
-	@if [ ! -f $(DB) ] || [ -n "$$(find $(RAW) -newer $(DB) -print -quit)" ]; then \
-		$(BIN)/python build_db.py $(RAW) $(DB); fi
+	$(BIN)/python build_db.py $(RAW) $(DB)
 endif
 	$(BIN)/python -m bannedbook.site $(DB) $(PORT)
+
+# `make publish APP=NAME` deploys what `make serve` serves to Fly.io (needs
+# flyctl, logged in) as read-only replicas of one immutable file; with
+# GENERATE=DIR it writes the Dockerfile, fly.toml and files to DIR instead.
+APP ?= bannedbook-archive
+publish: $(STAMP)
+ifneq ($(origin DB),command line)
+	$(BIN)/python build_db.py $(RAW) $(DB)
+endif
+	$(BIN)/python -m bannedbook.publish $(DB) --app $(APP) $(if $(GENERATE),--generate-dir $(GENERATE))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,8 +51,13 @@ lint: $(STAMP)
 test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q
 
+# The fuzz tests of `make test`, with far more examples (FUZZ_EXAMPLES=N to change).
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(DB) .$(DB).building .pytest_cache
+	rm -rf $(VENV) $(DB) $(DB).inspect.json .$(DB).building .pytest_cache

@@ -5,12 +5,15 @@ article comparable. The same `normalise` indexes articles at build time,
 rewrites queries at search time and finds the passages that snippets show.
 
 Why bigrams: SQLite's FTS5 tokenizers do not segment Chinese (unicode61 sees
-a whole clause as one token). We hand FTS5 text in which every run of CJK
-characters is written out as overlapping bigrams, each run's last character
-also standing alone ("中国人" -> "中国 国人 人"). Every position of a run then
-starts exactly one token, so any query of two or more characters is a phrase
-of its bigrams, and a single character is a prefix query. The stock
-unicode61 tokenizer does the rest, so the database opens in any SQLite.
+a whole clause as one token). We hand FTS5 text in which every run of
+letters and digits is written out as overlapping bigrams, each run's last
+character also standing alone ("中国人" -> "中国 国人 人", "wto" -> "wt to o").
+Every position of a run then starts exactly one token, so any query of two
+or more characters is a phrase of its bigrams, and a single character is a
+prefix query: search finds every article that contains the query, Latin
+inside words included (a reader looking for "tok" finds TikTok, as a
+substring scan would). The stock unicode61 tokenizer does the rest, so the
+database opens in any SQLite.
 """
 
 from __future__ import annotations
@@ -21,18 +24,11 @@ from functools import cache
 
 import opencc
 
-# Characters written as bigrams. 〇 counts: it is the Chinese zero (二〇二四年).
-CJK = (
-    "\u3007"
-    "\u3040-\u30ff"  # kana: Japanese names and quotes appear in the news
-    "\u3400-\u4dbf"
-    "\u4e00-\u9fff"
-    "\uac00-\ud7af"  # hangul
-    "\uf900-\ufaff"
-    "\U00020000-\U0003134f"
-)
-_CJK_CHAR = re.compile(f"[{CJK}]")
-_CJK_RUN = re.compile(f"[{CJK}]+")
+# Runs of the characters unicode61 keeps in tokens (letters and numbers, so
+# 〇, the Chinese zero in 二〇二四年, too) are written as bigrams.
+_RUN = re.compile(r"[^\W_]+")
+_RUN_CHAR = re.compile(r"[^\W_]")
+_HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 # Private-use characters mark matches in snippets. They survive SQL and JSON
 # untouched and cannot be confused with markup in an article; the plugin turns
@@ -100,7 +96,7 @@ def is_traditional(text: str) -> bool:
     look Simplified already; used to label an article's script."""
     t2s = _traditional_to_simplified()
     traditional = sum(1 for char in text if char in t2s)
-    han = len(_CJK_CHAR.findall(text))
+    han = len(_HAN.findall(text))
     return han > 0 and traditional / han > 0.05
 
 
@@ -109,8 +105,17 @@ def _bigrams(run: str) -> str:
 
 
 def index_text(text: str) -> str:
-    """The text FTS5 indexes: normalised, CJK runs written as bigrams."""
-    return _CJK_RUN.sub(lambda m: f" {_bigrams(m.group())} ", normalise(text))
+    """The text FTS5 indexes: normalised, runs of letters and digits written
+    as bigrams."""
+    return _RUN.sub(lambda m: f" {_bigrams(m.group())} ", normalise(text))
+
+
+def index_chars(text: str) -> str:
+    """Each letter or digit of the normalised text once. A one-character
+    query then reads one short list of articles instead of merging the
+    position lists of every bigram that starts with it (的 alone starts
+    thousands); costs less index than FTS5's prefix index."""
+    return " ".join(sorted(set(_RUN_CHAR.findall(normalise(text)))))
 
 
 # ---------------------------------------------------------------- queries
@@ -120,35 +125,25 @@ _NEVER = '""'  # an empty FTS5 phrase: valid syntax, matches no row
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"'})
 
 
-def _has_token(text: str) -> bool:
-    # The characters unicode61 keeps in tokens: letters, numbers, private use.
-    return any(unicodedata.category(c)[0] in "LN" or unicodedata.category(c) == "Co" for c in text)
-
-
 def _phrase(term: str) -> str | None:
     """FTS5 phrase for one normalised term, or None when it has no tokens."""
-    pieces = []
-    runs = re.split(f"([{CJK}]+)", term)
-    for position, run in enumerate(runs):
-        if not run:
-            continue
-        if _CJK_RUN.fullmatch(run):
-            at_end = position >= len(runs) - 2 and not runs[-1]
-            if at_end and len(run) > 1:
-                # The document's run may continue past the query: its next
-                # token is then a bigram, not the lone last character.
-                pieces.append(" ".join(run[i : i + 2] for i in range(len(run) - 1)))
-            else:
-                pieces.append(_bigrams(run))
-        else:
-            pieces.append(run)
-    text = " ".join(pieces)
-    if not _has_token(text):
+    runs = _RUN.findall(term)
+    if not runs:
         return None
-    # A term ending in a lone CJK character must match whatever bigram that
-    # character starts in the document.
-    prefix = "*" if re.search(f"(^|[^{CJK}])[{CJK}]$", term) else ""
-    return '"' + text.replace('"', '""') + '"' + prefix
+    pieces = [_bigrams(run) for run in runs[:-1]]
+    last = runs[-1]
+    prefix = ""
+    if not term.endswith(last):
+        pieces.append(_bigrams(last))
+    elif len(last) == 1:
+        # A lone last character matches whatever bigram it starts in the text.
+        pieces.append(last)
+        prefix = "*"
+    else:
+        # The text's run may go on past the query: its next token is then a
+        # bigram, not the run's lone last character, so leave that out.
+        pieces.append(" ".join(last[i : i + 2] for i in range(len(last) - 1)))
+    return '"' + " ".join(pieces) + '"' + prefix
 
 
 def parse_query(query: str) -> tuple[list[list[str]], list[str]]:

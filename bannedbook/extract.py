@@ -14,11 +14,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin
+from warnings import catch_warnings, simplefilter
 
-from bs4 import BeautifulSoup, Comment, Tag
+from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, Tag
 
 from .chinese import is_traditional
-from .decode import Rejected
+from .decode import Rejected, safe_text
 
 SITE = "https://www.bannedbook.org/"
 
@@ -31,6 +32,22 @@ FURNITURE = ", ".join(
     ]
 )  # fmt: skip
 
+# FURNITURE as a plain predicate: soupsieve matching a selector list against
+# every element was a third of the extraction time (see README, Scale).
+_FURNITURE_TAGS = {"script", "style", "iframe", "noscript", "form", "object", "embed", "nav", "footer"}
+_FURNITURE_IDS = {"header", "sidebar", "footer"}
+_FURNITURE_CLASSES = {"sidebar", "widget", "menu", "breadcrumb", "breadcrumbs", "banner-ads", "sharedaddy"}
+
+
+def _is_furniture(tag: Tag) -> bool:
+    if tag.name in _FURNITURE_TAGS:
+        return True
+    id_ = tag.get("id")
+    if isinstance(id_, str) and (id_ in _FURNITURE_IDS or "ADSLOT" in id_ or id_.startswith("taboola")):
+        return True
+    return not _FURNITURE_CLASSES.isdisjoint(tag.get("class") or ())
+
+
 _SPACE = re.compile(r"\s+")
 _FULL_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})(\d{2})(\d{2})/")
@@ -40,6 +57,15 @@ _AUTHOR_LINE = re.compile(r"^\s*作者\s*[:：]\s*")
 _SOURCE_LINE = re.compile(r"^\s*来源\s*[:：]\s*")
 _ENDS_SENTENCE = tuple("。，,；;：:…”」』》）)")
 _NON_ASCII_ESCAPES = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# What a browser ignores in an href (WHATWG URL parsing): leading and
+# trailing C0 controls and spaces, and tabs and newlines anywhere. Removed
+# before the scheme is read, so "java\tscript:" is seen as javascript:.
+_URL_EDGES = "".join(map(chr, range(0x21)))
+_URL_IGNORED = re.compile("[\t\n\r]")
+# Latin letters next to Cyrillic or Greek ones in one word: a look-alike
+# (homoglyph) spelling such as "Xinhuа" with a Cyrillic а.
+_MIXED_SCRIPT_WORD = re.compile(r"(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w+")
 
 
 @dataclass
@@ -47,6 +73,13 @@ class Link:
     url: str
     text: str
     kind: str
+    # The URL's scheme, lower case ("https", "javascript", "data", "mailto";
+    # "" when it has none). Only http and https links may be made clickable.
+    scheme: str = ""
+
+    @property
+    def web(self) -> bool:
+        return self.scheme in ("http", "https")
 
 
 @dataclass
@@ -68,7 +101,7 @@ class Article:
     not_before: str | None = None
     script: str = "simplified"
     paragraphs: list[Paragraph] = field(default_factory=list)
-    tags: list[tuple[str, str]] = field(default_factory=list)  # (name, url)
+    tags: list[tuple[str, str | None]] = field(default_factory=list)  # (name, url if http(s))
     links: list[Link] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -101,7 +134,9 @@ def _decodes(escaped: str) -> bool:
 def article_url_parts(url: str | None) -> tuple[str | None, int | None]:
     """Category and the site's article number from a bannedbook article URL."""
     match = _ARTICLE_URL.search(url or "")
-    return (match.group(1), int(match.group(2))) if match else (None, None)
+    if not match or len(match.group(2)) > 18 or not match.group(2).isascii():  # SQLite integers are 64-bit
+        return (None, None)
+    return match.group(1), int(match.group(2))
 
 
 def _date(year: str, month: str, day: str) -> dt.date | None:
@@ -134,7 +169,7 @@ def _visible_date(soup: BeautifulSoup) -> str | None:
     time = soup.find("time", datetime=True)
     if time:
         return time["datetime"].strip()
-    for node in soup.select(".postmeta, .post-meta, .entry-meta, .date, .time, .post-date"):
+    for node in soup.find_all(class_=["postmeta", "post-meta", "entry-meta", "date", "time", "post-date"]):
         match = _VISIBLE_DATE.search(unicodedata.normalize("NFKC", node.get_text(" ")))
         if match and _date(*match.groups()[:3]):
             year, month, day, hour, minute = match.groups()
@@ -143,9 +178,20 @@ def _visible_date(soup: BeautifulSoup) -> str | None:
     return None
 
 
+def link(href: str, text: str, kind: str, base: str = SITE) -> Link:
+    """A link as a browser would resolve it, with its scheme. Never raises:
+    an href urljoin cannot parse is kept as written."""
+    href = _URL_IGNORED.sub("", safe_text(href)[0].strip(_URL_EDGES))
+    try:
+        url = readable_url(urljoin(base, href))
+    except ValueError:  # "http://[::1" and other unparseable hosts
+        url = href
+    scheme = _SCHEME.match(url)
+    return Link(url, text, kind, scheme.group(1).lower() if scheme else "")
+
+
 def _links(node: Tag, kind: str, base: str) -> list[Link]:
-    return [Link(readable_url(urljoin(base, a["href"])), clean_text(a), kind)
-            for a in node.find_all("a", href=True)]
+    return [link(a["href"], clean_text(a), kind, base) for a in node.find_all("a", href=True)]
 
 
 def _body_link_kind(a: Tag) -> str:
@@ -211,18 +257,25 @@ def _dates_in_text(texts: list[str]) -> list[dt.date]:
 def extract(text: str, *, base_url: str = SITE) -> Article:
     """Extract the article from a page's text. Raises Rejected when the page
     holds no article."""
-    soup = BeautifulSoup(text, "lxml")
+    with catch_warnings():  # a page that is only a URL is still a page (to reject)
+        simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(text, "lxml")
     canonical = _canonical(soup)
     published = _meta(soup, "article:published_time")
-    breadcrumb = soup.select_one(".breadcrumb, .breadcrumbs")
+    breadcrumb = soup.find(class_=["breadcrumb", "breadcrumbs"])
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
     head_title = _meta(soup, "og:title") or (clean_text(soup.title) if soup.title else None)
     published = published or _visible_date(soup)
-    for node in soup.select(FURNITURE):
-        node.decompose()
+    entry = soup.find("div", class_="entry") or soup.find("article")
+    # A page whose tags are never closed nests its article in the header.
+    holds_entry = {id(parent) for parent in entry.parents} if entry else set()
+    for node in soup.find_all(_is_furniture):
+        if id(node) in holds_entry:
+            continue
+        # lxml does not know <embed> is empty and nests what follows inside it.
+        node.unwrap() if node.name == "embed" else node.decompose()
 
-    entry = soup.select_one("div.entry") or soup.find("article")
     heading = soup.find("h2") or soup.find("h1")
     if entry is None:
         raise Rejected("no-article", "no article on this page: no div.entry (or <article>) holds a body")
@@ -232,23 +285,27 @@ def extract(text: str, *, base_url: str = SITE) -> Article:
 
     base = canonical or base_url
     links: list[Link] = []
-    for notice in soup.select("p.notice"):
+    warnings: list[str] = []
+    for notice in soup.find_all("p", class_="notice"):
+        if id(notice) in holds_entry:
+            continue
         links += _links(notice, "boilerplate", base)
         notice.decompose()
 
     related = []
-    for node in entry.select("ul.op-related-articles"):
+    for node in entry.find_all("ul", class_="op-related-articles"):
         related += _links(node, "related", base)
         node.decompose()
-    for node in entry.select("ul.texttj"):
+    for node in entry.find_all("ul", class_="texttj"):
         links += _links(node, "promo", base)
         node.decompose()
 
     source = source_url = None
-    for node in entry.select("p.src-info") or [p for p in entry.find_all("p") if _SOURCE_LINE.match(p.get_text())]:
+    source_lines = entry.find_all("p", class_="src-info")
+    for node in source_lines or [p for p in entry.find_all("p") if _SOURCE_LINE.match(p.get_text())]:
         source = _SOURCE_LINE.sub("", clean_text(node)) or None
         found = _links(node, "source", base)
-        source_url = found[0].url if found else None
+        source_url = found[0].url if found and found[0].web else None
         links += found
         node.decompose()
 
@@ -263,10 +320,10 @@ def extract(text: str, *, base_url: str = SITE) -> Article:
     tags: dict[str, str] = {}
     for a in entry.find_all("a", href=True):
         kind = _body_link_kind(a)
-        link = Link(readable_url(urljoin(base, a["href"])), clean_text(a), kind)
-        links.append(link)
-        if kind == "tag" and link.text:
-            tags.setdefault(link.text, link.url)
+        found = link(a["href"], clean_text(a), kind, base)
+        links.append(found)
+        if kind == "tag" and found.text:
+            tags.setdefault(found.text, found.url if found.web else None)
 
     paragraphs = _paragraphs(entry)
     if not paragraphs:
@@ -276,6 +333,9 @@ def extract(text: str, *, base_url: str = SITE) -> Article:
     if category is None and breadcrumb:
         crumbs = [a["href"] for a in breadcrumb.find_all("a", href=True)]
         category = next((c for c, _ in map(article_url_parts, crumbs) if c), None)
+    if published and not re.match(r"[0-9]{4}", published):
+        warnings.append(f"date {published[:40]!r} is not a date: ignored")
+        published = None
     if not published and url_date(canonical or ""):
         published = url_date(canonical).isoformat()
     not_before = None
@@ -285,10 +345,11 @@ def extract(text: str, *, base_url: str = SITE) -> Article:
         not_before = max(dates).isoformat() if dates else None
 
     article_text = title + "".join(p.text for p in paragraphs)
-    warnings = []
     if "<html" in text[:2000].lower() and "</html>" not in text[-2000:].lower():
         warnings.append("the page looks truncated (no closing </html>)")
-    return Article(
+    if _MIXED_SCRIPT_WORD.search(title):
+        warnings.append("the title mixes Latin with Cyrillic or Greek letters (look-alike characters?)")
+    return _safe(Article(
         title=title,
         author=author,
         source=source,
@@ -303,4 +364,39 @@ def extract(text: str, *, base_url: str = SITE) -> Article:
         tags=list(tags.items()),
         links=links + related,
         warnings=warnings,
-    )
+    ))
+
+
+def _safe(article: Article) -> Article:
+    """The article with every string passed through decode.safe_text, so
+    nothing stored holds NUL, control or bidi-override characters or lone
+    surrogates; a warning says how many were removed."""
+    removed = 0
+
+    def clean(text: str | None) -> str | None:
+        nonlocal removed
+        if text is None:
+            return None
+        text, count = safe_text(text)
+        removed += count
+        return text
+
+    for name in ("title", "author", "source", "source_url", "url", "category", "published", "not_before"):
+        setattr(article, name, clean(getattr(article, name)))
+    article.title = article.title.strip()
+    if not article.title:
+        raise Rejected("no-article", "the page's title is made only of control characters")
+    for paragraph in article.paragraphs:
+        paragraph.text = clean(paragraph.text).strip()
+    article.paragraphs = [p for p in article.paragraphs if p.text]
+    if not article.paragraphs:
+        raise Rejected("no-article", f"the page titled {article.title!r} has no body text but control characters")
+    for found in article.links:
+        found.url, found.text = clean(found.url), clean(found.text)
+    tags: dict[str, str | None] = {}
+    for name, url in article.tags:
+        tags.setdefault(clean(name), clean(url))
+    article.tags = list(tags.items())
+    if removed:
+        article.warnings.append(f"{removed} control, bidi-override or invalid character(s) removed from the text")
+    return article

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "metadata.yml"
 PLUGINS = ROOT / "plugins"
 TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"  # served at /assets: the archive's stylesheet
 
 SETTINGS = {
     "sql_time_limit_ms": 3000,
@@ -26,10 +29,51 @@ SETTINGS = {
 def cli_args(db: Path | str) -> list[str]:
     """`datasette` arguments serving db read-only with the full configuration."""
     args = ["-i", str(db), "--metadata", str(METADATA), "--plugins-dir", str(PLUGINS),
-            "--template-dir", str(TEMPLATES), "--cors"]
+            "--template-dir", str(TEMPLATES), "--static", f"assets:{STATIC}", "--cors"]
+    args += setting_args()
+    if inspect := fresh_inspect_file(db):
+        args += ["--inspect-file", str(inspect)]
+    return args
+
+
+def setting_args() -> list[str]:
+    """SETTINGS as `--setting name value` arguments (serve and publish take the same)."""
+    args = []
     for name, value in SETTINGS.items():
         args += ["--setting", name, ("on" if value else "off") if isinstance(value, bool) else str(value)]
     return args
+
+
+def inspect_file(db: Path | str) -> Path:
+    """Where the build keeps `datasette inspect` data for db (table counts,
+    size, hash): with it an immutable database starts without counting."""
+    return Path(f"{db}.inspect.json")
+
+
+def fresh_inspect_file(db: Path | str) -> Path | None:
+    """inspect_file(db) when it describes db as it is now, else None."""
+    path = inspect_file(db)
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8")).get(Path(db).stem) or {}
+        fresh = entry.get("size") == Path(db).stat().st_size and path.stat().st_mtime_ns >= Path(db).stat().st_mtime_ns
+    except (OSError, ValueError, AttributeError):
+        return None
+    return path if fresh else None
+
+
+def write_inspect_file(db: Path | str) -> Path:
+    """Run `datasette inspect` on db and keep its output beside db."""
+    path = inspect_file(db)
+    temp = path.with_name(f".{path.name}.writing")
+    datasette = Path(sys.executable).with_name("datasette")
+    # It logs an error counting the search index (its columns are not in
+    # articles, by design) and goes on: show its output only if it fails.
+    done = subprocess.run([str(datasette), "inspect", str(db), "--inspect-file", str(temp)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"datasette inspect failed: {done.stderr.strip()}")
+    os.replace(temp, path)
+    return path
 
 
 def make_datasette(db: Path | str):
@@ -42,6 +86,8 @@ def make_datasette(db: Path | str):
         metadata=yaml.safe_load(METADATA.read_text(encoding="utf-8")),
         plugins_dir=str(PLUGINS),
         template_dir=str(TEMPLATES),
+        static_mounts=[("assets", str(STATIC))],
+        inspect_data=json.loads(inspect.read_text(encoding="utf-8")) if (inspect := fresh_inspect_file(db)) else None,
         settings=SETTINGS,
         cors=True,
     )

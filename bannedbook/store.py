@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -52,12 +55,12 @@ SCHEMA = {
     ),
     "links": (
         {"article_id": str, "position": int, "url": str, "text": str, "kind": str,
-         "target_article_id": str},
+         "scheme": str, "target_article_id": str},
         {"pk": ("article_id", "position"),
          "foreign_keys": [("article_id", "articles", "id"), ("target_article_id", "articles", "id")]},
     ),
     "raw_files": (
-        {"path": str, "sha256": str, "bytes": int, "encoding": str, "status": str,
+        {"path": str, "sha256": str, "bytes": int, "mtime_ns": int, "encoding": str, "status": str,
          "article_id": str, "message": str},
         {"pk": "path", "foreign_keys": [("article_id", "articles", "id")]},
     ),
@@ -83,10 +86,90 @@ def article_id(article: Article) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def pipeline_version() -> int:
+    """A fingerprint of the code that turns files into rows, kept in the
+    database's user_version: an incremental build reuses rows only from a
+    database the same code wrote."""
+    package = Path(__file__).resolve().parent
+    sources = [package / name for name in ("decode.py", "extract.py", "chinese.py", "store.py")]
+    sources.append(package.parent / "build_db.py")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources if p.exists())).digest()
+    return int.from_bytes(digest[:4], "big") >> 1  # user_version is a signed 32-bit integer
+
+
+@dataclass
+class Changes:
+    """What an incremental build must do to the previous database."""
+
+    read: list[str]  # files to read: new, changed, or sharing an article with one
+    gone: list[str]  # files no longer there
+    touched: dict[str, int]  # same bytes, new mtime: path -> mtime_ns
+    articles: set[str]  # article ids whose rows are dropped and written again
+
+    def __bool__(self) -> bool:
+        return bool(self.read or self.gone or self.touched)
+
+
+def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
+    """Compare the files found (name -> path) with the raw_files of the
+    database at db_path. None when there is no database this code can update."""
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != pipeline_version():
+                return None
+            old = {row[0]: row[1:] for row in conn.execute(
+                "select path, sha256, bytes, mtime_ns, article_id from raw_files")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    read, touched = set(), {}
+    for name, path in files.items():
+        sha, size, mtime, _ = old.get(name, (None, None, None, None))
+        state = _stat(path)
+        if not sha or state is None:  # new, or never read (rejected before reading)
+            read.add(name)
+        elif state == (size, mtime):
+            continue
+        elif state[0] == size and _sha256(path) == sha:
+            touched[name] = state[1]
+        else:
+            read.add(name)
+    gone = old.keys() - files.keys()
+    articles = {old[name][3] for name in read | gone if name in old and old[name][3]}
+    read |= {name for name, row in old.items() if row[3] in articles and name in files}
+    touched = {name: mtime for name, mtime in touched.items() if name not in read}
+    return Changes(sorted(read), sorted(gone), touched, articles)
+
+
+def file_state(path: Path) -> int | None:
+    """The mtime an incremental build compares (with the size)."""
+    state = _stat(path)
+    return state[1] if state else None
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 @contextmanager
-def atomic_database(path: Path) -> Iterator[sqlite_utils.Database]:
+def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.Database]:
     """A new database written beside `path` and moved over it only when the
-    block completes; on any failure `path` is left as it was."""
+    block completes; on any failure `path` is left as it was. With update,
+    the new database starts as a copy of the one at `path`."""
     path = Path(path)
     if path.is_dir():
         raise BuildError(f"cannot write database {path}: it is a directory")
@@ -97,6 +180,8 @@ def atomic_database(path: Path) -> Iterator[sqlite_utils.Database]:
         raise BuildError(f"cannot write database {path}: permission denied")
     temp = folder / f".{path.name}.building"
     temp.unlink(missing_ok=True)  # left by a build that was killed
+    if update:
+        shutil.copyfile(path, temp)
     db = sqlite_utils.Database(temp)
     try:
         # No journal: the whole file is thrown away if anything fails.
@@ -116,79 +201,184 @@ def atomic_database(path: Path) -> Iterator[sqlite_utils.Database]:
 
 
 class Store:
-    """Rows accumulate in batches and are written with sqlite-utils."""
+    """The one writer. Rows accumulate in batches; articles get explicit
+    rowids so their search-index rows can be written alongside them."""
 
     BATCH = 200
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, fresh: bool = True):
         self.db = db
-        self.pending: dict[str, list[dict]] = {table: [] for table in SCHEMA}
-        self.seen_articles: dict[str, str] = {}  # article id -> first file
-        self.tags: set[str] = set()
-        for table, (columns, options) in SCHEMA.items():
-            db[table].create(columns, **options)
-        db.execute(FTS_SQL)
+        self.fresh = fresh
+        self.pending: dict[str, list[tuple]] = {table: [] for table in (*SCHEMA, FTS_TABLE)}
+        self.seen_articles: dict[str, str] = {}  # article id -> first file, this run
+        self.first_by_hash: dict[str, str] = {}  # sha256 -> first file, this run
+        db.conn.create_function("index_text", 1, index_text, deterministic=True)
+        if fresh:
+            for table, (columns, options) in SCHEMA.items():
+                db[table].create(columns, **options)
+            db.execute(FTS_SQL)
+            db.execute(f"PRAGMA user_version = {pipeline_version()}")
+        self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
+        self.first_new_rowid = self._max_rowid() + 1
+        self.next_rowid = self.first_new_rowid
+        db.execute("create temp table gone_articles (id text primary key, url text)")
+        db.execute("create temp table touched_tags (name text primary key)")
+        db.execute("create temp table gone_urls (url text primary key)")
 
-    def add_file(self, path: str, sha256: str, size: int, encoding: str | None,
-                 status: str, article_id: str | None = None, message: str | None = None) -> None:
-        self.pending["raw_files"].append({
-            "path": path, "sha256": sha256, "bytes": size, "encoding": encoding,
-            "status": status, "article_id": article_id, "message": message,
-        })  # fmt: skip
+    def _max_rowid(self) -> int:
+        return self.db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
 
-    def add_article(self, article: Article, path: str) -> tuple[str, bool]:
-        """Queue an article; returns its id and whether it is new."""
+    # ------------------------------------------------------------ adding
+
+    def conflict(self, key: str) -> bool:
+        """True when an incremental build meets an article that an unchanged
+        file already holds: which file comes first is settled by re-reading
+        them together (see forget_articles)."""
+        return not self.fresh and key not in self.seen_articles and self.db.execute(
+            "select 1 from articles where id = ?", [key]).fetchone() is not None
+
+    def add_page(self, page) -> str:
+        """Write what one file became (a build_db.Page); returns its status.
+        Pages must come in path order: the first file of an article is its file."""
+        first_same_bytes = self.first_by_hash.setdefault(page.sha256, page.path) if page.sha256 else page.path
+        key, status, message = None, "rejected", page.message
+        if page.article is not None:
+            key, new = self.add_article(page.article, page.path, page.index)
+            status = "article" if new else "duplicate"
+            if not new:
+                first = first_same_bytes if first_same_bytes != page.path else self.seen_articles[key]
+                message = "; ".join(filter(None, [f"same article as {first}", message]))
+        self.pending["raw_files"].append(
+            (page.path, page.sha256, page.size, page.mtime_ns, page.encoding, status, key, message))
+        return status
+
+    def add_article(self, article: Article, path: str, index: tuple[str, str] | None = None) -> tuple[str, bool]:
+        """Queue an article; returns its id and whether it is new. `index` is
+        its search-index text, when a worker process has made it already."""
         key = article_id(article)
         if key in self.seen_articles:
             return key, False
         self.seen_articles[key] = path
+        rowid, self.next_rowid = self.next_rowid, self.next_rowid + 1
         day = article.published or article.not_before
-        self.pending["articles"].append({
-            "id": key, "url": article.url, "title": article.title, "author": article.author,
-            "source": article.source, "source_url": article.source_url,
-            "category": article.category, "site_number": article.site_number,
-            "published": article.published, "not_before": article.not_before,
-            "year": int(day[:4]) if day else None, "script": article.script,
-            "body": article.body, "file": path,
-        })  # fmt: skip
-        self.pending["paragraphs"] += [
-            {"article_id": key, "position": i, "role": p.role, "text": p.text}
-            for i, p in enumerate(article.paragraphs, 1)
-        ]
+        body = article.body
+        self.pending["articles"].append((
+            rowid, key, article.url, article.title, article.author, article.source, article.source_url,
+            article.category, article.site_number, article.published, article.not_before,
+            int(day[:4]) if day else None, article.script, body, path,
+        ))  # fmt: skip
+        self.pending[FTS_TABLE].append((rowid, *(index or (index_text(article.title), index_text(body)))))
+        self.pending["paragraphs"] += [(key, i, p.role, p.text) for i, p in enumerate(article.paragraphs, 1)]
         self.pending["links"] += [
-            {"article_id": key, "position": i, "url": link.url, "text": link.text, "kind": link.kind}
-            for i, link in enumerate(article.links, 1)
+            (key, i, link.url, link.text, link.kind, link.scheme, None) for i, link in enumerate(article.links, 1)
         ]
         for name, url in article.tags:
             if name not in self.tags:
                 self.tags.add(name)
-                self.pending["tags"].append({"id": name, "name": name, "url": url})
-            self.pending["article_tags"].append({"article_id": key, "tag_id": name})
+                self.pending["tags"].append((name, name, url))
+            self.pending["article_tags"].append((key, name))
         if len(self.pending["articles"]) >= self.BATCH:
             self.flush()
         return key, True
 
     def flush(self) -> None:
         # Parents before children, so foreign keys always point at a row.
-        for table in ("articles", "tags", "paragraphs", "article_tags", "links", "raw_files"):
+        # Column order is SCHEMA's; articles and the index lead with rowid.
+        for table in ("articles", FTS_TABLE, "tags", "paragraphs", "article_tags", "links", "raw_files"):
             rows = self.pending[table]
-            if rows:
-                self.db[table].insert_all(rows, batch_size=1000)
-                rows.clear()
+            if not rows:
+                continue
+            columns = ["rowid", "title_index", "body_index"] if table == FTS_TABLE else list(SCHEMA[table][0])
+            if table == "articles":
+                columns.insert(0, "rowid")
+            names = ", ".join(f"[{c}]" for c in columns)
+            marks = ", ".join("?" * len(columns))
+            self.db.conn.executemany(f"insert into [{table}] ({names}) values ({marks})", rows)
+            rows.clear()
+
+    # ------------------------------------------------------------ removing
+
+    def forget(self, changes: Changes) -> None:
+        """Incremental build: drop every row that depends on a file that is
+        new, changed or gone (changes.read, changes.gone), so those files can
+        be written again as a full build would write them."""
+        self.db.conn.executemany("update raw_files set mtime_ns = ? where path = ?",
+                                 [(mtime, path) for path, mtime in changes.touched.items()])
+        self.db.conn.executemany("delete from raw_files where path = ?",
+                                 [(path,) for path in changes.read + changes.gone])
+        self._forget_articles(changes.articles)
+
+    def forget_articles(self, keys: set[str]) -> list[str]:
+        """Drop articles that unchanged files hold and their files' rows;
+        returns those files, to be read again with the new ones."""
+        self.flush()
+        paths = [path for key in sorted(keys) for (path,) in
+                 self.db.execute("select path from raw_files where article_id = ?", [key])]
+        self.db.conn.executemany("delete from raw_files where path = ?", [(p,) for p in paths])
+        self._forget_articles(keys)
+        return paths
+
+    def _forget_articles(self, keys: set[str]) -> None:
+        db = self.db
+        db.execute("delete from temp.gone_articles")
+        db.conn.executemany("insert into temp.gone_articles (id, url) select id, url from articles where id = ?",
+                            [(key,) for key in keys])
+        gone = "select id from temp.gone_articles"
+        # External content: the index forgets a row only when told its exact text.
+        db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, title_index, body_index)
+                       select 'delete', rowid, index_text(title), index_text(body)
+                       from articles where id in ({gone})""")
+        db.execute(f"""insert or ignore into temp.touched_tags
+                       select tag_id from article_tags where article_id in ({gone})""")
+        db.execute("insert or ignore into temp.gone_urls select url from temp.gone_articles where url is not null")
+        for table in ("paragraphs", "links", "article_tags"):
+            db.execute(f"delete from [{table}] where article_id in ({gone})")
+        db.execute(f"delete from articles where id in ({gone})")
+
+    # ------------------------------------------------------------ finishing
 
     def finish(self) -> None:
         """Resolve links to articles in the archive, index, and analyse."""
         self.flush()
-        for table, columns in INDEXES:
-            self.db[table].create_index(columns)
-        self.db.execute(
-            """update links set target_article_id = (
-                   select id from articles where articles.url = links.url)
-               where url in (select url from articles where url is not null)"""
-        )
-        rebuild_search_index(self.db)
-        self.db.execute("ANALYZE")
+        if self.fresh:
+            for table, columns in INDEXES:
+                self.db[table].create_index(columns)
+            self.db.execute(
+                """update links set target_article_id = (
+                       select id from articles where articles.url = links.url)
+                   where url in (select url from articles where url is not null)"""
+            )
+            self.db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
+            self.db.execute("ANALYZE")
+        else:
+            self._finish_incremental()
         self.db.conn.commit()
+
+    def _finish_incremental(self) -> None:
+        db, new = self.db, f"select id from articles where rowid >= {self.first_new_rowid}"
+        db.execute(
+            f"""update links set target_article_id = (
+                    select id from articles where articles.url = links.url)
+                where url in (select url from temp.gone_urls)
+                   or url in (select url from articles where rowid >= {self.first_new_rowid})
+                   or article_id in ({new})"""
+        )
+        # A tag's url is the one the first article carrying it (in file
+        # order) links it with, as in a full build.
+        db.execute(f"""insert or ignore into temp.touched_tags
+                       select tag_id from article_tags where article_id in ({new})""")
+        db.execute("""delete from tags where id in (select name from temp.touched_tags)
+                      and id not in (select tag_id from article_tags)""")
+        db.execute(
+            """update tags set url = (
+                   select case when links.scheme in ('http', 'https') then links.url end from article_tags
+                   join articles on articles.id = article_tags.article_id
+                   join links on links.article_id = articles.id and links.kind = 'tag' and links.text = tags.id
+                   where article_tags.tag_id = tags.id order by articles.file, links.position limit 1)
+               where id in (select name from temp.touched_tags)"""
+        )
+        db.execute("PRAGMA analysis_limit = 1000")
+        db.execute("ANALYZE")
 
 
 def rebuild_search_index(db: sqlite_utils.Database) -> None:

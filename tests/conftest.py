@@ -39,6 +39,17 @@ def crawl_db(crawl, tmp_path_factory) -> Path:
     return db
 
 
+@pytest.fixture(scope="session")
+def reader_db(tmp_path_factory) -> Path:
+    """The seed and the article its related reading points at (tests/reader_pages.py)."""
+    from reader_pages import write_reader_crawl
+
+    folder = tmp_path_factory.mktemp("reader")
+    db = folder / "bannedbook.db"
+    build_db.build(write_reader_crawl(folder / "raw"), db, workers=1, progress=False)
+    return db
+
+
 def _free_port() -> int:
     import socket
 

@@ -116,7 +116,7 @@ def test_failed_build_leaves_previous_db_untouched(tmp_path, seed_db, monkeypatc
 
     monkeypatch.setattr(build_db.Store, "finish", explode)
     with pytest.raises(RuntimeError):
-        build_db.build(ROOT / "raw", db, workers=1, progress=False)
+        build_db.build(ROOT / "raw", db, workers=1, progress=False, full=True)
     assert db.read_bytes() == before
     assert not list(tmp_path.glob(".*building*"))
 

@@ -41,7 +41,8 @@ def test_offsets_point_back_into_the_original():
 
 def test_index_text_writes_runs_as_bigrams():
     assert index_text("中国人").split() == ["中国", "国人", "人"]
-    assert index_text("G20峰会").split() == ["g20", "峰会", "会"]
+    assert index_text("G20峰会").split() == ["g2", "20", "0峰", "峰会", "会"]
+    assert index_text("TikTok 中国").split() == ["ti", "ik", "kt", "to", "ok", "k", "中国", "国"]
     assert index_text("二〇二四").split() == ["二〇", "〇二", "二四", "四"]
 
 
@@ -84,6 +85,9 @@ def search(conn, query):
         ("哈萨克斯坦", [1]),
         ("斯坦，出席", [1]),  # punctuation in the query
         ("wto", [4]),
+        ("ikto", [4]),  # Latin inside a word, as a substring scan finds it
+        ("t", [4]),
+        ("ok in", [4]),
         ("ＴｉｋＴｏｋ", [4]),
         ("〇二", [4]),
         ("习近平 峰会", [1]),  # terms are ANDed

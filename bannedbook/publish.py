@@ -1,0 +1,75 @@
+"""`make publish`: the site `make serve` runs, deployed to Fly.io with
+`datasette publish fly`, from the same metadata, plugins, templates, static
+files and settings (bannedbook/site.py).
+
+    python -m bannedbook.publish DB --app NAME [--generate-dir DIR]
+
+The database is served immutable, so serving scales out as identical
+read-only replicas of one file behind Fly's load balancer (`fly scale count
+N`). The plugin modules in plugins/ import the bannedbook package: a wheel of
+it goes into the image's plugins folder and the image installs it, with the
+dependencies pyproject.toml pins. With --generate-dir nothing is deployed:
+the Dockerfile, fly.toml and everything the image is built from are written
+to DIR (no Docker or flyctl needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .site import METADATA, PLUGINS, ROOT, STATIC, TEMPLATES, setting_args
+
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def stage_plugins(folder: Path) -> tuple[Path, Path]:
+    """The image's plugins folder, made in folder: the plugin modules and a
+    wheel of the bannedbook package. Returns the folder and the wheel."""
+    plugins = folder / "plugins"
+    shutil.copytree(PLUGINS, plugins, ignore=_SKIP)
+    # A copy of the source, so building the wheel leaves nothing in the tree.
+    source = folder / "source"
+    shutil.copytree(ROOT / "bannedbook", source / "bannedbook", ignore=_SKIP)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check",
+                    "-w", str(plugins), str(source)], check=True)
+    shutil.rmtree(source)
+    (wheel,) = plugins.glob("*.whl")
+    return plugins, wheel
+
+
+def publish_command(db: Path, app: str, plugins: Path, wheel: Path, generate_dir: Path | None = None) -> list[str]:
+    """The `datasette publish fly` command line for db."""
+    datasette = Path(sys.executable).with_name("datasette")
+    command = [str(datasette), "publish", "fly", str(db), "--app", app,
+               "--metadata", str(METADATA), "--template-dir", str(TEMPLATES), "--plugins-dir", str(plugins),
+               "--static", f"assets:{STATIC}",
+               # The image copies the build folder to /app and installs from there.
+               "--install", f"plugins/{wheel.name}", *setting_args()]
+    if generate_dir:
+        command += ["--generate-dir", str(generate_dir)]
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("db", type=Path)
+    parser.add_argument("--app", required=True, help="the Fly app (its URL is https://APP.fly.dev/)")
+    parser.add_argument("--generate-dir", type=Path, help="write the deployment files here instead of deploying")
+    args = parser.parse_args(argv)
+    if args.db.name != "bannedbook.db":
+        # Datasette names a database after its file; metadata.yml describes "bannedbook".
+        parser.error(f"the database file must be named bannedbook.db, not {args.db.name}")
+    with tempfile.TemporaryDirectory() as folder:
+        plugins, wheel = stage_plugins(Path(folder))
+        return subprocess.run(publish_command(args.db, args.app, plugins, wheel, args.generate_dir)).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

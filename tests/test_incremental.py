@@ -1,0 +1,152 @@
+"""Incremental builds (issue 6): a rebuild reads only new and changed files
+and ends with the same content as a full build of the same folder."""
+
+import os
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from pages import SEED, write_crawl
+
+import build_db
+from bannedbook.chinese import match_expression
+from bannedbook.store import SCHEMA
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from corpus import generate  # noqa: E402
+
+QUERIES = ["中国", "习近平", "台湾", "人", "经济 发展", "北京 OR 上海", "wto", "美国 -中国", "新华社"]
+
+
+def content(db: Path) -> dict:
+    """Everything a reader can see, independent of rowids: every table's rows
+    sorted, the search index's vocabulary with its counts, and the articles
+    each query finds."""
+    conn = sqlite3.connect(db)
+    dump = {table: sorted(conn.execute(f"select * from [{table}]"), key=repr) for table in SCHEMA}
+    conn.execute("create virtual table temp.vocab using fts5vocab(main, 'articles_fts', 'instance')")
+    # Every (term, article, column, offset) the index holds; a row left
+    # behind by a deleted article shows as its bare rowid.
+    dump["index"] = sorted(conn.execute(
+        "select term, coalesce(a.id, doc), col, offset from temp.vocab left join articles a on a.rowid = doc"),
+        key=repr)
+    for query in QUERIES:
+        dump[query] = sorted(conn.execute(
+            """select a.id from articles_fts join articles a on a.rowid = articles_fts.rowid
+               where articles_fts match ?""", [match_expression(query)]))
+    conn.close()
+    return dump
+
+
+def build(raw: Path, db: Path, **options) -> dict:
+    return build_db.build(raw, db, workers=2, progress=False, **options)
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory) -> tuple[Path, Path]:
+    """A crawl of every shape (tests/pages.py and the benchmark corpus) and its full build."""
+    folder = tmp_path_factory.mktemp("incremental")
+    raw = write_crawl(folder / "raw")
+    generate(raw / "corpus", 60, seed=3)
+    build(raw, folder / "first.db")
+    return raw, folder / "first.db"
+
+
+def copy(first: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    raw, db = first
+    shutil.copytree(raw, tmp_path / "raw")
+    shutil.copy(db, tmp_path / "bannedbook.db")
+    return tmp_path / "raw", tmp_path / "bannedbook.db"
+
+
+def rows(db: Path, sql: str, params: list | tuple = ()) -> list:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_unchanged_rebuild_reads_nothing_and_keeps_the_file(first, tmp_path):
+    raw, db = copy(first, tmp_path)
+    before = db.read_bytes()
+    counts = build(raw, db)
+    assert counts["read"] == 0
+    assert db.read_bytes() == before
+
+
+def assert_same_as_full_build(raw: Path, db: Path, tmp_path: Path) -> dict:
+    counts = build(raw, db)
+    full = tmp_path / "full.db"
+    build(raw, full, full=True)
+    assert content(db) == content(full)
+    assert counts["articles"] == len(rows(full, "select id from articles"))
+    assert rows(db, "pragma integrity_check") == [("ok",)]
+    return counts
+
+
+def test_changes_give_what_a_full_build_gives(first, tmp_path):
+    raw, db = copy(first, tmp_path)
+    article_files = [file for (file,) in rows(db, """select file from articles where id not in
+                     (select article_id from raw_files where status = 'duplicate') order by file""")]
+    # The first file of an article that has a duplicate goes: the duplicate takes over.
+    (with_duplicate,) = rows(db, """select file from articles where id in (select article_id from raw_files
+                                    where status = 'duplicate') order by file limit 1""")[0]
+    (raw / with_duplicate).unlink()
+    # An article that other articles link to goes (and comes back below).
+    (linked,) = rows(db, """select a.file from links l join articles a on a.id = l.target_article_id
+                            where a.file != ? order by a.file limit 1""", [with_duplicate])[0]
+    linked_bytes = (raw / linked).read_bytes()
+    (raw / linked).unlink()
+    # A copy of an unchanged article's file, named to come first, becomes the article.
+    held = next(f for f in article_files[5:] if f != linked)
+    shutil.copy(raw / held, raw / "000-earlier-copy.html")
+    # A file changes; another is written again with the same bytes (only its mtime moves).
+    changed, touched = (raw / f for f in article_files[1:4] if f not in (linked, held, with_duplicate))
+    changed.write_bytes(changed.read_bytes().replace("的".encode(), "地".encode()))
+    touched.write_bytes(touched.read_bytes())
+    os.utime(touched, ns=(1, 1))
+    # A new article, first in file order, links its tags elsewhere: the tags' urls change.
+    variant = SEED.replace("杨威：", "杨威（转载）：").replace("/bnews/tag/", "/tags/").replace(
+        "<p>中共能挖动", '<p><a href="/tags/转载/" class="st_tag" rel="tag">转载</a>中共能挖动')
+    (raw / "0-variant.txt").write_text(variant)
+    # A new crawl arrives, with a rejected file.
+    generate(raw / "new-crawl", 15, seed=11)
+    (raw / "new-crawl" / "empty.html").write_bytes(b"")
+
+    counts = assert_same_as_full_build(raw, db, tmp_path)
+    assert 0 < counts["read"] < counts["files"] / 2
+    assert rows(db, "select url from tags where id = '普京'") == [("https://www.bannedbook.org/tags/普京/",)]
+    assert rows(db, "select count(*) from tags where id = '转载'") == [(1,)]
+
+    # The linked article comes back: links in unchanged articles find it again.
+    (raw / linked).write_bytes(linked_bytes)
+    (raw / "0-variant.txt").unlink()
+    counts = assert_same_as_full_build(raw, db, tmp_path)
+    assert counts["read"] <= 3
+    assert rows(db, "select count(*) from tags where id = '转载'") == [(0,)]
+    assert rows(db, "select count(*) from links where target_article_id is not null")[0][0] > 0
+
+
+def test_a_failed_incremental_build_keeps_the_old_database(first, tmp_path, monkeypatch):
+    raw, db = copy(first, tmp_path)
+    before = db.read_bytes()
+    generate(raw / "new-crawl", 5, seed=12)
+
+    def explode(self):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(build_db.Store, "finish", explode)
+    with pytest.raises(RuntimeError):
+        build(raw, db)
+    assert db.read_bytes() == before
+    assert not list(tmp_path.glob(".*building*"))
+
+
+def test_a_database_from_other_code_is_rebuilt_in_full(first, tmp_path):
+    raw, db = copy(first, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("pragma user_version = 1")
+    counts = build(raw, db)
+    assert counts["read"] == counts["files"]
+    assert content(db) == content(first[1])
