@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import build_db  # noqa: E402
+from bannedbook.site import free_port  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -85,12 +85,6 @@ def run_measured(command: list[str]) -> tuple[float, int]:
         raise SystemExit(f"{' '.join(command)} failed:\n{output}")
     print(output.rstrip(), file=sys.stderr)
     return seconds, peak
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def startup_seconds(db: Path) -> tuple[float, float]:

@@ -22,18 +22,20 @@ import argparse
 import asyncio
 import json
 import random
-import socket
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bannedbook.site import served  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "load.json"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RUNAWAY_SQL = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
@@ -133,29 +135,6 @@ async def run(url: str, plan: list[tuple[str, str]], concurrency: int, max_secon
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(db: Path) -> tuple[subprocess.Popen, str]:
-    """`make serve DB=db` on a free loopback port; waits until it answers."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bannedbook.site", str(db), str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            httpx.get(url + "/-/versions.json", timeout=2)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("load: the server did not start")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="the database (named bannedbook.db)")
@@ -173,14 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(args.seed)
     plan = requests_mix(sample(args.db, rng), args.requests, rng)
-    process, url = (None, args.url) if args.url else start_server(args.db)
-    try:
+    with served(args.db) if not args.url else nullcontext(args.url) as url:
         asyncio.run(run(url, plan[:3], 1, 60))  # warm the caches the first requests would pay for
         result = asyncio.run(run(url, plan, args.concurrency, args.max_seconds))
-    finally:
-        if process:
-            process.terminate()
-            process.wait(timeout=30)
     result["database"] = str(args.db)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))

@@ -10,12 +10,8 @@ benchmarks/corpus.py, since two articles make a dull chart).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,28 +21,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from reader_pages import write_reader_crawl  # noqa: E402
 
 import build_db  # noqa: E402
-from bannedbook.site import cli_args  # noqa: E402
+from bannedbook.site import served  # noqa: E402
 
 DOCS = ROOT / "docs"
-
-
-@contextmanager
-def served(db: Path, port: int):
-    datasette = Path(sys.executable).with_name("datasette")
-    process = subprocess.Popen([str(datasette), "serve", *cli_args(db), "-h", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/-/versions.json", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def main() -> None:
@@ -59,12 +36,12 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1000, "height": 800})
-            with served(db, 8791) as url:
+            with served(db) as url:
                 page.goto(f"{url}/bannedbook/search?q={quote('習近平')}")
                 page.screenshot(path=DOCS / "search.png", full_page=True)
                 page.locator("ol.results > li a.article-title").nth(1).click()
                 page.screenshot(path=DOCS / "article.png")
-            with served(chart_db, 8792) as url:
+            with served(chart_db) as url:
                 page.goto(f"{url}/")
                 page.locator(".chart-timeline").scroll_into_view_if_needed()
                 page.screenshot(path=DOCS / "chart.png", clip={"x": 0, "y": 0, "width": 1000, "height": 1200},

@@ -50,50 +50,16 @@ def reader_db(tmp_path_factory) -> Path:
     return db
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def serve():
-    """serve(db) starts a real `datasette` on 127.0.0.1 with the project's full
-    configuration (the same arguments `make serve` uses); returns its URL."""
-    import subprocess
-    import time
-    import urllib.request
+    """serve(db) starts a real `datasette` on 127.0.0.1 as `make serve DB=db`
+    does (the project's full configuration); returns its URL."""
+    from contextlib import ExitStack
 
-    from bannedbook.site import cli_args
+    from bannedbook.site import served
 
-    servers = []
-
-    def start(db: Path) -> str:
-        port = _free_port()
-        datasette = Path(sys.executable).with_name("datasette")
-        process = subprocess.Popen(
-            [str(datasette), "serve", *cli_args(db), "-h", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        servers.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"datasette exited: {process.stderr.read().decode()}")
-            try:
-                urllib.request.urlopen(url + "/-/versions.json", timeout=2)
-                return url
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("datasette did not start within 60 s")
-
-    yield start
-    for process in servers:
-        process.terminate()
-        process.wait(timeout=10)
+    with ExitStack() as servers:
+        yield lambda db: servers.enter_context(served(db))
 
 
 @pytest.fixture(scope="module")

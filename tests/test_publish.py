@@ -8,7 +8,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 import zipfile
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, _free_port
+from conftest import ROOT
 
-from bannedbook.site import METADATA, PLUGINS, STATIC, TEMPLATES, cli_args
+from bannedbook.site import METADATA, PLUGINS, STATIC, TEMPLATES, cli_args, served
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +81,9 @@ def test_the_image_installs_the_package_the_plugins_import(generated):
 def test_the_image_command_serves_the_archive_like_make_serve(generated, serve):
     subprocess.run([str(Path(sys.executable).with_name("datasette")), "inspect", "bannedbook.db",
                     "--inspect-file", "inspect-data.json"], cwd=generated, check=True, capture_output=True)
-    port = _free_port()
-    command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in image_command(generated)[:-2]] + ["--port", str(port)]
+    command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in image_command(generated)[:-2]] + ["--port", "{port}"]
     command[0] = str(Path(sys.executable).with_name("datasette"))
-    image = subprocess.Popen(command, cwd=generated, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/-/versions.json", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with served(generated / "bannedbook.db", command, cwd=generated) as url:
         local = serve(generated / "bannedbook.db")
 
         def get(base, path):
@@ -103,6 +93,3 @@ def test_the_image_command_serves_the_archive_like_make_serve(generated, serve):
         assert get(url, "/-/settings.json") == get(local, "/-/settings.json")
         search = "/bannedbook/search.json?q=%E7%BF%92%E8%BF%91%E5%B9%B3&_shape=array"
         assert get(url, search) == get(local, search) != []
-    finally:
-        image.terminate()
-        image.wait(timeout=10)

@@ -142,7 +142,8 @@ def test_articles_table_facets_and_tag_filter(site, ids):
     # Several tags: articles carrying all of them.
     both = site("/bannedbook/articles.json?_shape=array&_tag=" + quote("上合组织") + "&_tag=" + quote("普京")).json()
     assert [row["id"] for row in both] == [ids["seed"]]
-    facets = site("/bannedbook/articles.json?_shape=objects").json()["facet_results"]
+    # JSON computes the default facets only when a request names one (plugin.asgi_wrapper).
+    facets = site("/bannedbook/articles.json?_shape=objects&_facet=author").json()["facet_results"]
     assert {"tags", "author", "source", "category", "year"} <= set(facets)
     counts = {r["value"]: r["count"] for r in facets["tags"]["results"]}
     assert counts["习近平"] == 2 and counts["普京"] == 1

@@ -90,3 +90,12 @@ def test_sql_functions_in_the_console(site, seed_id):
            "(select rowid from articles_fts where articles_fts match cjk_match('塔利班'))")
     rows = site(f"/bannedbook.json?sql={quote(sql)}&_shape=array").json()
     assert rows == [{"id": seed_id}]
+
+
+def test_json_skips_default_facets_unless_asked(site):
+    plain = site("/bannedbook/articles.json?_search=%E6%99%AE%E4%BA%AC").json()
+    assert plain["facet_results"] == {}
+    asked = site("/bannedbook/articles.json?_search=%E6%99%AE%E4%BA%AC&_facet=author").json()
+    assert "author" in asked["facet_results"]
+    html = site("/bannedbook/articles?_search=%E6%99%AE%E4%BA%AC").text
+    assert 'data-column="author"' in html or "facet-author" in html
