@@ -4,8 +4,8 @@
 
 For each size: the crawl /tmp/corpus20k (or …100k) made by benchmarks/corpus.py,
 generated first when it is missing or incomplete; then build_bench.py (build,
-rebuild, size, start-up), and, when present, search_bench.py and load.py on
-the database it built. crash.py runs once. Each runs as its own process, so
+rebuild, size, start-up), then search_bench.py and load.py on the database
+it built. crash.py runs once. Each runs as its own process, so
 one's memory and imports never colour another's figures.
 """
 
@@ -54,12 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         raw = corpus(size, args.corpora)
         db = args.work / f"build-bench-{label(size)}" / "bannedbook.db"
         run("build_bench.py", "--raw", str(raw), "--work", str(db.parent))
-        if (HERE / "search_bench.py").exists():
-            run("search_bench.py", "--db", str(db))
-        if (HERE / "load.py").exists():
-            run("load.py", "--db", str(db))
-    if (HERE / "crash.py").exists():
-        run("crash.py")
+        run("search_bench.py", "--db", str(db))
+        run("load.py", "--db", str(db))
+    run("crash.py")
     return 0
 
 
