@@ -27,7 +27,6 @@ import opencc
 # Runs of the characters unicode61 keeps in tokens (letters and numbers, so
 # 〇, the Chinese zero in 二〇二四年, too) are written as bigrams.
 _RUN = re.compile(r"[^\W_]+")
-_RUN_CHAR = re.compile(r"[^\W_]")
 _HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 # Private-use characters mark matches in snippets. They survive SQL and JSON
@@ -108,14 +107,6 @@ def index_text(text: str) -> str:
     """The text FTS5 indexes: normalised, runs of letters and digits written
     as bigrams."""
     return _RUN.sub(lambda m: f" {_bigrams(m.group())} ", normalise(text))
-
-
-def index_chars(text: str) -> str:
-    """Each letter or digit of the normalised text once. A one-character
-    query then reads one short list of articles instead of merging the
-    position lists of every bigram that starts with it (的 alone starts
-    thousands); costs less index than FTS5's prefix index."""
-    return " ".join(sorted(set(_RUN_CHAR.findall(normalise(text)))))
 
 
 # ---------------------------------------------------------------- queries

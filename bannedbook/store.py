@@ -30,8 +30,6 @@ FTS_SQL = (
     f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 "
     "(title_index, body_index, content=[articles], prefix='1')"
 )
-# The ranking search uses: a title hit counts ten times a body hit.
-BM25_WEIGHTS = (10.0, 1.0)
 
 SCHEMA = {
     "articles": (
@@ -343,26 +341,25 @@ class Store:
         if self.fresh:
             for table, columns in INDEXES:
                 self.db[table].create_index(columns)
-            self.db.execute(
-                """update links set target_article_id = (
-                       select id from articles where articles.url = links.url)
-                   where url in (select url from articles where url is not null)"""
-            )
+            self._resolve_links("url in (select url from articles where url is not null)")
             self.db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
             self.db.execute("ANALYZE")
         else:
             self._finish_incremental()
         self.db.conn.commit()
 
+    def _resolve_links(self, where: str) -> None:
+        """Point the links selected by `where` at the article with their URL,
+        or at nothing when the archive has none."""
+        self.db.execute(f"""update links set target_article_id = (
+                                select id from articles where articles.url = links.url)
+                            where {where}""")
+
     def _finish_incremental(self) -> None:
         db, new = self.db, f"select id from articles where rowid >= {self.first_new_rowid}"
-        db.execute(
-            f"""update links set target_article_id = (
-                    select id from articles where articles.url = links.url)
-                where url in (select url from temp.gone_urls)
-                   or url in (select url from articles where rowid >= {self.first_new_rowid})
-                   or article_id in ({new})"""
-        )
+        self._resolve_links(f"""url in (select url from temp.gone_urls)
+                                or url in (select url from articles where rowid >= {self.first_new_rowid})
+                                or article_id in ({new})""")
         # A tag's url is the one the first article carrying it (in file
         # order) links it with, as in a full build.
         db.execute(f"""insert or ignore into temp.touched_tags

@@ -130,3 +130,19 @@ def test_summary_counts(crawl, tmp_path):
     assert counts["duplicates"] == "2"
     assert counts["rejected"] == "3"
     assert int(counts["articles"]) == 12 - 2 - 3
+
+
+def test_search_index_rebuilds_through_our_function_and_generic_rebuild_fails_loudly(seed_db, tmp_path):
+    from bannedbook.chinese import match_expression
+    from bannedbook.store import rebuild_search_index
+
+    db_path = tmp_path / "copy.db"
+    db_path.write_bytes(seed_db.read_bytes())
+    db = sqlite_utils.Database(db_path)
+    sql = "select rowid from articles_fts where articles_fts match ?"
+    before = {q: db.execute(sql, [match_expression(q)]).fetchall() for q in ("習近平", "塔", "中共 朝鲜")}
+    assert all(before.values())
+    with pytest.raises(sqlite3.Error):  # the stock command cannot re-index unsegmented text
+        db.execute("insert into articles_fts(articles_fts) values ('rebuild')")
+    rebuild_search_index(db)
+    assert {q: db.execute(sql, [match_expression(q)]).fetchall() for q in before} == before
