@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .site import METADATA, PLUGINS, ROOT, STATIC, TEMPLATES, setting_args
+from .site import PLUGINS, ROOT, site_args
 
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
 
@@ -47,11 +47,9 @@ def stage_plugins(folder: Path) -> tuple[Path, Path]:
 def publish_command(db: Path, app: str, plugins: Path, wheel: Path, generate_dir: Path | None = None) -> list[str]:
     """The `datasette publish fly` command line for db."""
     datasette = Path(sys.executable).with_name("datasette")
-    command = [str(datasette), "publish", "fly", str(db), "--app", app,
-               "--metadata", str(METADATA), "--template-dir", str(TEMPLATES), "--plugins-dir", str(plugins),
-               "--static", f"assets:{STATIC}",
+    command = [str(datasette), "publish", "fly", str(db), "--app", app, *site_args(plugins),
                # The image copies the build folder to /app and installs from there.
-               "--install", f"plugins/{wheel.name}", *setting_args()]
+               "--install", f"plugins/{wheel.name}"]
     if generate_dir:
         command += ["--generate-dir", str(generate_dir)]
     return command

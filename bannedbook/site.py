@@ -33,12 +33,17 @@ SETTINGS = {
 
 def cli_args(db: Path | str) -> list[str]:
     """`datasette` arguments serving db read-only with the full configuration."""
-    args = ["-i", str(db), "--metadata", str(METADATA), "--plugins-dir", str(PLUGINS),
-            "--template-dir", str(TEMPLATES), "--static", f"assets:{STATIC}", "--cors"]
-    args += setting_args()
+    args = ["-i", str(db), *site_args(), "--cors"]
     if inspect := fresh_inspect_file(db):
         args += ["--inspect-file", str(inspect)]
     return args
+
+
+def site_args(plugins: Path = PLUGINS) -> list[str]:
+    """The metadata, plugins, templates, static files and settings that make
+    the site, as `datasette serve` and `datasette publish` both take them."""
+    return ["--metadata", str(METADATA), "--plugins-dir", str(plugins), "--template-dir", str(TEMPLATES),
+            "--static", f"assets:{STATIC}", *setting_args()]
 
 
 def setting_args() -> list[str]:
