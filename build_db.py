@@ -24,7 +24,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bannedbook.chinese import index_text
 from bannedbook.decode import Rejected, decode, file_name, read_file, safe_text
 from bannedbook.extract import Article, extract
 from bannedbook.site import fresh_inspect_file, write_inspect_file
@@ -45,7 +44,6 @@ class Page:
     reason: str | None = None
     message: str | None = None
     mtime_ns: int | None = None
-    index: tuple[str, str] | None = None  # title and body as the search index holds them
 
 
 def find_pages(raw: Path) -> list[Path]:
@@ -98,8 +96,6 @@ def _read(args: tuple[Path, Path]) -> Page:
     mtime_ns = file_state(path)  # before reading: a file changed meanwhile is read again next time
     page = read_page(path, raw)
     page.mtime_ns = mtime_ns
-    if page.article is not None:  # made here, on every core, rather than by the one writer
-        page.index = (index_text(page.article.title), index_text(page.article.body))
     return page
 
 
@@ -125,7 +121,7 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
         if held:  # new files of articles that unchanged files hold: read them all together
             again = store.forget_articles({key for key, _ in held})
             _write(store, pool, raw, sorted({files[name] for name in again} | {p for _, p in held}), counts, False)
-        store.finish()
+        store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
     return counts + _totals(db_path)
 
 

@@ -8,36 +8,41 @@ import hashlib
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
-from .chinese import index_text
+from .chinese import index_columns, index_text
 from .extract import Article
 
 # The search index is external-content FTS5 over articles, so Datasette and
 # datasette-search-all find it (they look for content=[articles]). Its columns
-# hold bigram text computed by chinese.index_text and are named for what they
+# hold the text computed by chinese.index_columns and are named for what they
 # hold: articles has no such columns, so the generic 'rebuild' command (and
 # sqlite-utils rebuild-fts) fails loudly instead of silently re-indexing the
 # unsegmented text. Rebuild it with rebuild_search_index() below.
-# prefix='1' keeps one-character queries (的, 中) fast.
+#
+# Articles are numbered in date order (rowid = date_order = the index's
+# rowid), so the newest matches of a search are the index's last rowids:
+# Datasette's "sort_desc: date_order" reads 20 of them instead of sorting
+# every match, and its count seeks the small date_order index instead of
+# the wide articles rows (metadata.yml: fts_pk: date_order).
 FTS_TABLE = "articles_fts"
-FTS_SQL = (
-    f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 "
-    "(title_index, body_index, content=[articles], prefix='1')"
-)
+FTS_SQL = f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 (body_index, title_index, content=[articles])"
+# Oldest first; undated articles before all others, so newest-first lists
+# them last. Ties go by file, so every build numbers the same files alike.
+DATE_ORDER = "coalesce(published, not_before, ''), file"
 
 SCHEMA = {
     "articles": (
         {
             "id": str, "url": str, "title": str, "author": str, "source": str,
             "source_url": str, "category": str, "site_number": int,
-            "published": str, "not_before": str, "year": int, "script": str,
-            "body": str, "file": str,
+            "published": str, "not_before": str, "year": int, "date_order": int,
+            "script": str, "body": str, "file": str,
         },
         {"pk": "id", "not_null": {"title", "body"}},
     ),
@@ -67,6 +72,7 @@ SCHEMA = {
 INDEXES = [
     ("articles", ["url"]), ("articles", ["author"]), ("articles", ["source"]),
     ("articles", ["category"]), ("articles", ["year"]), ("articles", ["published"]),
+    ("articles", ["date_order"]),
     ("article_tags", ["tag_id"]), ("links", ["url"]), ("links", ["target_article_id"]),
     ("links", ["kind"]), ("raw_files", ["status"]), ("raw_files", ["article_id"]),
 ]  # fmt: skip
@@ -199,32 +205,29 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
 
 
 class Store:
-    """The one writer. Rows accumulate in batches; articles get explicit
-    rowids so their search-index rows can be written alongside them."""
+    """The one writer. Rows accumulate in batches. New articles wait in a
+    temporary table until finish(), which numbers them in date order and
+    indexes them for search."""
 
     BATCH = 200
 
     def __init__(self, db: sqlite_utils.Database, fresh: bool = True):
         self.db = db
         self.fresh = fresh
-        self.pending: dict[str, list[tuple]] = {table: [] for table in (*SCHEMA, FTS_TABLE)}
+        self.pending: dict[str, list[tuple]] = {table: [] for table in SCHEMA}
         self.seen_articles: dict[str, str] = {}  # article id -> first file, this run
         self.first_by_hash: dict[str, str] = {}  # sha256 -> first file, this run
-        db.conn.create_function("index_text", 1, index_text, deterministic=True)
+        _register_index_functions(db)
         if fresh:
             for table, (columns, options) in SCHEMA.items():
                 db[table].create(columns, **options)
             db.execute(FTS_SQL)
             db.execute(f"PRAGMA user_version = {pipeline_version()}")
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
-        self.first_new_rowid = self._max_rowid() + 1
-        self.next_rowid = self.first_new_rowid
+        db.execute("create temp table new_articles as select * from articles where 0")
         db.execute("create temp table gone_articles (id text primary key, url text)")
         db.execute("create temp table touched_tags (name text primary key)")
         db.execute("create temp table gone_urls (url text primary key)")
-
-    def _max_rowid(self) -> int:
-        return self.db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
 
     # ------------------------------------------------------------ adding
 
@@ -241,7 +244,7 @@ class Store:
         first_same_bytes = self.first_by_hash.setdefault(page.sha256, page.path) if page.sha256 else page.path
         key, status, message = None, "rejected", page.message
         if page.article is not None:
-            key, new = self.add_article(page.article, page.path, page.index)
+            key, new = self.add_article(page.article, page.path)
             status = "article" if new else "duplicate"
             if not new:
                 first = first_same_bytes if first_same_bytes != page.path else self.seen_articles[key]
@@ -250,22 +253,18 @@ class Store:
             (page.path, page.sha256, page.size, page.mtime_ns, page.encoding, status, key, message))
         return status
 
-    def add_article(self, article: Article, path: str, index: tuple[str, str] | None = None) -> tuple[str, bool]:
-        """Queue an article; returns its id and whether it is new. `index` is
-        its search-index text, when a worker process has made it already."""
+    def add_article(self, article: Article, path: str) -> tuple[str, bool]:
+        """Queue an article; returns its id and whether it is new."""
         key = article_id(article)
         if key in self.seen_articles:
             return key, False
         self.seen_articles[key] = path
-        rowid, self.next_rowid = self.next_rowid, self.next_rowid + 1
         day = article.published or article.not_before
-        body = article.body
         self.pending["articles"].append((
-            rowid, key, article.url, article.title, article.author, article.source, article.source_url,
+            key, article.url, article.title, article.author, article.source, article.source_url,
             article.category, article.site_number, article.published, article.not_before,
-            int(day[:4]) if day else None, article.script, body, path,
+            int(day[:4]) if day else None, None, article.script, article.body, path,
         ))  # fmt: skip
-        self.pending[FTS_TABLE].append((rowid, *(index or (index_text(article.title), index_text(body)))))
         self.pending["paragraphs"] += [(key, i, p.role, p.text) for i, p in enumerate(article.paragraphs, 1)]
         self.pending["links"] += [
             (key, i, link.url, link.text, link.kind, link.scheme, None) for i, link in enumerate(article.links, 1)
@@ -280,18 +279,16 @@ class Store:
         return key, True
 
     def flush(self) -> None:
-        # Parents before children, so foreign keys always point at a row.
-        # Column order is SCHEMA's; articles and the index lead with rowid.
-        for table in ("articles", FTS_TABLE, "tags", "paragraphs", "article_tags", "links", "raw_files"):
-            rows = self.pending[table]
+        # Column order is SCHEMA's. Articles wait in temp.new_articles until
+        # finish() can number them; foreign keys are checked by tests, not
+        # SQLite, so their children may go in first.
+        for table, rows in self.pending.items():
             if not rows:
                 continue
-            columns = ["rowid", "title_index", "body_index"] if table == FTS_TABLE else list(SCHEMA[table][0])
-            if table == "articles":
-                columns.insert(0, "rowid")
-            names = ", ".join(f"[{c}]" for c in columns)
-            marks = ", ".join("?" * len(columns))
-            self.db.conn.executemany(f"insert into [{table}] ({names}) values ({marks})", rows)
+            columns = ", ".join(f"[{c}]" for c in SCHEMA[table][0])
+            marks = ", ".join("?" * len(SCHEMA[table][0]))
+            target = "temp.new_articles" if table == "articles" else f"[{table}]"
+            self.db.conn.executemany(f"insert into {target} ({columns}) values ({marks})", rows)
             rows.clear()
 
     # ------------------------------------------------------------ removing
@@ -323,8 +320,8 @@ class Store:
                             [(key,) for key in keys])
         gone = "select id from temp.gone_articles"
         # External content: the index forgets a row only when told its exact text.
-        db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, title_index, body_index)
-                       select 'delete', rowid, index_text(title), index_text(body)
+        db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, body_index, title_index)
+                       select 'delete', rowid, index_body(title, body), index_title(title)
                        from articles where id in ({gone})""")
         db.execute(f"""insert or ignore into temp.touched_tags
                        select tag_id from article_tags where article_id in ({gone})""")
@@ -335,18 +332,49 @@ class Store:
 
     # ------------------------------------------------------------ finishing
 
-    def finish(self) -> None:
-        """Resolve links to articles in the archive, index, and analyse."""
+    def finish(self, map_: Callable = map) -> None:
+        """Number and index the new articles, resolve links to articles in
+        the archive, and analyse. map_ runs the indexing (a process pool's
+        map spreads it over every core)."""
         self.flush()
+        db = self.db
+        db.execute("create temp table added as select id from temp.new_articles")
+        first = db.execute(f"select {DATE_ORDER} from temp.new_articles order by {DATE_ORDER} limit 1").fetchone()
+        last = db.execute(f"select {DATE_ORDER}, rowid from articles order by rowid desc limit 1").fetchone()
+        if last and (last[2] != self._count("articles") or first and tuple(first) < tuple(last[:2])):
+            # Articles were removed, or one is older than the newest: number
+            # them all again, so date_order is always 1..N as a full build has it.
+            db.execute("insert into temp.new_articles select * from articles")
+            db.execute("delete from articles")
+            db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
+        after = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+        columns = ", ".join(f"[{c}]" for c in SCHEMA["articles"][0] if c != "date_order")
+        db.execute(f"""insert into articles (rowid, date_order, {columns})
+                       select {after} + row_number() over win, {after} + row_number() over win, {columns}
+                       from temp.new_articles window win as (order by {DATE_ORDER}) order by {DATE_ORDER}""")
+        self._index_articles(after, map_)
         if self.fresh:
             for table, columns in INDEXES:
-                self.db[table].create_index(columns)
+                db[table].create_index(columns, unique=columns == ["date_order"])
             self._resolve_links("url in (select url from articles where url is not null)")
-            self.db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
-            self.db.execute("ANALYZE")
+            db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
+            db.execute("ANALYZE")
         else:
             self._finish_incremental()
-        self.db.conn.commit()
+        db.conn.commit()
+
+    def _count(self, table: str) -> int:
+        return self.db.execute(f"select count(*) from {table}").fetchone()[0]
+
+    def _index_articles(self, after: int, map_: Callable) -> None:
+        """Write the search index rows of the articles numbered after `after`."""
+        end = self.db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+        for low in range(after + 1, end + 1, 1000):
+            rows = self.db.execute(
+                "select rowid, title, body from articles where rowid between ? and ?", [low, low + 999]).fetchall()
+            self.db.conn.executemany(
+                f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)",
+                map_(index_row, rows))
 
     def _resolve_links(self, where: str) -> None:
         """Point the links selected by `where` at the article with their URL,
@@ -356,9 +384,9 @@ class Store:
                             where {where}""")
 
     def _finish_incremental(self) -> None:
-        db, new = self.db, f"select id from articles where rowid >= {self.first_new_rowid}"
+        db, new = self.db, "select id from temp.added"
         self._resolve_links(f"""url in (select url from temp.gone_urls)
-                                or url in (select url from articles where rowid >= {self.first_new_rowid})
+                                or url in (select url from articles where id in ({new}))
                                 or article_id in ({new})""")
         # A tag's url is the one the first article carrying it (in file
         # order) links it with, as in a full build.
@@ -378,13 +406,24 @@ class Store:
         db.execute("ANALYZE")
 
 
+def index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
+    """(rowid, title, body) -> (rowid, body_index, title_index)."""
+    rowid, title, body = row
+    return (rowid, *index_columns(title, body))
+
+
+def _register_index_functions(db: sqlite_utils.Database) -> None:
+    db.conn.create_function("index_body", 2, lambda title, body: index_columns(title, body)[0], deterministic=True)
+    db.conn.create_function("index_title", 1, index_text, deterministic=True)
+
+
 def rebuild_search_index(db: sqlite_utils.Database) -> None:
-    """(Re)fill the search index from articles, through chinese.index_text:
+    """(Re)fill the search index from articles, through chinese.index_columns:
     the same normalisation that rewrites queries."""
-    db.conn.create_function("index_text", 1, index_text, deterministic=True)
+    _register_index_functions(db)
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
     db.execute(
-        f"""insert into [{FTS_TABLE}] (rowid, title_index, body_index)
-            select rowid, index_text(title), index_text(body) from articles"""
+        f"""insert into [{FTS_TABLE}] (rowid, body_index, title_index)
+            select rowid, index_body(title, body), index_title(title) from articles"""
     )
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")

@@ -111,7 +111,7 @@ def test_failed_build_leaves_previous_db_untouched(tmp_path, seed_db, monkeypatc
     db.write_bytes(seed_db.read_bytes())
     before = db.read_bytes()
 
-    def explode(self):
+    def explode(self, *args):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(build_db.Store, "finish", explode)

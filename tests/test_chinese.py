@@ -5,8 +5,10 @@ import sqlite3
 import pytest
 
 from bannedbook.chinese import (
+    CHAR_MARK,
     MARK_END,
     MARK_START,
+    index_columns,
     index_text,
     is_traditional,
     match_expression,
@@ -46,6 +48,25 @@ def test_index_text_writes_runs_as_bigrams():
     assert index_text("二〇二四").split() == ["二〇", "〇二", "二四", "四"]
 
 
+def test_index_columns_put_the_body_first_with_a_token_per_character():
+    body_index, title_index = index_columns("中國", "中国人民，中")
+    assert title_index.split() == ["中国", "国"]
+    tokens = body_index.replace(",", " ").split()  # FTS5 drops the punctuation
+    assert tokens[:4] == sorted(["中" + CHAR_MARK, "国" + CHAR_MARK, "人" + CHAR_MARK, "民" + CHAR_MARK])
+    assert tokens[4:] == ["中国", "国人", "人民", "民", "中"]
+
+
+def test_a_character_token_is_one_fts5_token_that_text_cannot_make():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create virtual table t using fts5(body_index, title_index)")
+    conn.execute("create virtual table v using fts5vocab(t, 'row')")
+    conn.execute("insert into t values (?, ?)", index_columns("", "人" + CHAR_MARK + "民"))
+    terms = {term for (term,) in conn.execute("select term from v")}
+    assert "人" + CHAR_MARK in terms and "民" + CHAR_MARK in terms
+    # The private-use character in the text stands alone, never glued to a character.
+    assert CHAR_MARK in terms and "人" in terms
+
+
 def test_script_detection():
     assert is_traditional("習近平訪問哈薩克斯坦")
     assert not is_traditional("习近平访问哈萨克斯坦")
@@ -55,7 +76,7 @@ def test_script_detection():
 @pytest.fixture(scope="module")
 def index():
     conn = sqlite3.connect(":memory:")
-    conn.execute("create virtual table t using fts5(text)")
+    conn.execute("create virtual table t using fts5(body_index, title_index)")
     docs = {
         1: "习近平访问哈萨克斯坦，出席上合组织峰会",
         2: "普京和蒙古国总统会谈",
@@ -64,7 +85,9 @@ def index():
         5: "上海合作组织 峰会",
     }
     for rowid, text in docs.items():
-        conn.execute("insert into t(rowid, text) values (?, ?)", [rowid, index_text(text)])
+        conn.execute("insert into t(rowid, body_index, title_index) values (?, ?, ?)",
+                     [rowid, *index_columns("", text)])
+    conn.execute("insert into t(rowid, body_index, title_index) values (6, ?, ?)", index_columns("鹰", "正文"))
     return conn
 
 
@@ -78,6 +101,10 @@ def search(conn, query):
     [
         ("习", [1]),  # one character
         ("坦", [1]),  # one character at the end of a run
+        ("萨", [1]),  # one character inside a run
+        ("鹰", [6]),  # one character of a title
+        ("，习", [1]),  # one character after punctuation
+        ("〇", [4]),
         ("近平", [1]),
         ("習近平", [1]),  # Traditional query, Simplified text
         ("台湾", [3]),  # Simplified query, Traditional text

@@ -133,7 +133,7 @@ def test_a_failed_incremental_build_keeps_the_old_database(first, tmp_path, monk
     before = db.read_bytes()
     generate(raw / "new-crawl", 5, seed=12)
 
-    def explode(self):
+    def explode(self, *args):
         raise RuntimeError("killed")
 
     monkeypatch.setattr(build_db.Store, "finish", explode)
@@ -150,3 +150,30 @@ def test_a_database_from_other_code_is_rebuilt_in_full(first, tmp_path):
     counts = build(raw, db)
     assert counts["read"] == counts["files"]
     assert content(db) == content(first[1])
+
+
+def date_order(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute("select rowid, date_order, id, coalesce(published, not_before, ''), file from articles"
+                        " order by rowid").fetchall()
+    index_rowids = [r for (r,) in conn.execute("select rowid from articles_fts_docsize order by rowid")]
+    conn.close()
+    assert [r[0] for r in rows] == [r[1] for r in rows] == list(range(1, len(rows) + 1)) == index_rowids
+    assert [r[3:] for r in rows] == sorted(r[3:] for r in rows)
+    return [r[1:3] for r in rows]
+
+
+@pytest.mark.parametrize("change", ["newest", "oldest", "remove"])
+def test_articles_stay_numbered_in_date_order(first, tmp_path, change):
+    """date_order (= rowid = the index's rowid) is 1..N oldest to newest after
+    any incremental build, exactly as a full build numbers the same files."""
+    raw, db = copy(first, tmp_path)
+    if change == "remove":
+        next(raw.joinpath("corpus").rglob("*.html")).unlink()
+    else:
+        day = "2099-01-01" if change == "newest" else "1990-01-01"
+        page = SEED.replace("<h2>", f'<p class="date">{day}</p><h2>', 1).replace("上合组织", f"上合组织{change}")
+        raw.joinpath(f"{change}.html").write_text(page, encoding="utf-8")
+    build(raw, db)
+    build(raw, tmp_path / "full.db", full=True)
+    assert date_order(db) == date_order(tmp_path / "full.db")
