@@ -341,7 +341,8 @@ class Store:
         db.execute("create temp table added as select id from temp.new_articles")
         first = db.execute(f"select {DATE_ORDER} from temp.new_articles order by {DATE_ORDER} limit 1").fetchone()
         last = db.execute(f"select {DATE_ORDER}, rowid from articles order by rowid desc limit 1").fetchone()
-        if last and (last[2] != self._count("articles") or first and tuple(first) < tuple(last[:2])):
+        count = db.execute("select count(*) from articles").fetchone()[0]
+        if last and (last[2] != count or first and tuple(first) < tuple(last[:2])):
             # Articles were removed, or one is older than the newest: number
             # them all again, so date_order is always 1..N as a full build has it.
             db.execute("insert into temp.new_articles select * from articles")
@@ -362,9 +363,6 @@ class Store:
         else:
             self._finish_incremental()
         db.conn.commit()
-
-    def _count(self, table: str) -> int:
-        return self.db.execute(f"select count(*) from {table}").fetchone()[0]
 
     def _index_articles(self, after: int, map_: Callable) -> None:
         """Write the search index rows of the articles numbered after `after`."""
