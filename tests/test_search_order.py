@@ -26,14 +26,23 @@ def corpus_db(tmp_path_factory):
     return db
 
 
-def newest_first(db, query):
+def newest_first(db, query, where="1"):
     """What a substring scan finds, newest first (undated last, ties by file, reversed)."""
     conn = sqlite3.connect(db)
-    rows = conn.execute("select id, title, body, coalesce(published, not_before, ''), file from articles").fetchall()
+    rows = conn.execute("select id, title, body, coalesce(published, not_before, ''), file from articles"
+                        f" where {where}").fetchall()
     conn.close()
     terms = query_terms(query)
     found = [row for row in rows if all(term in normalise(row[1] + "\n" + row[2]) for term in terms)]
     return [row[0] for row in sorted(found, key=lambda row: (row[3], row[4]), reverse=True)]
+
+
+def pages(datasette, path):
+    """Every page of a table JSON answer, following next_url."""
+    while path:
+        page = asyncio.run(datasette.client.get(path)).json()
+        yield page
+        path = page["next_url"] and page["next_url"].split("localhost", 1)[-1]
 
 
 @pytest.mark.parametrize("query", ["的", "人", "中国", "经济 发展", "國家"])
@@ -41,12 +50,15 @@ def test_table_search_pages_through_every_match_newest_first(corpus_db, query):
     datasette = make_datasette(corpus_db)
     expected = newest_first(corpus_db, query)
     assert len(expected) > 7, "the corpus should give several pages"
-    ids, count = [], None
-    path = f"/bannedbook/articles.json?_search={quote(query)}&_size=7&_shape=objects"
-    while path:
-        page = asyncio.run(datasette.client.get(path)).json()
-        count = page["filtered_table_rows_count"] if count is None else count
-        ids += [row["id"] for row in page["rows"]]
-        path = page["next_url"] and page["next_url"].split("localhost", 1)[-1]
-    assert count == len(expected)
-    assert ids == expected
+    found = list(pages(datasette, f"/bannedbook/articles.json?_search={quote(query)}&_size=7&_shape=objects"))
+    assert [row["id"] for page in found for row in page["rows"]] == expected
+    assert {page["filtered_table_rows_count"] for page in found} == {len(expected)}
+
+
+def test_search_with_another_filter_is_counted_with_it(corpus_db):
+    datasette = make_datasette(corpus_db)
+    expected = newest_first(corpus_db, "中国", where="script = 'traditional'")
+    assert 0 < len(expected) < len(newest_first(corpus_db, "中国"))
+    found = list(pages(datasette, f"/bannedbook/articles.json?_search={quote('中国')}&script=traditional&_size=5"))
+    assert [row[0] for page in found for row in page["rows"]] == expected
+    assert found[0]["filtered_table_rows_count"] == len(expected)
