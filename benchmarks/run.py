@@ -4,8 +4,8 @@
 
 For each size: the crawl /tmp/corpus20k (or …100k) made by benchmarks/corpus.py,
 generated first when it is missing or incomplete; then build_bench.py (build,
-rebuild, size, start-up), then search_bench.py and load.py on the database
-it built. crash.py runs once. Each runs as its own process, so
+rebuild, size, start-up), then search_bench.py, index_variants.py and
+load.py on the database it built. crash.py runs once. Each runs as its own process, so
 one's memory and imports never colour another's figures.
 """
 
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         db = args.work / f"build-bench-{label(size)}" / "bannedbook.db"
         run("build_bench.py", "--raw", str(raw), "--work", str(db.parent))
         run("search_bench.py", "--db", str(db))
+        run("index_variants.py", "--db", str(db))
         run("load.py", "--db", str(db))
     run("crash.py")
     return 0

@@ -1,0 +1,80 @@
+"""Why the search index is laid out as it is: the size of other layouts.
+
+    python benchmarks/index_variants.py --db DB [--every 9]
+
+Takes every Nth article of a built database, indexes it in several FTS5
+layouts (contentless, so only the index itself is measured) and prints each
+layout's size against the UTF-8 bytes of the title and body text, with the
+time to count the articles containing the commonest character, 的.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bannedbook.chinese import index_columns, index_text, match_expression  # noqa: E402
+
+
+def bigrams_only(title: str, body: str) -> tuple[str, str]:
+    return index_text(body), index_text(title)
+
+
+# name -> (columns and options, index rows from (title, body), query for 的)
+VARIANTS = {
+    "title first, prefix='1' (first design)": (
+        "title_index, body_index, prefix='1'", lambda t, b: bigrams_only(t, b)[::-1], '"的"*'),
+    "title first": ("title_index, body_index", lambda t, b: bigrams_only(t, b)[::-1], '"的"*'),
+    "body first": ("body_index, title_index", bigrams_only, '"的"*'),
+    "body first, prefix='1'": ("body_index, title_index, prefix='1'", bigrams_only, '"的"*'),
+    "body first, character tokens (shipped)": ("body_index, title_index", index_columns, match_expression("的")),
+}
+
+
+def measure(db: Path, every: int) -> list[tuple[str, float, float]]:
+    source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = source.execute(f"select title, body from articles where rowid % {every} = 0").fetchall()
+    source.close()
+    text = sum(len(t.encode()) + len(b.encode()) for t, b in rows)
+    print(f"{len(rows):,} articles, {text / 1e6:.1f} MB of title and body text", file=sys.stderr)
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        conn = sqlite3.connect(Path(folder) / "variants.db")
+        for number, (name, (columns, make, query)) in enumerate(VARIANTS.items()):
+            table = f"v{number}"
+            conn.execute(f"create virtual table {table} using fts5({columns}, content='')")
+            conn.executemany(f"insert into {table} values (?, ?)", (make(t, b) for t, b in rows))
+            conn.execute(f"insert into {table}({table}) values ('optimize')")
+            conn.commit()
+            shadow = [f"{table}_{part}" for part in ("data", "idx", "docsize", "config")]
+            size = conn.execute(
+                f"select sum(pgsize) from dbstat where name in ({','.join('?' * len(shadow))})", shadow
+            ).fetchone()[0]
+            timings = []
+            for _ in range(3):
+                started = time.perf_counter()
+                conn.execute(f"select count(*) from {table} where {table} match ?", [query]).fetchone()
+                timings.append((time.perf_counter() - started) * 1000)
+            results.append((name, size / text, min(timings)))
+        conn.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, type=Path)
+    parser.add_argument("--every", type=int, default=9, help="take every Nth article (default 9)")
+    args = parser.parse_args(argv)
+    print(f"{'layout':<42} {'index / text':>12} {'count 的':>10}")
+    for name, ratio, ms in measure(args.db, args.every):
+        print(f"{name:<42} {ratio:>11.2f}x {ms:>8.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
