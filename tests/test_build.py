@@ -1,5 +1,6 @@
 """Whole builds: every file accounted for, ids stable, builds atomic."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -130,6 +131,10 @@ def test_summary_counts(crawl, tmp_path):
     assert counts["duplicates"] == "2"
     assert counts["rejected"] == "3"
     assert int(counts["articles"]) == 12 - 2 - 3
+    # The CLI leaves Datasette's table counts beside the database, the
+    # search index's included (Datasette cannot count it itself).
+    tables = json.loads((tmp_path / "s.db.inspect.json").read_text())["s"]["tables"]
+    assert tables["articles_fts"]["count"] == tables["articles"]["count"] == int(counts["articles"])
 
 
 def test_search_index_rebuilds_through_our_function_and_generic_rebuild_fails_loudly(seed_db, tmp_path):
