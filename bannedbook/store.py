@@ -72,10 +72,20 @@ SCHEMA = {
 INDEXES = [
     ("articles", ["url"]), ("articles", ["author"]), ("articles", ["source"]),
     ("articles", ["category"]), ("articles", ["year"]), ("articles", ["published"]),
-    ("articles", ["date_order"]),
     ("article_tags", ["tag_id"]), ("links", ["url"]), ("links", ["target_article_id"]),
     ("links", ["kind"]), ("raw_files", ["status"]), ("raw_files", ["article_id"]),
 ]  # fmt: skip
+
+# Search selects articles by date_order (see FTS_SQL). The wider index holds
+# what the table page's facets read for every match of a search, and the
+# partial one all that the most_cited query reads, so neither has to visit
+# the wide article rows (at 100k: a search page for 的 0.9 s -> 0.5 s,
+# most_cited 1.6 s -> 0.15 s).
+INDEX_SQL = [
+    "create unique index idx_articles_date_order on articles (date_order)",
+    "create index idx_articles_facets on articles (date_order, id, author, source, category, year, script)",
+    "create index idx_links_related on links (url, article_id, target_article_id, text) where kind = 'related'",
+]
 
 
 class BuildError(Exception):
@@ -356,7 +366,9 @@ class Store:
         self._index_articles(after, map_)
         if self.fresh:
             for table, columns in INDEXES:
-                db[table].create_index(columns, unique=columns == ["date_order"])
+                db[table].create_index(columns)
+            for sql in INDEX_SQL:
+                db.execute(sql)
             self._resolve_links("url in (select url from articles where url is not null)")
             db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
             db.execute("ANALYZE")
