@@ -163,17 +163,27 @@ def date_order(db: Path) -> list[tuple]:
     return [r[1:3] for r in rows]
 
 
-@pytest.mark.parametrize("change", ["newest", "oldest", "remove"])
+def middle_date(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    days = [day for (day,) in conn.execute("select published from articles where published is not null"
+                                           " order by published")]
+    conn.close()
+    return days[len(days) // 2][:10]
+
+
+@pytest.mark.parametrize("change", ["newest", "middle", "oldest", "remove"])
 def test_articles_stay_numbered_in_date_order(first, tmp_path, change):
     """date_order (= rowid = the index's rowid) is 1..N oldest to newest after
-    any incremental build, exactly as a full build numbers the same files."""
+    any incremental build, exactly as a full build numbers the same files,
+    and the search index holds the same entries."""
     raw, db = copy(first, tmp_path)
     if change == "remove":
-        next(raw.joinpath("corpus").rglob("*.html")).unlink()
+        sorted(raw.joinpath("corpus").rglob("*.html"))[14].unlink()  # one from the middle
     else:
-        day = "2099-01-01" if change == "newest" else "1990-01-01"
+        day = {"newest": "2099-01-01", "middle": middle_date(db), "oldest": "1990-01-01"}[change]
         page = SEED.replace("<h2>", f'<p class="date">{day}</p><h2>', 1).replace("上合组织", f"上合组织{change}")
         raw.joinpath(f"{change}.html").write_text(page, encoding="utf-8")
     build(raw, db)
     build(raw, tmp_path / "full.db", full=True)
     assert date_order(db) == date_order(tmp_path / "full.db")
+    assert content(db) == content(tmp_path / "full.db")
