@@ -349,18 +349,15 @@ class Store:
         self.flush()
         db = self.db
         db.execute("create temp table added as select id from temp.new_articles")
-        start = self._first_to_renumber()
-        if start is not None:
-            # From there on, articles are numbered again with the new ones, so
-            # date_order stays 1..N, as a full build numbers the same files.
-            db.execute("insert into temp.new_articles select * from articles where rowid >= ?", [start])
-            if start == 1:
-                db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
-            else:  # external content: the index forgets a row only when told its exact text
-                db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, body_index, title_index)
-                               select 'delete', rowid, index_body(title, body), index_title(title)
-                               from articles where rowid >= ?""", [start])
-            db.execute("delete from articles where rowid >= ?", [start])
+        first = db.execute(f"select {DATE_ORDER} from temp.new_articles order by {DATE_ORDER} limit 1").fetchone()
+        last = db.execute(f"select {DATE_ORDER}, rowid from articles order by rowid desc limit 1").fetchone()
+        count = db.execute("select count(*) from articles").fetchone()[0]
+        if last and (last[2] != count or first and tuple(first) < tuple(last[:2])):
+            # Articles were removed, or one is older than the newest: number
+            # them all again, so date_order is always 1..N as a full build has it.
+            db.execute("insert into temp.new_articles select * from articles")
+            db.execute("delete from articles")
+            db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
         after = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
         columns = ", ".join(f"[{c}]" for c in SCHEMA["articles"][0] if c != "date_order")
         db.execute(f"""insert into articles (rowid, date_order, {columns})
@@ -378,17 +375,6 @@ class Store:
         else:
             self._finish_incremental()
         db.conn.commit()
-
-    def _first_to_renumber(self) -> int | None:
-        """The first article whose number must change: the first after a
-        removed one, or the first that sorts after the oldest new one."""
-        db = self.db
-        rowids = [rowid for (rowid,) in db.execute("select rowid from articles order by rowid")]
-        gap = next((rowid for number, rowid in enumerate(rowids, 1) if rowid != number), None)
-        first = db.execute(f"select {DATE_ORDER} from temp.new_articles order by {DATE_ORDER} limit 1").fetchone()
-        later = first and db.execute(
-            f"select min(rowid) from articles where ({DATE_ORDER}) > (?, ?)", first).fetchone()[0]
-        return min(filter(None, [gap, later]), default=None)
 
     def _index_articles(self, after: int, map_: Callable) -> None:
         """Write the search index rows of the articles numbered after `after`."""
