@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
+from .asgi import rewriting_body
 from .chinese import MARK_END, MARK_START, match_expression, normalise, snippet
 
 
@@ -89,34 +90,20 @@ def asgi_wrapper(datasette):
                 count = (await database.execute(
                     "select count(*) from articles_fts where articles_fts match escape_fts(:search)",
                     {"search": search})).first()[0]
-            except Exception:  # interrupted or malformed: leave it to Datasette's own page
-                count = None
-            await app(scope, receive, _with_count(send, count))
+            except Exception:  # interrupted: no count, as when Datasette's own count times out
+                return await app(scope, receive, send)
+            await app(scope, receive, rewriting_body(send, lambda body: _with_count(body, count),
+                                                     when=lambda start: start["status"] == 200))
 
         return articles_json
 
     return wrap
 
 
-def _with_count(send, count: int | None):
-    """An ASGI send that writes count into a JSON table response."""
-    start: dict = {}
-    chunks: list[bytes] = []
-
-    async def send_counted(message):
-        if message["type"] == "http.response.start":
-            start.update(message)
-            return None
-        chunks.append(message.get("body", b""))
-        if message.get("more_body"):
-            return None
-        body = b"".join(chunks)
-        if start.get("status") == 200 and count is not None and body:
-            data = json.loads(body)
-            data["filtered_table_rows_count"] = count
-            body = json.dumps(data).encode("utf-8")
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-    return send_counted
+def _with_count(body: bytes, count: int) -> bytes:
+    """A JSON table response with count as its filtered_table_rows_count."""
+    if not body:  # HEAD
+        return body
+    data = json.loads(body)
+    data["filtered_table_rows_count"] = count
+    return json.dumps(data).encode("utf-8")

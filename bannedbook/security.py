@@ -24,6 +24,8 @@ import secrets
 
 from datasette import hookimpl
 
+from .asgi import rewriting_body
+
 _SCRIPT_TAG = re.compile(rb"<script(?=[\s>])", re.I)
 
 POLICY = "; ".join([
@@ -63,28 +65,15 @@ def secure(app):
         if scope["type"] != "http":
             return await app(scope, receive, send)
         nonce = secrets.token_urlsafe(18)
-        start: dict | None = None
-        chunks: list[bytes] = []
+        send_nonced = rewriting_body(send, lambda body: with_nonce(body, nonce),
+                                     when=lambda start: _is_html(start["headers"]) and scope["method"] != "HEAD")
 
         async def send_secured(message):
-            nonlocal start
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-security-policy"]
                 headers += HEADERS + [(b"content-security-policy", POLICY.format(nonce=nonce).encode())]
                 message = {**message, "headers": headers}
-                if not _is_html(headers) or scope["method"] == "HEAD":
-                    return await send(message)
-                start = message  # held until the whole body is known
-                return None
-            if start is None or message["type"] != "http.response.body":
-                return await send(message)
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return None
-            body = with_nonce(b"".join(chunks), nonce)
-            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-            await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
-            return await send({"type": "http.response.body", "body": body})
+            return await send_nonced(message)
 
         return await app(scope, receive, send_secured)
 
