@@ -363,7 +363,7 @@ class Store:
         db.execute(f"""insert into articles (rowid, date_order, {columns})
                        select {after} + row_number() over win, {after} + row_number() over win, {columns}
                        from temp.new_articles window win as (order by {DATE_ORDER}) order by {DATE_ORDER}""")
-        self._index_articles(after, map_)
+        write_search_index(db, after, map_)
         if self.fresh:
             for table, columns in INDEXES:
                 db[table].create_index(columns)
@@ -375,16 +375,6 @@ class Store:
         else:
             self._finish_incremental()
         db.conn.commit()
-
-    def _index_articles(self, after: int, map_: Callable) -> None:
-        """Write the search index rows of the articles numbered after `after`."""
-        end = self.db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
-        for low in range(after + 1, end + 1, 1000):
-            rows = self.db.execute(
-                "select rowid, title, body from articles where rowid between ? and ?", [low, low + 999]).fetchall()
-            self.db.conn.executemany(
-                f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)",
-                map_(index_row, rows))
 
     def _resolve_links(self, where: str) -> None:
         """Point the links selected by `where` at the article with their URL,
@@ -427,13 +417,20 @@ def _register_index_functions(db: sqlite_utils.Database) -> None:
     db.conn.create_function("index_title", 1, index_text, deterministic=True)
 
 
+def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map) -> None:
+    """Write the search index rows of the articles numbered after `after`,
+    through chinese.index_columns (the normalisation that rewrites queries);
+    map_ runs it (a process pool's map spreads it over every core)."""
+    end = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+    for low in range(after + 1, end + 1, 1000):
+        rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
+                          [low, low + 999]).fetchall()
+        db.conn.executemany(f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)",
+                            map_(index_row, rows))
+
+
 def rebuild_search_index(db: sqlite_utils.Database) -> None:
-    """(Re)fill the search index from articles, through chinese.index_columns:
-    the same normalisation that rewrites queries."""
-    _register_index_functions(db)
+    """(Re)fill the search index from articles."""
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
-    db.execute(
-        f"""insert into [{FTS_TABLE}] (rowid, body_index, title_index)
-            select rowid, index_body(title, body), index_title(title) from articles"""
-    )
+    write_search_index(db)
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
