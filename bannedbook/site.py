@@ -14,8 +14,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .store import FTS_TABLE
-
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "metadata.yml"
 PLUGINS = ROOT / "plugins"
@@ -75,6 +73,7 @@ def fresh_inspect_file(db: Path | str) -> Path | None:
 
 def write_inspect_file(db: Path | str) -> Path:
     """Run `datasette inspect` on db and keep its output beside db."""
+    from .store import FTS_TABLE  # here: it loads the extractor, which serving never needs
     path = inspect_file(db)
     temp = path.with_name(f".{path.name}.writing")
     datasette = Path(sys.executable).with_name("datasette")

@@ -10,11 +10,11 @@ import pytest
 from conftest import ROOT
 
 import build_db
-from bannedbook.chinese import normalise, query_terms
 from bannedbook.site import make_datasette
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from corpus import generate  # noqa: E402
+from search_bench import ground_truth  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,14 @@ def corpus_db(tmp_path_factory):
 
 
 def newest_first(db, query, where="1"):
-    """What a substring scan finds, newest first (undated last, ties by file, reversed)."""
+    """What the benchmark's substring scan finds, newest first (published,
+    else not_before; undated last; ties by file, reversed)."""
     conn = sqlite3.connect(db)
     rows = conn.execute("select id, title, body, coalesce(published, not_before, ''), file from articles"
                         f" where {where}").fetchall()
     conn.close()
-    terms = query_terms(query)
-    found = [row for row in rows if all(term in normalise(row[1] + "\n" + row[2]) for term in terms)]
-    return [row[0] for row in sorted(found, key=lambda row: (row[3], row[4]), reverse=True)]
+    found = ground_truth((row[:3] for row in rows), [query])[query]
+    return [row[0] for row in sorted(rows, key=lambda row: row[3:], reverse=True) if row[0] in found]
 
 
 def pages(datasette, path):
