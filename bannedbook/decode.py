@@ -5,11 +5,8 @@ rejected with a reason rather than stored as mojibake."""
 from __future__ import annotations
 
 import codecs
-import os
 import re
-import stat
 from dataclasses import dataclass
-from pathlib import Path
 
 import charset_normalizer
 
@@ -156,10 +153,6 @@ def _checked(decoded: Decoded) -> Decoded:
     return decoded
 
 
-# A bannedbook page is tens of kilobytes; parsing costs about 3 s and 60 MB
-# of memory per megabyte, in each worker. Bigger files are recorded, not read.
-MAX_PAGE_BYTES = 8_000_000
-
 # Never stored: NUL (SQLite's C API and many tools stop at it), other C0
 # controls and DEL (invisible noise), lone surrogates (not encodable), and
 # the bidirectional embeddings, overrides and isolates that make a title
@@ -178,42 +171,3 @@ def safe_text(text: str) -> tuple[str, int]:
         return "\ufffd" if "\ud800" <= match.group() <= "\udfff" else ""
 
     return _UNSAFE_CHARS.sub(drop, text), removed
-
-
-def file_name(path: Path, raw: Path) -> str:
-    """path relative to raw as text. A name that is not UTF-8 (a GBK name
-    from a Windows crawl) keeps its bytes visible as \\xNN escapes."""
-    relative = os.fsencode(path.relative_to(raw).as_posix())
-    return relative.decode("utf-8", errors="backslashreplace")
-
-
-def read_file(path: Path, raw: Path) -> bytes:
-    """The bytes of a crawled file. Raises Rejected for anything that is not
-    a regular file of a sane size inside raw: symlinks out of raw are never
-    followed, and a FIFO is never opened (reading it would hang the build)."""
-    try:
-        if path.is_symlink():
-            target = Path(os.path.realpath(path))
-            if not target.is_relative_to(os.path.realpath(raw)):
-                raise Rejected("symlink", f"symlink to {target}, outside the raw folder: not followed")
-            if not target.exists():
-                raise Rejected("symlink", f"symlink to {target}, which does not exist")
-            if not target.is_file():
-                raise Rejected("symlink", "symlink to a folder: not followed (its files are read where they are)")
-            path = target
-        info = os.stat(path, follow_symlinks=False)
-        if stat.S_ISDIR(info.st_mode):
-            if not os.access(path, os.R_OK | os.X_OK):
-                raise Rejected("unreadable", "a folder we may not open (permission denied): its files were not read")
-            raise Rejected("not-a-file", "a folder named like a page, not a file (its files are read on their own)")
-        if not stat.S_ISREG(info.st_mode):
-            raise Rejected("not-a-file", "not a regular file (a pipe, socket or device): not read")
-        if info.st_size > MAX_PAGE_BYTES:
-            raise Rejected("too-large", f"the file is {info.st_size / 1e6:.1f} MB; pages over "
-                                        f"{MAX_PAGE_BYTES / 1e6:.0f} MB are not read (a page is usually under 0.2 MB)")
-        # O_NOFOLLOW: the file cannot be swapped for a symlink after the checks.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read(MAX_PAGE_BYTES + 1)
-    except OSError as error:
-        raise Rejected("unreadable", f"cannot read the file: {error.strerror or error}") from None

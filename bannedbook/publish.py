@@ -6,9 +6,11 @@ files and settings (bannedbook/site.py).
 
 The database is served immutable, so serving scales out as identical
 read-only replicas of one file behind Fly's load balancer (`fly scale count
-N`). The plugin modules in plugins/ import the bannedbook package: a wheel of
-it goes into the image's plugins folder and the image installs it, with the
-dependencies pyproject.toml pins. With --generate-dir nothing is deployed:
+N`). The site's hooks live in the bannedbook package and Datasette finds them
+by its entry points: a wheel of the package goes into the image (in the
+folder `datasette publish` copies as plugins/, which holds no other file)
+and the image installs it, with the dependencies pyproject.toml pins. Any
+database file is published as bannedbook.db. With --generate-dir nothing is deployed:
 the Dockerfile, fly.toml and everything the image is built from are written
 to DIR (no Docker or flyctl needed).
 """
@@ -22,16 +24,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .site import PLUGINS, ROOT, site_args
+from .site import ROOT, served_name, site_args
 
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 def stage_plugins(folder: Path) -> tuple[Path, Path]:
-    """The image's plugins folder, made in folder: the plugin modules and a
-    wheel of the bannedbook package. Returns the folder and the wheel."""
+    """The image's plugins folder, made in folder, holding a wheel of the
+    bannedbook package. Returns the folder and the wheel."""
     plugins = folder / "plugins"
-    shutil.copytree(PLUGINS, plugins, ignore=_SKIP)
+    plugins.mkdir()
     # A copy of the source, so building the wheel leaves nothing in the tree.
     source = folder / "source"
     shutil.copytree(ROOT / "bannedbook", source / "bannedbook", ignore=_SKIP)
@@ -47,7 +49,8 @@ def stage_plugins(folder: Path) -> tuple[Path, Path]:
 def publish_command(db: Path, app: str, plugins: Path, wheel: Path, generate_dir: Path | None = None) -> list[str]:
     """The `datasette publish fly` command line for db."""
     datasette = Path(sys.executable).with_name("datasette")
-    command = [str(datasette), "publish", "fly", str(db), "--app", app, *site_args(plugins),
+    command = [str(datasette), "publish", "fly", str(served_name(db)), "--app", app, *site_args(),
+               "--plugins-dir", str(plugins),
                # The image copies the build folder to /app and installs from there.
                "--install", f"plugins/{wheel.name}"]
     if generate_dir:
@@ -61,9 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app", required=True, help="the Fly app (its URL is https://APP.fly.dev/)")
     parser.add_argument("--generate-dir", type=Path, help="write the deployment files here instead of deploying")
     args = parser.parse_args(argv)
-    if args.db.name != "bannedbook.db":
-        # Datasette names a database after its file; metadata.yml describes "bannedbook".
-        parser.error(f"the database file must be named bannedbook.db, not {args.db.name}")
     with tempfile.TemporaryDirectory() as folder:
         plugins, wheel = stage_plugins(Path(folder))
         return subprocess.run(publish_command(args.db, args.app, plugins, wheel, args.generate_dir)).returncode

@@ -1,24 +1,37 @@
 """How the archive is served: one home for the Datasette configuration that
-`make serve`, `make publish` and the tests all use."""
+`make serve`, `make publish` and the tests all use.
+
+The hooks (plugin.py, reader.py, security.py) are not configured here:
+Datasette finds them through the package's `datasette` entry points
+(pyproject.toml), as it finds any installed plugin.
+
+Datasette names a database after its file, and metadata.yml, the canned
+queries and the templates all describe "bannedbook": a file called anything
+else is served through a link named bannedbook.db (`served_name`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from .schema import FTS_TABLE
+
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "metadata.yml"
-PLUGINS = ROOT / "plugins"
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"  # served at /assets: the archive's stylesheet
+NAME = "bannedbook"
 
 SETTINGS = {
     "sql_time_limit_ms": 3000,
@@ -33,16 +46,34 @@ SETTINGS = {
 
 def cli_args(db: Path | str) -> list[str]:
     """`datasette` arguments serving db read-only with the full configuration."""
-    args = ["-i", str(db), *site_args(), "--cors"]
+    args = ["-i", str(served_name(db)), *site_args(), "--cors"]
     if inspect := fresh_inspect_file(db):
         args += ["--inspect-file", str(inspect)]
     return args
 
 
-def site_args(plugins: Path = PLUGINS) -> list[str]:
-    """The metadata, plugins, templates, static files and settings that make
-    the site, as `datasette serve` and `datasette publish` both take them."""
-    return ["--metadata", str(METADATA), "--plugins-dir", str(plugins), "--template-dir", str(TEMPLATES),
+def served_name(db: Path | str) -> Path:
+    """db itself when it is called bannedbook.db, else a link of that name to
+    it (in a folder of its own under the temp folder, one per database), so
+    Datasette serves it as "bannedbook" whatever its file is called."""
+    db = Path(db).resolve()
+    if db.name == f"{NAME}.db":
+        return db
+    folder = Path(tempfile.gettempdir()) / f"{NAME}-serve-{hashlib.sha256(bytes(db)).hexdigest()[:12]}"
+    folder.mkdir(exist_ok=True)
+    link = folder / f"{NAME}.db"
+    if not (link.is_symlink() and link.resolve() == db):
+        temp = folder / f".{os.getpid()}.link"
+        temp.unlink(missing_ok=True)
+        temp.symlink_to(db)
+        os.replace(temp, link)
+    return link
+
+
+def site_args() -> list[str]:
+    """The metadata, templates, static files and settings that make the site,
+    as `datasette serve` and `datasette publish` both take them."""
+    return ["--metadata", str(METADATA), "--template-dir", str(TEMPLATES),
             "--static", f"assets:{STATIC}", *setting_args()]
 
 
@@ -64,7 +95,7 @@ def fresh_inspect_file(db: Path | str) -> Path | None:
     """inspect_file(db) when it describes db as it is now, else None."""
     path = inspect_file(db)
     try:
-        entry = json.loads(path.read_text(encoding="utf-8")).get(Path(db).stem) or {}
+        entry = json.loads(path.read_text(encoding="utf-8")).get(NAME) or {}
         fresh = entry.get("size") == Path(db).stat().st_size and path.stat().st_mtime_ns >= Path(db).stat().st_mtime_ns
     except (OSError, ValueError, AttributeError):
         return None
@@ -72,14 +103,14 @@ def fresh_inspect_file(db: Path | str) -> Path | None:
 
 
 def write_inspect_file(db: Path | str) -> Path:
-    """Run `datasette inspect` on db and keep its output beside db."""
-    from .store import FTS_TABLE  # here: it loads the extractor, which serving never needs
+    """Run `datasette inspect` on db and keep its output beside db (under
+    the name it is served by)."""
     path = inspect_file(db)
     temp = path.with_name(f".{path.name}.writing")
     datasette = Path(sys.executable).with_name("datasette")
     # It logs an error counting the search index (its columns are not in
     # articles, by design) and goes on: show its output only if it fails.
-    done = subprocess.run([str(datasette), "inspect", str(db), "--inspect-file", str(temp)],
+    done = subprocess.run([str(datasette), "inspect", str(served_name(db)), "--inspect-file", str(temp)],
                           capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"datasette inspect failed: {done.stderr.strip()}")
@@ -101,9 +132,8 @@ def make_datasette(db: Path | str):
     from datasette.app import Datasette
 
     return Datasette(
-        immutables=[str(db)],
+        immutables=[str(served_name(db))],
         metadata=yaml.safe_load(METADATA.read_text(encoding="utf-8")),
-        plugins_dir=str(PLUGINS),
         template_dir=str(TEMPLATES),
         static_mounts=[("assets", str(STATIC))],
         inspect_data=json.loads(inspect.read_text(encoding="utf-8")) if (inspect := fresh_inspect_file(db)) else None,

@@ -28,11 +28,10 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bannedbook.files import find_pages
+from bannedbook.site import free_port
 
-import build_db  # noqa: E402
-from bannedbook.site import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -121,7 +120,7 @@ def fts_bytes(db: Path) -> int:
 def measure(raw: Path, work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     db = work / "bannedbook.db"
-    paths = build_db.find_pages(raw)
+    paths = find_pages(raw)
     pages = len(paths)
     print(f"{pages:,} pages under {raw}: bare parse…", file=sys.stderr)
     bare = bare_parse_seconds(paths)

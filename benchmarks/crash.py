@@ -26,10 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bannedbook.site import make_datasette
 
-from bannedbook.site import make_datasette  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def build(raw: Path, db: Path, full: bool = True) -> subprocess.Popen:

@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bannedbook.chinese import index_columns, index_text, match_expression  # noqa: E402
+from bannedbook.chinese import index_columns, index_text, match_expression
 
 
 def bigrams_only(title: str, body: str) -> tuple[str, str]:

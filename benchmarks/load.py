@@ -32,9 +32,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from bannedbook.site import served
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bannedbook.site import served  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "load.json"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -31,10 +31,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bannedbook.chinese import normalise
 
-from bannedbook.chinese import normalise  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FTS_TABLE = "articles_fts"
 # Characters of Chinese (and Japanese, Korean) text, for picking queries.

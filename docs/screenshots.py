@@ -15,13 +15,12 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from reader_pages import write_reader_crawl
+
+from bannedbook.build import build
+from bannedbook.site import served
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from reader_pages import write_reader_crawl  # noqa: E402
-
-import build_db  # noqa: E402
-from bannedbook.site import served  # noqa: E402
 
 DOCS = ROOT / "docs"
 
@@ -31,7 +30,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bannedbook.db"
-        build_db.build(write_reader_crawl(Path(folder) / "raw"), db, workers=1, progress=False)
+        build(write_reader_crawl(Path(folder) / "raw"), db, workers=1, progress=False)
         chart_db = Path(sys.argv[1]) if len(sys.argv) > 1 else db
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])

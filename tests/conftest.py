@@ -1,16 +1,12 @@
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from pages import write_crawl
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bannedbook.build import build
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from pages import write_crawl  # noqa: E402
-
-import build_db  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +18,7 @@ def gold() -> dict:
 def seed_db(tmp_path_factory) -> Path:
     """raw/ built as shipped."""
     db = tmp_path_factory.mktemp("seed") / "bannedbook.db"
-    build_db.build(ROOT / "raw", db, workers=1, progress=False)
+    build(ROOT / "raw", db, workers=1, progress=False)
     return db
 
 
@@ -35,7 +31,7 @@ def crawl(tmp_path_factory) -> Path:
 def crawl_db(crawl, tmp_path_factory) -> Path:
     """Every page shape in tests/pages.py, built with a process pool."""
     db = tmp_path_factory.mktemp("crawl-db") / "bannedbook.db"
-    build_db.build(crawl, db, workers=2, progress=False)
+    build(crawl, db, workers=2, progress=False)
     return db
 
 
@@ -46,7 +42,7 @@ def reader_db(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("reader")
     db = folder / "bannedbook.db"
-    build_db.build(write_reader_crawl(folder / "raw"), db, workers=1, progress=False)
+    build(write_reader_crawl(folder / "raw"), db, workers=1, progress=False)
     return db
 
 

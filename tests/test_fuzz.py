@@ -23,9 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pages import CANONICAL, SEED, full_page, traditional, write_crawl
 
-import build_db
-from bannedbook.decode import MAX_PAGE_BYTES, Decoded, Rejected, decode
+from bannedbook import files as file_policy
+from bannedbook.build import Page, build, read_page
+from bannedbook.decode import Decoded, Rejected, decode
 from bannedbook.extract import Article, extract
+from bannedbook.files import MAX_PAGE_BYTES
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -56,14 +58,14 @@ def assert_safe_article(article: Article) -> None:
     assert article.published is None or article.published[:4].isdigit()
 
 
-def read(data: bytes, name: str = "page.html") -> build_db.Page:
+def read(data: bytes, name: str = "page.html") -> Page:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, name)
         path.write_bytes(data)
-        return build_db.read_page(path, Path(folder))
+        return read_page(path, Path(folder))
 
 
-def assert_accounted(page: build_db.Page) -> None:
+def assert_accounted(page: Page) -> None:
     """An article, or a rejection with a reason and a message."""
     if page.article is None:
         assert page.reason and page.message and len(page.message) > 10, page
@@ -154,7 +156,7 @@ def test_any_text_is_an_article_or_rejected(text):
 def test_builds_of_mutated_crawls_account_for_every_file(tmp_path_factory, pages):
     raw = write_crawl(tmp_path_factory.mktemp("raw"), {f"p{i}.html": data for i, data in enumerate(pages)})
     db = raw / "bannedbook.db"
-    counts = build_db.build(raw, db, workers=1, progress=False)
+    counts = build(raw, db, workers=1, progress=False)
     assert_database_accounts_for(db, counts, {f"p{i}.html" for i in range(len(pages))})
 
 
@@ -281,8 +283,8 @@ def test_a_folder_that_cannot_be_read_is_recorded(tmp_path, monkeypatch):
                 continue
             yield folder, folders, files
 
-    monkeypatch.setattr(build_db.os, "walk", walk)
-    assert [p.name for p in build_db.find_pages(raw)] == ["a"]
+    monkeypatch.setattr(file_policy.os, "walk", walk)
+    assert [p.name for p in file_policy.find_pages(raw)] == ["a"]
 
 
 def test_a_file_that_cannot_be_read_is_rejected(tmp_path, monkeypatch):
@@ -291,6 +293,6 @@ def test_a_file_that_cannot_be_read_is_rejected(tmp_path, monkeypatch):
     def refuse(path, flags):  # as root, chmod cannot make a file unreadable
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr("bannedbook.decode.os.open", refuse)
-    page = build_db.read_page(raw / "locked.html", raw)
+    monkeypatch.setattr("bannedbook.files.os.open", refuse)
+    page = read_page(raw / "locked.html", raw)
     assert (page.reason, page.message) == ("unreadable", "cannot read the file: Permission denied")

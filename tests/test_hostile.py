@@ -14,7 +14,7 @@ import pytest
 from pages import CANONICAL, full_page, write_crawl
 from playwright.sync_api import Error as PlaywrightError
 
-import build_db
+from bannedbook.build import build
 from bannedbook.decode import Rejected
 from bannedbook.extract import extract
 
@@ -120,7 +120,7 @@ def hostile_db(tmp_path_factory):
         "<script>alert(1)</script>.html": b"<p>a file name with markup</p>",
     })
     db = raw.parent / "bannedbook.db"
-    build_db.build(raw, db, workers=1, progress=False)
+    build(raw, db, workers=1, progress=False)
     return db
 
 

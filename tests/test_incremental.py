@@ -4,19 +4,16 @@ and ends with the same content as a full build of the same folder."""
 import os
 import shutil
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from corpus import generate
 from pages import SEED, write_crawl
 
-import build_db
+from bannedbook import build as pipeline
 from bannedbook.chinese import match_expression
-from bannedbook.store import SCHEMA
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from corpus import generate  # noqa: E402
+from bannedbook.schema import TABLES
+from bannedbook.update import Update
 
 QUERIES = ["中国", "习近平", "台湾", "人", "经济 发展", "北京 OR 上海", "wto", "美国 -中国", "新华社"]
 
@@ -26,7 +23,7 @@ def content(db: Path) -> dict:
     sorted, the search index's vocabulary with its counts, and the articles
     each query finds."""
     conn = sqlite3.connect(db)
-    dump = {table: sorted(conn.execute(f"select * from [{table}]"), key=repr) for table in SCHEMA}
+    dump = {table: sorted(conn.execute(f"select * from [{table}]"), key=repr) for table in TABLES}
     conn.execute("create virtual table temp.vocab using fts5vocab(main, 'articles_fts', 'instance')")
     # Every (term, article, column, offset) the index holds; a row left
     # behind by a deleted article shows as its bare rowid.
@@ -42,7 +39,7 @@ def content(db: Path) -> dict:
 
 
 def build(raw: Path, db: Path, **options) -> dict:
-    return build_db.build(raw, db, workers=2, progress=False, **options)
+    return pipeline.build(raw, db, workers=2, progress=False, **options)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +133,7 @@ def test_a_failed_incremental_build_keeps_the_old_database(first, tmp_path, monk
     def explode(self, *args):
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(build_db.Store, "finish", explode)
+    monkeypatch.setattr(Update, "finish", explode)
     with pytest.raises(RuntimeError):
         build(raw, db)
     assert db.read_bytes() == before

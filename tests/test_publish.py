@@ -1,6 +1,6 @@
-"""`make publish` (issue 6): the files `datasette publish fly` generates carry
-the metadata, plugins, templates, static files and settings `make serve` uses,
-and the image's command serves the archive. No Docker or flyctl here, so the
+"""`make publish`: the files `datasette publish fly` generates carry the
+metadata, templates, static files, settings and hooks `make serve` uses, and
+the image's command serves the archive. No Docker or flyctl here, so the
 image is checked as built: its files, and its command run in its folder."""
 
 import json
@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from bannedbook.site import METADATA, PLUGINS, STATIC, TEMPLATES, cli_args, served
+from bannedbook.site import METADATA, STATIC, TEMPLATES, cli_args, served
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_same_settings_and_options_as_make_serve(generated):
     command, serve = image_command(generated), cli_args("bannedbook.db")
     assert settings(command) == settings(serve)
     assert settings(command)  # the settings are there at all
-    for option in ("--cors", "--metadata", "--plugins-dir", "--template-dir", "--static"):
+    for option in ("--cors", "--metadata", "--template-dir", "--static"):
         assert option in command and option in serve
     assert "--inspect-file" in command  # made by the image's build (`make serve`: by build_db.py)
     assert command[command.index("-i") + 1] == "bannedbook.db"
@@ -60,18 +60,21 @@ def test_same_metadata_templates_and_static_files(generated):
     assert json.loads((generated / "metadata.json").read_text()) == yaml.safe_load(METADATA.read_text())
     assert files(generated / "templates") == files(TEMPLATES)
     assert files(generated / "assets") == files(STATIC)
-    assert {name: data for name, data in files(generated / "plugins").items() if name.endswith(".py")} == files(PLUGINS)
+    # The hooks come with the package, not as loose plugin files.
+    assert not [name for name in files(generated / "plugins") if name.endswith(".py")]
 
 
-def test_the_image_installs_the_package_the_plugins_import(generated):
+def test_the_image_installs_the_package_with_its_hooks(generated):
     (install,) = [line for line in (generated / "Dockerfile").read_text().splitlines() if line.startswith("RUN pip")]
     (wheel,) = [generated / arg for arg in install.split() if arg.endswith(".whl")]
-    names = zipfile.ZipFile(wheel).namelist()
-    for plugin in PLUGINS.glob("*.py"):
-        imports = {line.split()[1] for line in plugin.read_text().splitlines() if line.startswith("from bannedbook")}
-        for module in imports:
-            assert module.replace(".", "/") + ".py" in names, (plugin.name, module)
-    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["datasette"]
+    entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    for name, module in declared.items():
+        assert f"{name} = {module}" in entry_points
+        assert module.replace(".", "/") + ".py" in names
+    metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = {line.split(": ", 1)[1] for line in metadata.splitlines()
                 if line.startswith("Requires-Dist:") and "extra ==" not in line}
     pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
@@ -89,7 +92,10 @@ def test_the_image_command_serves_the_archive_like_make_serve(generated, serve):
         def get(base, path):
             return json.loads(urllib.request.urlopen(base + path, timeout=30).read())
 
-        assert get(url, "/-/plugins.json") == get(local, "/-/plugins.json")
+        # Each hook module is listed under the package's name, in no set order.
+        plugins = [sorted(get(base, "/-/plugins.json"), key=json.dumps) for base in (url, local)]
+        assert plugins[0] == plugins[1]
+        assert {hook for plugin in plugins[0] for hook in plugin["hooks"]} >= {"prepare_connection", "render_cell"}
         assert get(url, "/-/settings.json") == get(local, "/-/settings.json")
         search = "/bannedbook/search.json?q=%E7%BF%92%E8%BF%91%E5%B9%B3&_shape=array"
         assert get(url, search) == get(local, search) != []

@@ -3,18 +3,14 @@ first, the right count, page after page."""
 
 import asyncio
 import sqlite3
-import sys
 from urllib.parse import quote
 
 import pytest
-from conftest import ROOT
+from corpus import generate
+from search_bench import ground_truth
 
-import build_db
+from bannedbook.build import build
 from bannedbook.site import make_datasette
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from corpus import generate  # noqa: E402
-from search_bench import ground_truth  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +18,7 @@ def corpus_db(tmp_path_factory):
     folder = tmp_path_factory.mktemp("order")
     generate(folder / "raw", 80, seed=5)
     db = folder / "bannedbook.db"
-    build_db.build(folder / "raw", db, workers=2, progress=False)
+    build(folder / "raw", db, workers=2, progress=False)
     return db
 
 

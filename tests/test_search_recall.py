@@ -2,22 +2,18 @@
 synthetic crawl, with the benchmark's own queries and ground truth."""
 
 import asyncio
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from corpus import generate
+from search_bench import database_rows, found_ids, ground_truth, pick_queries
 
-from corpus import generate  # noqa: E402
-from search_bench import database_rows, found_ids, ground_truth, pick_queries  # noqa: E402
-
-import build_db  # noqa: E402
-from bannedbook.site import make_datasette  # noqa: E402
+from bannedbook.build import build
+from bannedbook.site import make_datasette
 
 
 def test_search_finds_every_article_a_substring_scan_finds(tmp_path):
     generate(tmp_path / "raw", 50, seed=7)
     db = tmp_path / "bannedbook.db"
-    build_db.build(tmp_path / "raw", db, workers=1, progress=False)
+    build(tmp_path / "raw", db, workers=1, progress=False)
     queries = [q.text for q in pick_queries(db, 32, seed=5)]
     assert len(queries) >= 30
     truth = ground_truth(database_rows(db), queries)

@@ -99,3 +99,35 @@ def test_json_skips_default_facets_unless_asked(site):
     assert "author" in asked["facet_results"]
     html = site("/bannedbook/articles?_search=%E6%99%AE%E4%BA%AC").text
     assert 'data-column="author"' in html or "facet-author" in html
+
+
+def test_a_database_file_named_otherwise_is_served_as_the_archive(seed_db, tmp_path, serve, gold):
+    """`make serve DB=archive-2024.db`: the full site (metadata, canned
+    queries, templates, hooks) under the name bannedbook, with the table
+    counts the build left beside the file."""
+    import shutil
+    import subprocess
+    import sys
+    import urllib.request
+
+    from conftest import ROOT
+
+    db = tmp_path / "archive-2024.db"
+    shutil.copy(seed_db, db)
+    subprocess.run([sys.executable, "-c", "import sys; from bannedbook.site import write_inspect_file; "
+                    "write_inspect_file(sys.argv[1])", str(db)], cwd=ROOT, check=True)
+    url = serve(db)
+
+    def get(path):
+        with urllib.request.urlopen(url + path, timeout=30) as response:
+            return response.status, response.read().decode()
+
+    assert [d["name"] for d in json.loads(get("/-/databases.json")[1]) if d["name"] != "_internal"] == ["bannedbook"]
+    status, home = get("/bannedbook")
+    assert status == 200 and "禁闻档案" in home  # metadata.yml's title
+    search = json.loads(get("/bannedbook/search.json?q=" + quote("習近平") + "&_shape=array")[1])
+    assert len(search) == 1 and gold["title"] in BeautifulSoup(search[0]["title"], "html.parser").text
+    article = get(f"/bannedbook/articles/{search[0]['id']}")[1]
+    assert gold["body_starts_with"] in article  # the article template
+    found = json.loads(get("/bannedbook/articles.json?_search=" + quote("習近平") + "&_shape=array")[1])
+    assert [row["id"] for row in found] == [search[0]["id"]]  # the Chinese search hook

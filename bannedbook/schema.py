@@ -1,0 +1,90 @@
+"""The archive's tables, indexes and search index, in one place.
+
+Imports nothing heavy, so the server, the writer and the tests can all read
+the schema without loading the extractor.
+"""
+
+from __future__ import annotations
+
+# The search index is external-content FTS5 over articles, so Datasette and
+# datasette-search-all find it (they look for content=[articles]). Its columns
+# hold the text computed by chinese.index_columns and are named for what they
+# hold: articles has no such columns, so the generic 'rebuild' command (and
+# sqlite-utils rebuild-fts) fails loudly instead of silently re-indexing the
+# unsegmented text. Rebuild it with store.rebuild_search_index().
+#
+# Articles are numbered in date order (rowid = date_order = the index's
+# rowid), so the newest matches of a search are the index's last rowids:
+# Datasette's "sort_desc: date_order" reads 20 of them instead of sorting
+# every match, and its count seeks the small date_order index instead of
+# the wide articles rows (metadata.yml: fts_pk: date_order).
+FTS_TABLE = "articles_fts"
+FTS_COLUMNS = ("body_index", "title_index")
+FTS_SQL = f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 ({', '.join(FTS_COLUMNS)}, content=[articles])"
+
+# Oldest first; undated articles before all others, so newest-first lists
+# them last. Ties go by file, so every build numbers the same files alike.
+DATE_ORDER = "coalesce(published, not_before, ''), file"
+
+TABLES = {
+    "articles": (
+        {
+            "id": str, "url": str, "title": str, "author": str, "source": str,
+            "source_url": str, "category": str, "site_number": int,
+            "published": str, "not_before": str, "year": int, "date_order": int,
+            "script": str, "body": str, "file": str,
+        },
+        {"pk": "id", "not_null": {"title", "body"}},
+    ),
+    "paragraphs": (
+        {"article_id": str, "position": int, "role": str, "text": str},
+        {"pk": ("article_id", "position"), "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    "tags": ({"id": str, "name": str, "url": str}, {"pk": "id"}),
+    "article_tags": (
+        {"article_id": str, "tag_id": str},
+        {"pk": ("article_id", "tag_id"),
+         "foreign_keys": [("article_id", "articles", "id"), ("tag_id", "tags", "id")]},
+    ),
+    "links": (
+        {"article_id": str, "position": int, "url": str, "text": str, "kind": str,
+         "scheme": str, "target_article_id": str},
+        {"pk": ("article_id", "position"),
+         "foreign_keys": [("article_id", "articles", "id"), ("target_article_id", "articles", "id")]},
+    ),
+    "raw_files": (
+        {"path": str, "sha256": str, "bytes": int, "mtime_ns": int, "encoding": str, "status": str,
+         "article_id": str, "message": str},
+        {"pk": "path", "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+}  # fmt: skip
+
+INDEXES = [
+    ("articles", ["url"]), ("articles", ["author"]), ("articles", ["source"]),
+    ("articles", ["category"]), ("articles", ["year"]), ("articles", ["published"]),
+    ("article_tags", ["tag_id"]), ("links", ["url"]), ("links", ["target_article_id"]),
+    ("links", ["kind"]), ("raw_files", ["status"]), ("raw_files", ["article_id"]),
+]  # fmt: skip
+
+# Search selects articles by date_order (see FTS_SQL). The wider index holds
+# what the table page's facets read for every match of a search, and the
+# partial one all that the most_cited query reads, so neither has to visit
+# the wide article rows (docs/benchmarks.md has the figures).
+INDEX_SQL = [
+    "create unique index idx_articles_date_order on articles (date_order)",
+    "create index idx_articles_facets on articles (date_order, id, author, source, category, year, script)",
+    "create index idx_links_related on links (url, article_id, target_article_id, text) where kind = 'related'",
+]
+
+
+def columns(table: str) -> list[str]:
+    """The table's columns in the order they are created."""
+    return list(TABLES[table][0])
+
+
+def insert_sql(table: str, target: str | None = None) -> str:
+    """An INSERT of named parameters (:column) for every column of table,
+    so rows are written as dicts by column name."""
+    names = columns(table)
+    return (f"insert into {target or f'[{table}]'} ({', '.join(f'[{c}]' for c in names)}) "
+            f"values ({', '.join(f':{c}' for c in names)})")

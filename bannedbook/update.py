@@ -1,0 +1,187 @@
+"""Incremental builds: bring an existing database up to date with its raw
+folder so that it ends exactly as a full build of that folder would.
+
+In the order a build meets them:
+
+1. changes_since: which files are new, changed (size or mtime moved and the
+   sha256 differs), touched (mtime moved, same bytes) or gone, and which
+   articles depend on them. Files that share an article with a changed one
+   are read again too, so when an article's first file goes its duplicate
+   takes over, as in a full build.
+2. Update.forget: drop every row that depends on those files (the article,
+   its paragraphs, links, tags and search-index entry).
+3. The changed files are written by the full build's writer (store.Store).
+   A new file may hold an article that an unchanged file holds already
+   (conflict): which file comes first is settled by forgetting that article
+   and reading all its files again together (forget_articles).
+4. Update.finish: if articles were removed, or one is older than the newest,
+   every article is numbered again (date_order stays 1..N in date order) and
+   the search index rewritten; otherwise the new ones are appended. Then
+   links and tags touched by the change are resolved again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from .chinese import index_columns, index_text
+from .files import file_sha256, file_state
+from .schema import DATE_ORDER, FTS_TABLE
+from .store import Store, pipeline_version, write_search_index
+
+
+@dataclass
+class Changes:
+    """What an incremental build must do to the previous database."""
+
+    read: list[str]  # files to read: new, changed, or sharing an article with one
+    gone: list[str]  # files no longer there
+    touched: dict[str, int]  # same bytes, new mtime: path -> mtime_ns
+    articles: set[str]  # article ids whose rows are dropped and written again
+
+    def __bool__(self) -> bool:
+        return bool(self.read or self.gone or self.touched)
+
+
+def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
+    """Compare the files found (name -> path) with the raw_files of the
+    database at db_path. None when there is no database this code can update."""
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != pipeline_version():
+                return None
+            old = {row[0]: row[1:] for row in conn.execute(
+                "select path, sha256, bytes, mtime_ns, article_id from raw_files")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    read, touched = set(), {}
+    for name, path in files.items():
+        sha, size, mtime, _ = old.get(name, (None, None, None, None))
+        state = file_state(path)
+        if not sha or state is None:  # new, or never read (rejected before reading)
+            read.add(name)
+        elif state == (size, mtime):
+            continue
+        elif state[0] == size and file_sha256(path) == sha:
+            touched[name] = state[1]
+        else:
+            read.add(name)
+    gone = old.keys() - files.keys()
+    articles = {old[name][3] for name in read | gone if name in old and old[name][3]}
+    read |= {name for name, row in old.items() if row[3] in articles and name in files}
+    touched = {name: mtime for name, mtime in touched.items() if name not in read}
+    return Changes(sorted(read), sorted(gone), touched, articles)
+
+
+class Update(Store):
+    """The writer of an incremental build, over a copy of the old database."""
+
+    def __init__(self, db: sqlite_utils.Database, changes: Changes):
+        super().__init__(db)
+        # The index forgets a row only when told its exact text (external content).
+        db.conn.create_function("index_body", 2, lambda title, body: index_columns(title, body)[0],
+                                deterministic=True)
+        db.conn.create_function("index_title", 1, index_text, deterministic=True)
+        db.execute("create temp table gone_articles (id text primary key, url text)")
+        db.execute("create temp table touched_tags (name text primary key)")
+        db.execute("create temp table gone_urls (url text primary key)")
+        self.forget(changes)
+
+    def create(self) -> None:
+        pass  # the tables are there
+
+    def conflict(self, key: str) -> bool:
+        """True when a page holds an article that an unchanged file already
+        holds: which file comes first is settled by re-reading them together
+        (see forget_articles)."""
+        return key not in self.seen_articles and self.db.execute(
+            "select 1 from articles where id = ?", [key]).fetchone() is not None
+
+    # ------------------------------------------------------------ forgetting
+
+    def forget(self, changes: Changes) -> None:
+        """Drop every row that depends on a file that is new, changed or gone,
+        so those files can be written again as a full build would write them."""
+        self.db.conn.executemany("update raw_files set mtime_ns = ? where path = ?",
+                                 [(mtime, path) for path, mtime in changes.touched.items()])
+        self.db.conn.executemany("delete from raw_files where path = ?",
+                                 [(path,) for path in changes.read + changes.gone])
+        self._forget_articles(changes.articles)
+
+    def forget_articles(self, keys: set[str]) -> list[str]:
+        """Drop articles that unchanged files hold and their files' rows;
+        returns those files, to be read again with the new ones."""
+        self.flush()
+        paths = [path for key in sorted(keys) for (path,) in
+                 self.db.execute("select path from raw_files where article_id = ?", [key])]
+        self.db.conn.executemany("delete from raw_files where path = ?", [(p,) for p in paths])
+        self._forget_articles(keys)
+        return paths
+
+    def _forget_articles(self, keys: set[str]) -> None:
+        db = self.db
+        db.execute("delete from temp.gone_articles")
+        db.conn.executemany("insert into temp.gone_articles (id, url) select id, url from articles where id = ?",
+                            [(key,) for key in keys])
+        gone = "select id from temp.gone_articles"
+        db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, body_index, title_index)
+                       select 'delete', rowid, index_body(title, body), index_title(title)
+                       from articles where id in ({gone})""")
+        db.execute(f"""insert or ignore into temp.touched_tags
+                       select tag_id from article_tags where article_id in ({gone})""")
+        db.execute("insert or ignore into temp.gone_urls select url from temp.gone_articles where url is not null")
+        for table in ("paragraphs", "links", "article_tags"):
+            db.execute(f"delete from [{table}] where article_id in ({gone})")
+        db.execute(f"delete from articles where id in ({gone})")
+
+    # ------------------------------------------------------------ finishing
+
+    def finish(self, map_: Callable = map) -> None:
+        """Number and index the new articles (all of them again when the
+        order changed), then resolve what the change touched."""
+        self.flush()
+        db = self.db
+        db.execute("create temp table added as select id from temp.new_articles")
+        first = db.execute(f"select {DATE_ORDER} from temp.new_articles order by {DATE_ORDER} limit 1").fetchone()
+        last = db.execute(f"select {DATE_ORDER}, rowid from articles order by rowid desc limit 1").fetchone()
+        count = db.execute("select count(*) from articles").fetchone()[0]
+        if last and (last[2] != count or first and tuple(first) < tuple(last[:2])):
+            # Articles were removed, or one is older than the newest: number
+            # them all again, so date_order is always 1..N as a full build has it.
+            db.execute("insert into temp.new_articles select * from articles")
+            db.execute("delete from articles")
+            db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
+        after = self.number_new_articles()
+        write_search_index(db, after, map_)
+        self._resolve_touched()
+        db.execute("PRAGMA analysis_limit = 1000")
+        db.execute("ANALYZE")
+        db.conn.commit()
+
+    def _resolve_touched(self) -> None:
+        db, new = self.db, "select id from temp.added"
+        self.resolve_links(f"""url in (select url from temp.gone_urls)
+                               or url in (select url from articles where id in ({new}))
+                               or article_id in ({new})""")
+        # A tag's url is the one the first article carrying it (in file
+        # order) links it with, as in a full build.
+        db.execute(f"""insert or ignore into temp.touched_tags
+                       select tag_id from article_tags where article_id in ({new})""")
+        db.execute("""delete from tags where id in (select name from temp.touched_tags)
+                      and id not in (select tag_id from article_tags)""")
+        db.execute(
+            """update tags set url = (
+                   select case when links.scheme in ('http', 'https') then links.url end from article_tags
+                   join articles on articles.id = article_tags.article_id
+                   join links on links.article_id = articles.id and links.kind = 'tag' and links.text = tags.id
+                   where article_tags.tag_id = tags.id order by articles.file, links.position limit 1)
+               where id in (select name from temp.touched_tags)"""
+        )
