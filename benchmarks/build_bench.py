@@ -1,4 +1,4 @@
-"""Measure the build and the server's start-up on one crawl (issue 6).
+"""Measure the build and the server's start-up on one crawl.
 
     python benchmarks/build_bench.py --raw /tmp/corpus20k [--work DIR] [--out FILE.json]
 

@@ -1,4 +1,4 @@
-"""Measure Chinese search: recall, precision, latency and index size (issue 3).
+"""Measure Chinese search: recall, precision, latency and index size.
 
     python benchmarks/search_bench.py --db /tmp/s20k/bannedbook.db [--queries 96] [--out FILE.json]
 
@@ -11,7 +11,7 @@ a real `datasette` process serving the database with the site's configuration
 API a reader's search uses. Latency compares that API with a substring scan
 (`instr`) served by the same process.
 
-Targets (issue 3): recall 1.000 and precision >= 0.995; at 100k pages the p95
+Targets: recall 1.000 and precision >= 0.995; at 100k pages the p95
 of `?_search=Q&_size=20` <= 1/20 of the instr scan's; index <= 1.5x the text.
 """
 

@@ -1,4 +1,4 @@
-"""Incremental builds (issue 6): a rebuild reads only new and changed files
+"""Incremental builds: a rebuild reads only new and changed files
 and ends with the same content as a full build of the same folder."""
 
 import os

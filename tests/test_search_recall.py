@@ -1,4 +1,4 @@
-"""Search finds every article a substring scan finds (issue 3), on a small
+"""Search finds every article a substring scan finds, on a small
 synthetic crawl, with the benchmark's own queries and ground truth."""
 
 import asyncio
