@@ -1,11 +1,13 @@
-"""The build: a raw folder of crawled pages in, bannedbook.db out.
+"""The build: a raw folder of crawled pages and web archives in,
+bannedbook.db out.
 
-    find files -> read -> decode -> extract   (a map over files, every core)
-    -> write (one process, in path order) -> number and index
+    find inputs -> read -> decode -> extract   (a map over inputs, every core)
+    -> write (one process, in input order) -> number and index
 
-Every file gets a raw_files row; rejected ones say why. When the database
-exists and this code wrote it, only new and changed files are read
-(bannedbook/update.py); otherwise, or with full=True, everything is.
+An input is a page file or a record of a WARC file. Every input gets a
+raw_files row; rejected ones say why. When the database exists and this
+code wrote it, only new and changed files are read (bannedbook/update.py);
+otherwise, or with full=True, everything is.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import hashlib
 import os
 import sqlite3
 import sys
+import threading
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -23,14 +27,40 @@ from tqdm import tqdm
 
 from .decode import Rejected, decode, safe_text
 from .extract import Article, extract
-from .files import file_name, file_state, find_pages, read_file
+from .files import (
+    MAX_PAGE_BYTES,
+    file_name,
+    file_state,
+    find_pages,
+    is_warc,
+    open_file,
+    order,
+    read_file,
+    record_name,
+    split_name,
+)
 from .store import BuildError, Store, article_id, atomic_database
 from .update import Update, changes_since
+from .urls import clean_url
+from .warc import Damaged, Record, record_at, records
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass
+class Capture:
+    """Where and when a web archive captured a page."""
+
+    url: str | None
+    captured: str | None
+    kind: str  # response, revisit or resource
+    payload_digest: str | None = None
+    refers_to: tuple[str | None, str | None] = (None, None)  # a revisit's (URI, date)
 
 
 @dataclass
 class Page:
-    """What one file became, made in a worker process."""
+    """What one input became, made in a worker process."""
 
     path: str
     sha256: str = ""
@@ -40,22 +70,29 @@ class Page:
     reason: str | None = None
     message: str | None = None
     mtime_ns: int | None = None
+    capture: Capture | None = None
 
 
-def read_page(path: Path, raw: Path) -> Page:
-    """Read, decode and extract one file. Never raises: whatever goes wrong
-    becomes the file's rejection message."""
-    page = Page(file_name(path, raw))
-    try:
-        data = read_file(path, raw)
-    except Rejected as rejected:
-        page.reason, page.message = rejected.reason, rejected.message
-        return page
+@dataclass
+class WarcFile:
+    """A WARC file read to its end, or as far as it could be."""
+
+    path: str
+    size: int
+    mtime_ns: int | None
+    sha256: str | None
+    records: int
+    damage: str | None = None  # where and why reading stopped
+
+
+def _page_from(page: Page, data: bytes, http_charset: str | None = None) -> Page:
+    """Decode and extract data into page. Never raises: whatever goes wrong
+    becomes the rejection message."""
     page.sha256, page.size = hashlib.sha256(data).hexdigest(), len(data)
     try:
-        decoded = decode(data)
+        decoded = decode(data, http_charset)
         page.encoding = decoded.encoding
-        page.article = extract(decoded.text)
+        page.article = extract(decoded.text, page_url=page.capture.url if page.capture else None)
         warnings = [decoded.warning] + page.article.warnings
         page.message = "; ".join(w for w in warnings if w) or None
     except Rejected as rejected:
@@ -63,17 +100,121 @@ def read_page(path: Path, raw: Path) -> Page:
     except Exception as error:  # a page must never stop the build
         page.reason, page.message = "extraction-error", f"extraction failed: {type(error).__name__}: {error}"
         page.message = safe_text(page.message)[0]
+    return page
+
+
+def read_page(path: Path, raw: Path) -> Page:
+    """Read, decode and extract one page file. Never raises."""
+    page = Page(file_name(path, raw))
+    try:
+        data = read_file(path, raw)
+    except Rejected as rejected:
+        page.reason, page.message = rejected.reason, rejected.message
+        return page
+    _page_from(page, data)
     if page.path != path.relative_to(raw).as_posix():
         page.message = "; ".join(filter(None, [page.message, "the file name is not UTF-8 (bytes shown as \\xNN)"]))
     return page
 
 
-def _read(args: tuple[Path, Path]) -> Page:
-    path, raw = args
-    state = file_state(path)  # before reading: a file changed meanwhile is read again next time
-    page = read_page(path, raw)
-    page.mtime_ns = state[1] if state else None
-    return page
+def record_page(name: str, record: Record) -> Page:
+    """What a WARC record became. A 200 HTML response (or an HTML resource)
+    is a page; a revisit waits for the writer; anything else is rejected
+    with the reason (HTTP status, media type)."""
+    url = clean_url(record.url) if record.url and record.url.startswith(("http://", "https://")) else record.url
+    page = Page(name, capture=Capture(url, record.captured, record.kind, record.payload_digest, record.refers_to))
+    reject = None
+    if record.kind == "revisit":
+        return page
+    if record.error:
+        reject = ("unreadable", record.error)
+    elif record.kind == "response" and record.status != 200:
+        where = f" to {record.location}" if record.location and record.status in (301, 302, 303, 307, 308) else ""
+        reject = (f"HTTP {record.status}", f"the capture is an HTTP {record.status} response{where}, not a page")
+    elif record.media_type and record.media_type not in HTML_TYPES:
+        reject = (record.media_type, f"the capture is {record.media_type}, not an HTML page")
+    elif record.payload is None:
+        reject = ("too-large", f"the page is over {MAX_PAGE_BYTES / 1e6:.0f} MB; pages this large are not read")
+    if reject:
+        page.reason, page.message = reject
+        page.size = record.payload_bytes
+        return page
+    return _page_from(page, record.payload, record.charset)
+
+
+def _read(item: tuple) -> Page | WarcFile:
+    """One input, in a worker process."""
+    kind, name, value, raw = item
+    if kind == "file":
+        state = file_state(value)  # before reading: a file changed meanwhile is read again next time
+        page = read_page(value, raw)
+        page.mtime_ns = state[1] if state else None
+        return page
+    if kind == "record":
+        return record_page(name, value)
+    if kind == "rejected":
+        return Page(name, reason=value.reason, message=value.message)
+    return value  # a WarcFile
+
+
+class _Budget:
+    """Bytes of WARC payloads read but not yet written: reading waits while
+    there are too many, so a WARC of any size streams through in bounded
+    memory. Reading and writing run in two threads of the main process."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+        self.condition = threading.Condition()
+
+    def take(self, size: int) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.used == 0 or self.used + size <= self.limit)
+            self.used += size
+
+    def give(self, size: int) -> None:
+        with self.condition:
+            self.used -= size
+            self.condition.notify_all()
+
+
+def _items(names: Iterable[str], files: dict[str, Path], raw: Path, budget: _Budget, bar: tqdm) -> Iterator[tuple]:
+    """What the workers read, in write order: page files by path, WARC
+    records with their payload read here (a WARC is one stream: this runs
+    in the pool's feeding thread, and the bar moves as a WARC is read), a
+    WarcFile after each whole WARC."""
+    for name in names:
+        file, offset = split_name(name)
+        path = files[file]
+        if not is_warc(file):
+            yield ("file", name, path, raw)
+        elif offset is not None:
+            try:
+                record = record_at(open_file(path, raw, limit=None), offset, MAX_PAGE_BYTES)
+            except (Rejected, Damaged) as error:
+                yield ("rejected", name, Rejected("unreadable", f"the record cannot be read again: {error}"), raw)
+                continue
+            budget.take(record.payload_bytes)
+            yield ("record", name, record, raw)
+        else:
+            yield from _warc_items(file, path, raw, budget, bar)
+
+
+def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) -> Iterator[tuple]:
+    state = file_state(path)
+    size, mtime_ns = state or (0, None)
+    digest: list[str] = []
+    count, damage = 0, None
+    try:
+        for record in records(open_file(path, raw, limit=None), MAX_PAGE_BYTES, digest):
+            count += 1
+            budget.take(record.payload_bytes)
+            bar.update(record.length)
+            yield ("record", record_name(name, record.offset), record, raw)
+    except Damaged as error:
+        damage = str(error)
+    except Rejected as error:
+        damage = error.message
+    yield ("warc", name, WarcFile(name, size, mtime_ns, digest[0] if digest else None, count, damage), raw)
 
 
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
@@ -85,44 +226,57 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
         raise BuildError(f"raw folder {raw} is not a directory")
     files = {file_name(path, raw): path for path in find_pages(raw)}
     changes = None if full else changes_since(db_path, files)
-    counts: Counter = Counter(files=len(files))
+    counts: Counter = Counter(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None)
     if changes is not None and not changes:
         return counts + _totals(db_path)  # nothing changed: the database stands
-    paths = sorted(files.values()) if changes is None else sorted(files[name] for name in changes.read)
+    names = sorted(files if changes is None else changes.read, key=order)
     with atomic_database(db_path, update=changes is not None) as db, Pool(workers or os.cpu_count()) as pool:
         store = Store(db) if changes is None else Update(db, changes)
-        counts["removed"] = len(changes.gone) if changes else 0
-        held = _write(store, pool, raw, paths, counts, progress)
-        if held:  # new files of articles that unchanged files hold: read them all together
+        counts["removed"] = changes.gone if changes else 0
+        held = _write(store, pool, raw, files, names, counts, progress)
+        if held:  # new inputs of articles that unchanged ones hold: read them all together
             again = store.forget_articles({key for key, _ in held})
-            _write(store, pool, raw, sorted({files[name] for name in again} | {p for _, p in held}), counts, False)
+            _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), counts, False)
         store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
     return counts + _totals(db_path)
 
 
-def _write(store: Store, pool: Pool, raw: Path, paths: list[Path], counts: Counter,
-           progress: bool) -> list[tuple[str, Path]]:
-    """Read paths on every core and write them in path order; returns the
-    (article id, path) of pages held back (see update.Update.conflict)."""
+def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: list[str], counts: Counter,
+           progress: bool) -> list[tuple[str, str]]:
+    """Read inputs on every core and write them in order; returns the
+    (article id, name) of pages held back (see update.Update.conflict)."""
     held = []
-    pages = pool.imap(_read, [(path, raw) for path in paths], chunksize=16)
-    pages = tqdm(pages, total=len(paths), unit="file", disable=not progress, file=sys.stderr)
-    for path, page in zip(paths, pages, strict=True):
+    budget = _Budget(64 << 20)
+    total = sum(file_state(files[name])[0] for name in names if name in files and file_state(files[name]))
+    bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
+    for result in pool.imap(_read, _items(names, files, raw, budget, bar), chunksize=4):
+        if isinstance(result, WarcFile):
+            store.add_warc_file(result)
+            continue
         counts["read"] += 1
-        key = page.article and article_id(page.article)
+        if result.capture is None:
+            bar.update(result.size)
+        else:
+            budget.give(result.size if result.capture.kind != "revisit" else 0)
+        key = result.article and article_id(result.article)
         if key and store.conflict(key):
-            held.append((key, path))
-        elif store.add_page(page) == "rejected":
-            counts[f"rejected: {page.reason}"] += 1
+            held.append((key, result.path))
+        else:
+            store.add_page(result)
+    bar.close()
     return held
 
 
 def _totals(db_path: Path) -> Counter:
-    """Files by status in the database as built (the summary's names for them)."""
+    """Inputs by status, and rejections by reason, in the database as built."""
     names = {"article": "articles", "duplicate": "duplicates", "rejected": "rejected"}
     with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("select status, count(*) from raw_files group by status").fetchall()
-    return Counter({names[status]: n for status, n in rows})
+        counts = Counter({names[status]: n for status, n in
+                          conn.execute("select status, count(*) from raw_files group by status")})
+        counts.update({f"rejected: {reason}": n for reason, n in conn.execute(
+            "select coalesce(reason, '?'), count(*) from raw_files where status = 'rejected' group by reason")})
+        counts["records"] = conn.execute("select count(*) from raw_files where path glob '*.warc*#*'").fetchone()[0]
+    return counts
 
 
 def summary(counts: Counter, db_path: Path, seconds: float) -> str:
@@ -130,11 +284,15 @@ def summary(counts: Counter, db_path: Path, seconds: float) -> str:
     lines = [
         f"Built {db_path} ({db_path.stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s",
         f"  files        {counts['files']:>9,}",
+    ]
+    if counts["warc_files"]:
+        lines.append(f"    WARC files {counts['warc_files']:>9,}, holding {counts['records']:,} page records")
+    lines += [
         f"  articles     {counts['articles']:>9,}",
         f"  duplicates   {counts['duplicates']:>9,}",
         f"  rejected     {counts['rejected']:>9,}",
     ]
     lines += [f"    {key[10:]:<20} {n:>7,}" for key, n in sorted(counts.items()) if key.startswith("rejected: ")]
-    if counts["read"] != counts["files"] or counts["removed"]:
+    if counts["incremental"]:
         lines += [f"  read now     {counts['read']:>9,}", f"  removed      {counts['removed']:>9,}"]
     return "\n".join(lines)

@@ -54,6 +54,7 @@ _SUPERSETS = {
 }
 
 # Detection is only asked about the encodings this archive's sources use.
+_WESTERN_DEFAULTS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "us-ascii", "ascii"}
 _CANDIDATES = ["utf_8", "gb18030", "big5", "cp950", "big5hkscs", "utf_16", "utf_32"]
 _MAX_CHAOS = 0.2
 
@@ -113,9 +114,11 @@ def _looks_binary(text: str) -> bool:
     return controls > max(2, len(text) // 100)
 
 
-def decode(data: bytes) -> Decoded:
-    """Decode a crawled page: BOM, then the declared charset, then UTF-8, then
-    detection among the Chinese encodings. Raises Rejected when unsure."""
+def decode(data: bytes, http_charset: str | None = None) -> Decoded:
+    """Decode a crawled page: BOM, then the charset the page declares (else
+    the one its HTTP response gave, when it came from a web archive), then
+    UTF-8, then detection among the Chinese encodings. Raises Rejected when
+    unsure."""
     if not data.strip():
         raise Rejected("empty", "the file is empty" if not data else "the file holds only white space")
     for bom, encoding in _BOMS:
@@ -124,7 +127,13 @@ def decode(data: bytes) -> Decoded:
             if decoded is None:
                 raise Rejected("undecodable", f"starts with a {encoding} byte-order mark but is not valid {encoding}")
             return _checked(decoded)
-    label = declared_charset(data)
+    declared = declared_charset(data)
+    served = (http_charset or "").strip().lower()
+    # Servers that say nothing better send ISO-8859-1 by default; any byte
+    # is valid Latin-1, so believing them would store a Chinese page as
+    # mojibake without a warning.
+    label = declared or (served if served not in _WESTERN_DEFAULTS else None)
+    said = f"declares charset {label}" if declared else f"is served as charset {label}"
     if label:
         encodings = _codecs_for(label)
         decoded = _strict(data, encodings) if encodings else None
@@ -132,9 +141,9 @@ def decode(data: bytes) -> Decoded:
             return _checked(decoded)
         detected = _strict(data, ("utf-8",)) or _mostly_utf8(data) or _detect(data)
         if detected is None:
-            raise Rejected("undecodable", f"declares charset {label} but is not valid {label}, nor any other we read")
+            raise Rejected("undecodable", f"{said} but is not valid {label}, nor any other we read")
         if not detected.warning:
-            detected.warning = f"declares charset {label} but is {detected.encoding}"
+            detected.warning = f"{said} but is {detected.encoding}"
         return _checked(detected)
     decoded = _strict(data, ("utf-8",)) or _mostly_utf8(data) or _detect(data)
     if decoded is None:

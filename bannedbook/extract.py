@@ -247,13 +247,14 @@ def _dates_in_text(texts: list[str]) -> list[dt.date]:
     return found
 
 
-def extract(text: str, *, base_url: str = SITE) -> Article:
-    """Extract the article from a page's text. Raises Rejected when the page
-    holds no article."""
+def extract(text: str, *, base_url: str = SITE, page_url: str | None = None) -> Article:
+    """Extract the article from a page's text. page_url is where the page was
+    captured, the article's URL when the page states no canonical one.
+    Raises Rejected when the page holds no article."""
     with catch_warnings():  # a page that is only a URL is still a page (to reject)
         simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(text, "lxml")
-    canonical = _canonical(soup)
+    canonical = _canonical(soup) or page_url
     published = _meta(soup, "article:published_time")
     breadcrumb = soup.find(class_=["breadcrumb", "breadcrumbs"])
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):

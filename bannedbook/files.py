@@ -1,10 +1,11 @@
 """Which files a build reads and how: the whole file-reading policy.
 
-What counts as a page (by suffix, at any depth under the raw folder), how a
-file is named in raw_files (its path under raw, non-UTF-8 names kept
-visible), what is never read (symlinks out of raw or into folders, pipes,
-devices, files over the size limit), and the size and mtime an incremental
-build compares.
+What counts as an input (pages by suffix, and WARC files, at any depth
+under the raw folder), how an input is named in raw_files (its path under
+raw, non-UTF-8 names kept visible; a WARC record as FILE#OFFSET), in which
+order inputs are written, what is never read (symlinks out of raw or into
+folders, pipes, devices, pages over the size limit), and the size and mtime
+an incremental build compares.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from .decode import Rejected
 
 PAGE_SUFFIXES = {".txt", ".htm", ".html"}
+# Web archives, read record by record (bannedbook/warc.py).
+WARC_SUFFIXES = (".warc", ".warc.gz")
 
 # A bannedbook page is tens of kilobytes; parsing costs about 3 s and 60 MB
 # of memory per megabyte, in each worker. Bigger files are recorded, not read.
@@ -30,10 +34,11 @@ def file_name(path: Path, raw: Path) -> str:
     return relative.decode("utf-8", errors="backslashreplace")
 
 
-def read_file(path: Path, raw: Path) -> bytes:
-    """The bytes of a crawled file. Raises Rejected for anything that is not
-    a regular file of a sane size inside raw: symlinks out of raw are never
-    followed, and a FIFO is never opened (reading it would hang the build)."""
+def open_file(path: Path, raw: Path, limit: int | None = MAX_PAGE_BYTES) -> BinaryIO:
+    """A crawled file opened for reading. Raises Rejected for anything that
+    is not a regular file inside raw (of at most limit bytes): symlinks out
+    of raw are never followed, and a FIFO is never opened (reading it would
+    hang the build)."""
     try:
         if path.is_symlink():
             target = Path(os.path.realpath(path))
@@ -51,19 +56,26 @@ def read_file(path: Path, raw: Path) -> bytes:
             raise Rejected("not-a-file", "a folder named like a page, not a file (its files are read on their own)")
         if not stat.S_ISREG(info.st_mode):
             raise Rejected("not-a-file", "not a regular file (a pipe, socket or device): not read")
-        if info.st_size > MAX_PAGE_BYTES:
+        if limit is not None and info.st_size > limit:
             raise Rejected("too-large", f"the file is {info.st_size / 1e6:.1f} MB; pages over "
-                                        f"{MAX_PAGE_BYTES / 1e6:.0f} MB are not read (a page is usually under 0.2 MB)")
+                                        f"{limit / 1e6:.0f} MB are not read (a page is usually under 0.2 MB)")
         # O_NOFOLLOW: the file cannot be swapped for a symlink after the checks.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read(MAX_PAGE_BYTES + 1)
+        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
     except OSError as error:
         raise Rejected("unreadable", f"cannot read the file: {error.strerror or error}") from None
 
 
+def read_file(path: Path, raw: Path) -> bytes:
+    """The bytes of a crawled page (see open_file)."""
+    with open_file(path, raw) as handle:
+        try:
+            return handle.read(MAX_PAGE_BYTES + 1)
+        except OSError as error:
+            raise Rejected("unreadable", f"cannot read the file: {error.strerror or error}") from None
+
+
 def find_pages(raw: Path) -> list[Path]:
-    """Everything under raw named like a page, plus what the build cannot
+    """Everything under raw named like a page or a WARC file, plus what the build cannot
     enter: symlinks to folders (never followed, so a crawl cannot pull in
     files from outside raw) and folders it may not list. read_file says
     what each one is; none is skipped silently."""
@@ -76,7 +88,8 @@ def find_pages(raw: Path) -> list[Path]:
     for folder, folders, files in os.walk(raw, onerror=unlistable):  # does not follow symlinks
         for name in folders + files:
             path = Path(folder, name)
-            if path.suffix.lower() in PAGE_SUFFIXES or (name in folders and path.is_symlink()):
+            if (path.suffix.lower() in PAGE_SUFFIXES or name.lower().endswith(WARC_SUFFIXES)
+                    or (name in folders and path.is_symlink())):
                 found.append(path)
     return sorted(set(found))
 
@@ -97,3 +110,27 @@ def file_sha256(path: Path) -> str | None:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return None
+
+
+def is_warc(name: str) -> bool:
+    return name.lower().endswith(WARC_SUFFIXES)
+
+
+def record_name(file: str, offset: int) -> str:
+    """The raw_files name of the WARC record at offset in file."""
+    return f"{file}#{offset}"
+
+
+def split_name(name: str) -> tuple[str, int | None]:
+    """(file, offset) of a raw_files name; offset None for a whole file."""
+    file, mark, offset = name.rpartition("#")
+    if mark and offset.isdigit() and is_warc(file):
+        return file, int(offset)
+    return name, None
+
+
+def order(name: str) -> tuple[str, int]:
+    """Inputs are written in this order: by file name, a WARC's records in
+    file order (as text, #1000 would sort before #200)."""
+    file, offset = split_name(name)
+    return file, -1 if offset is None else offset

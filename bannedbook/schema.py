@@ -31,7 +31,8 @@ TABLES = {
         {
             "id": str, "url": str, "title": str, "author": str, "source": str,
             "source_url": str, "category": str, "site_number": int,
-            "published": str, "not_before": str, "year": int, "date_order": int,
+            "published": str, "not_before": str, "captured": str, "not_after": str,
+            "year": int, "date_order": int,
             "script": str, "body": str, "file": str,
         },
         {"pk": "id", "not_null": {"title", "body"}},
@@ -54,8 +55,22 @@ TABLES = {
     ),
     "raw_files": (
         {"path": str, "sha256": str, "bytes": int, "mtime_ns": int, "encoding": str, "status": str,
-         "article_id": str, "message": str},
+         "article_id": str, "reason": str, "message": str},
         {"pk": "path", "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    # Every capture of every article from a web archive: when, from which
+    # URL, in which record (raw_files.path = FILE#OFFSET), with what payload.
+    "captures": (
+        {"article_id": str, "url": str, "captured": str, "path": str, "sha256": str, "payload_digest": str,
+         "kind": str, "status": str},
+        {"pk": "path",
+         "foreign_keys": [("article_id", "articles", "id"), ("path", "raw_files", "path")]},
+    ),
+    # The WARC files read: what an incremental build compares, and the
+    # checksum a researcher verifies a copy of the file against.
+    "warc_files": (
+        {"path": str, "bytes": int, "mtime_ns": int, "sha256": str, "records": int},
+        {"pk": "path"},
     ),
 }  # fmt: skip
 
@@ -63,7 +78,8 @@ INDEXES = [
     ("articles", ["url"]), ("articles", ["author"]), ("articles", ["source"]),
     ("articles", ["category"]), ("articles", ["year"]), ("articles", ["published"]),
     ("article_tags", ["tag_id"]), ("links", ["url"]), ("links", ["target_article_id"]),
-    ("links", ["kind"]), ("raw_files", ["status"]), ("raw_files", ["article_id"]),
+    ("links", ["kind"]), ("raw_files", ["status", "reason"]), ("raw_files", ["article_id"]),
+    ("captures", ["article_id"]), ("captures", ["payload_digest"]), ("captures", ["url"]),
 ]  # fmt: skip
 
 # Search selects articles by date_order (see FTS_SQL). The wider index holds

@@ -8,6 +8,7 @@ forgetting and renumbering need.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import hashlib
 import os
 import shutil
@@ -22,9 +23,10 @@ import sqlite_utils
 from .chinese import index_columns
 from .extract import Article
 from .schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
+from .urls import article_url, is_mirror
 
 if TYPE_CHECKING:
-    from .build import Page
+    from .build import Page, WarcFile
 
 
 class BuildError(Exception):
@@ -32,11 +34,26 @@ class BuildError(Exception):
 
 
 def article_id(article: Article) -> str:
-    """Stable id: from the canonical URL when the page has one, else from its
-    text as written, so the same page in another encoding is the same article
-    while a Traditional and a Simplified copy stay two."""
-    key = article.url or f"{article.title}\n{article.body}"
+    """Stable id: from the article's URL when the page states one (the
+    site's Traditional mirror names the same article as its Simplified
+    page), else from its text as written, so the same page in another
+    encoding is the same article while a Traditional and a Simplified copy
+    without URLs stay two."""
+    key = article_url(article.url) if article.url else f"{article.title}\n{article.body}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def rank(page: Page) -> tuple:
+    """Which of the pages of one article gives it its text: the lowest rank,
+    the first in path order among equals. The Simplified page over the
+    site's Traditional mirror, then the latest capture (a page fetched again
+    because it changed), then a capture over a file with no capture time."""
+    captured = page.capture.captured if page.capture else None
+    try:
+        when = dt.datetime.fromisoformat(captured.replace("Z", "+00:00")).timestamp() if captured else None
+    except ValueError:
+        when = None
+    return (is_mirror(page.article.url), when is None, -(when or 0))
 
 
 @cache
@@ -108,8 +125,9 @@ class Store:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
         self.pending: dict[str, list[dict]] = {table: [] for table in TABLES}
-        self.seen_articles: dict[str, str] = {}  # article id -> first file, this run
+        self.holders: dict[str, tuple[str, tuple]] = {}  # article id -> (path, rank) of the page it shows, this run
         self.first_by_hash: dict[str, str] = {}  # sha256 -> first file, this run
+        self.revisits: list[Page] = []  # resolved in finish(), when every capture they may refer to is known
         self.create()
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
         db.execute("create temp table new_articles as select * from articles where 0")
@@ -126,34 +144,84 @@ class Store:
         return False
 
     def add_page(self, page: Page) -> str:
-        """Write what one file became; returns its status. Pages must come
-        in path order: the first file of an article is its file."""
+        """Write what one file or WARC record became; returns its status
+        (a revisit's is settled in finish()). Pages must come in path order."""
+        if page.capture and page.capture.kind == "revisit":
+            self.revisits.append(page)
+            return "duplicate"
         first_same_bytes = self.first_by_hash.setdefault(page.sha256, page.path) if page.sha256 else page.path
         key, status, message = None, "rejected", page.message
         if page.article is not None:
-            key, new = self.add_article(page.article, page.path)
-            status = "article" if new else "duplicate"
-            if not new:
-                first = first_same_bytes if first_same_bytes != page.path else self.seen_articles[key]
+            key = article_id(page.article)
+            held = self.holders.get(key)
+            if held is None:
+                status = "article"
+            elif rank(page) < held[1]:
+                self._unseat(key, held[0], page.path)
+                status = "article"
+            else:
+                status = "duplicate"
+                first = first_same_bytes if first_same_bytes != page.path else held[0]
                 message = "; ".join(filter(None, [f"same article as {first}", message]))
+            if status == "article":
+                self.holders[key] = (page.path, rank(page))
+                self.add_article(page.article, key, page.path)
         self.pending["raw_files"].append({
             "path": page.path, "sha256": page.sha256, "bytes": page.size, "mtime_ns": page.mtime_ns,
-            "encoding": page.encoding, "status": status, "article_id": key, "message": message,
+            "encoding": page.encoding, "status": status, "article_id": key,
+            "reason": page.reason if status == "rejected" else None, "message": message,
         })  # fmt: skip
+        if key and page.capture:
+            self.add_capture(page, key, status, page.sha256)
         return status
 
-    def add_article(self, article: Article, path: str) -> tuple[str, bool]:
-        """Queue an article; returns its id and whether it is new."""
-        key = article_id(article)
-        if key in self.seen_articles:
-            return key, False
-        self.seen_articles[key] = path
+    def add_warc_file(self, warc: WarcFile) -> None:
+        """A WARC file read: its row in warc_files and, when it could not be
+        read to its end, a rejected raw_files row saying where and why."""
+        self.pending["warc_files"].append({"path": warc.path, "bytes": warc.size, "mtime_ns": warc.mtime_ns,
+                                           "sha256": warc.sha256, "records": warc.records})
+        if warc.damage:
+            self.pending["raw_files"].append({
+                "path": warc.path, "sha256": warc.sha256, "bytes": warc.size, "mtime_ns": warc.mtime_ns,
+                "encoding": None, "status": "rejected", "article_id": None, "reason": "damaged-warc",
+                "message": f"{warc.damage}; the {warc.records:,} record(s) before it were read",
+            })  # fmt: skip
+
+    def add_capture(self, page: Page, key: str, status: str, sha256: str) -> None:
+        capture = page.capture
+        self.pending["captures"].append({
+            "article_id": key, "url": capture.url, "captured": capture.captured, "path": page.path,
+            "sha256": sha256, "payload_digest": capture.payload_digest, "kind": capture.kind, "status": status,
+        })  # fmt: skip
+
+    def _unseat(self, key: str, old: str, new: str) -> None:
+        """The page at `new` gives article `key` its text instead of the one
+        at `old` (see rank): the old page's rows go, its file becomes a
+        duplicate."""
+        self.flush()
+        db = self.db
+        gone_tags = [tag for (tag,) in db.execute("select tag_id from article_tags where article_id = ?", [key])]
+        db.execute("delete from temp.new_articles where id = ?", [key])
+        for table in ("paragraphs", "links", "article_tags"):
+            db.execute(f"delete from [{table}] where article_id = ?", [key])
+        for tag in gone_tags:
+            if not db.execute("select 1 from article_tags where tag_id = ? limit 1", [tag]).fetchone():
+                db.execute("delete from tags where id = ?", [tag])
+                self.tags.discard(tag)
+        db.execute("""update raw_files set status = 'duplicate',
+                      message = 'same article as ' || :new || coalesce('; ' || message, '') where path = :old""",
+                   {"new": new, "old": old})
+        db.execute("update captures set status = 'duplicate' where path = ?", [old])
+
+    def add_article(self, article: Article, key: str, path: str) -> None:
+        """Queue an article's rows."""
         day = article.published or article.not_before
         self.pending["articles"].append({
             "id": key, "url": article.url, "title": article.title, "author": article.author,
             "source": article.source, "source_url": article.source_url, "category": article.category,
             "site_number": article.site_number, "published": article.published,
-            "not_before": article.not_before, "year": int(day[:4]) if day else None,
+            "not_before": article.not_before, "captured": None, "not_after": None,  # from captures, in finish()
+            "year": int(day[:4]) if day else None,
             "date_order": None,  # numbered in finish()
             "script": article.script, "body": article.body, "file": path,
         })  # fmt: skip
@@ -173,7 +241,6 @@ class Store:
             self.pending["article_tags"].append({"article_id": key, "tag_id": name})
         if len(self.pending["articles"]) >= self.BATCH:
             self.flush()
-        return key, True
 
     def flush(self) -> None:
         # Articles wait in temp.new_articles until finish() can number them;
@@ -185,11 +252,55 @@ class Store:
                 self.db.conn.executemany(insert_sql(table, target), rows)
                 rows.clear()
 
+    def resolve_revisits(self) -> set[str]:
+        """A revisit record says "same payload as an earlier capture": it is a
+        duplicate of that capture's article, found by the payload digest (or
+        the URI and date it refers to) among every capture written. Returns
+        the articles that gained a capture."""
+        self.flush()
+        found = set()
+        for page in self.revisits:
+            uri, date = page.capture.refers_to
+            row = self.db.execute(
+                """select article_id, sha256, path, captured from captures
+                   where kind != 'revisit' and ((payload_digest = :digest and :digest is not null)
+                                                or (url = :uri and captured = :date))
+                   order by captured limit 1""",
+                {"digest": page.capture.payload_digest, "uri": uri, "date": date}).fetchone()
+            if row:
+                key, sha256, path, when = row
+                found.add(key)
+                status, reason = "duplicate", None
+                message = f"revisit: same payload as {path} (captured {when})"
+                self.add_capture(page, key, status, sha256)
+            else:
+                key, sha256, status, reason = None, None, "rejected", "revisit-unresolved"
+                message = (f"revisit of a capture not in the archive ({uri or page.capture.url}, "
+                           f"{date or 'date not given'}; payload {page.capture.payload_digest})")
+            self.pending["raw_files"].append({
+                "path": page.path, "sha256": sha256, "bytes": None, "mtime_ns": page.mtime_ns, "encoding": None,
+                "status": status, "article_id": key, "reason": reason, "message": message,
+            })  # fmt: skip
+        self.revisits.clear()
+        self.flush()
+        return found
+
+    def date_captures(self, table: str, where: str = "1") -> None:
+        """articles.captured (the earliest capture) and, for an article that
+        states no date, not_after (a capture is an upper bound for when it
+        was published), for the rows of table selected by where."""
+        self.db.execute(f"""update {table} set captured = (
+                                select min(captured) from captures where captures.article_id = {table}.id)
+                            where {where}""")
+        self.db.execute(f"""update {table} set not_after = case when published is null then substr(captured, 1, 10) end
+                            where {where}""")
+
     def finish(self, map_: Callable = map) -> None:
         """Number and index the articles, resolve links to articles in the
         archive, build the indexes and analyse. map_ runs the indexing (a
         process pool's map spreads it over every core)."""
-        self.flush()
+        self.resolve_revisits()
+        self.date_captures("temp.new_articles")
         after = self.number_new_articles()
         write_search_index(self.db, after, map_)
         for table, names in INDEXES:

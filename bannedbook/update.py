@@ -23,6 +23,7 @@ In the order a build meets them:
 from __future__ import annotations
 
 import sqlite3
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from pathlib import Path
 import sqlite_utils
 
 from .chinese import index_columns, index_text
-from .files import file_sha256, file_state
+from .files import file_sha256, file_state, is_warc, split_name
 from .schema import DATE_ORDER, FTS_TABLE
 from .store import Store, pipeline_version, write_search_index
 
@@ -39,18 +40,21 @@ from .store import Store, pipeline_version, write_search_index
 class Changes:
     """What an incremental build must do to the previous database."""
 
-    read: list[str]  # files to read: new, changed, or sharing an article with one
-    gone: list[str]  # files no longer there
-    touched: dict[str, int]  # same bytes, new mtime: path -> mtime_ns
+    read: list[str]  # inputs to read: new or changed files, and records or files sharing an article with them
+    drop: list[str]  # raw_files rows to delete before they are written again (or because they are gone)
+    touched: dict[str, int]  # same bytes, new mtime: file -> mtime_ns
+    warcs: list[str]  # warc_files rows to delete: changed or gone WARC files
+    gone: int  # files no longer there
     articles: set[str]  # article ids whose rows are dropped and written again
 
     def __bool__(self) -> bool:
-        return bool(self.read or self.gone or self.touched)
+        return bool(self.read or self.drop or self.touched or self.warcs)
 
 
 def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
-    """Compare the files found (name -> path) with the raw_files of the
-    database at db_path. None when there is no database this code can update."""
+    """Compare the files found (name -> path) with the raw_files and
+    warc_files of the database at db_path. None when there is no database
+    this code can update."""
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
@@ -58,13 +62,21 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
                 return None
             old = {row[0]: row[1:] for row in conn.execute(
                 "select path, sha256, bytes, mtime_ns, article_id from raw_files")}
+            # A WARC file is compared as a whole; its records are FILE#OFFSET rows.
+            known = {row[0]: row[1:] for row in conn.execute("select path, sha256, bytes, mtime_ns from warc_files")}
         finally:
             conn.close()
     except sqlite3.Error:
         return None
+    rows_of: dict[str, list[str]] = defaultdict(list)
+    for name in old:
+        rows_of[split_name(name)[0]].append(name)
+    for name, (sha, size, mtime, _) in old.items():
+        if not is_warc(name):
+            known[name] = (sha, size, mtime)
     read, touched = set(), {}
     for name, path in files.items():
-        sha, size, mtime, _ = old.get(name, (None, None, None, None))
+        sha, size, mtime = known.get(name, (None, None, None))
         state = file_state(path)
         if not sha or state is None:  # new, or never read (rejected before reading)
             read.add(name)
@@ -74,11 +86,16 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
             touched[name] = state[1]
         else:
             read.add(name)
-    gone = old.keys() - files.keys()
-    articles = {old[name][3] for name in read | gone if name in old and old[name][3]}
-    read |= {name for name, row in old.items() if row[3] in articles and name in files}
+    gone = (rows_of.keys() | known.keys()) - files.keys()
+    drop = {row for name in read | gone for row in rows_of.get(name, [])}
+    articles = {old[name][3] for name in drop if old[name][3]}
+    # Other inputs holding those articles are read again, record by record.
+    again = {name for name, row in old.items() if row[3] in articles and split_name(name)[0] in files}
+    read |= again - drop
+    drop |= again
+    warcs = sorted(name for name in read | gone | touched.keys() if is_warc(name) and name in known)
     touched = {name: mtime for name, mtime in touched.items() if name not in read}
-    return Changes(sorted(read), sorted(gone), touched, articles)
+    return Changes(sorted(read), sorted(drop), touched, warcs, len(gone), articles)
 
 
 class Update(Store):
@@ -93,6 +110,7 @@ class Update(Store):
         db.execute("create temp table gone_articles (id text primary key, url text)")
         db.execute("create temp table touched_tags (name text primary key)")
         db.execute("create temp table gone_urls (url text primary key)")
+        db.execute("create temp table recaptured (id text primary key)")
         self.forget(changes)
 
     def create(self) -> None:
@@ -102,18 +120,23 @@ class Update(Store):
         """True when a page holds an article that an unchanged file already
         holds: which file comes first is settled by re-reading them together
         (see forget_articles)."""
-        return key not in self.seen_articles and self.db.execute(
+        return key not in self.holders and self.db.execute(
             "select 1 from articles where id = ?", [key]).fetchone() is not None
 
     # ------------------------------------------------------------ forgetting
 
     def forget(self, changes: Changes) -> None:
-        """Drop every row that depends on a file that is new, changed or gone,
-        so those files can be written again as a full build would write them."""
-        self.db.conn.executemany("update raw_files set mtime_ns = ? where path = ?",
-                                 [(mtime, path) for path, mtime in changes.touched.items()])
-        self.db.conn.executemany("delete from raw_files where path = ?",
-                                 [(path,) for path in changes.read + changes.gone])
+        """Drop every row that depends on an input that is new, changed or
+        gone, so those inputs can be written again as a full build would
+        write them."""
+        db = self.db
+        db.conn.executemany("update raw_files set mtime_ns = ? where path = ?",
+                            [(mtime, path) for path, mtime in changes.touched.items() if not is_warc(path)])
+        db.conn.executemany("update warc_files set mtime_ns = ? where path = ?",
+                            [(mtime, path) for path, mtime in changes.touched.items() if is_warc(path)])
+        db.conn.executemany("delete from warc_files where path = ?", [(path,) for path in changes.warcs])
+        for table in ("raw_files", "captures"):
+            db.conn.executemany(f"delete from {table} where path = ?", [(path,) for path in changes.drop])
         self._forget_articles(changes.articles)
 
     def forget_articles(self, keys: set[str]) -> list[str]:
@@ -122,7 +145,8 @@ class Update(Store):
         self.flush()
         paths = [path for key in sorted(keys) for (path,) in
                  self.db.execute("select path from raw_files where article_id = ?", [key])]
-        self.db.conn.executemany("delete from raw_files where path = ?", [(p,) for p in paths])
+        for table in ("raw_files", "captures"):
+            self.db.conn.executemany(f"delete from {table} where path = ?", [(p,) for p in paths])
         self._forget_articles(keys)
         return paths
 
@@ -138,7 +162,7 @@ class Update(Store):
         db.execute(f"""insert or ignore into temp.touched_tags
                        select tag_id from article_tags where article_id in ({gone})""")
         db.execute("insert or ignore into temp.gone_urls select url from temp.gone_articles where url is not null")
-        for table in ("paragraphs", "links", "article_tags"):
+        for table in ("paragraphs", "links", "article_tags", "captures"):
             db.execute(f"delete from [{table}] where article_id in ({gone})")
         db.execute(f"delete from articles where id in ({gone})")
 
@@ -147,8 +171,11 @@ class Update(Store):
     def finish(self, map_: Callable = map) -> None:
         """Number and index the new articles (all of them again when the
         order changed), then resolve what the change touched."""
-        self.flush()
+        recaptured = self.resolve_revisits()
+        self.date_captures("temp.new_articles")
         db = self.db
+        db.conn.executemany("insert into temp.recaptured values (?)", [(key,) for key in recaptured])
+        self.date_captures("articles", "id in (select id from temp.recaptured)")
         db.execute("create temp table added as select id from temp.new_articles")
         first = db.execute(f"select {DATE_ORDER} from temp.new_articles order by {DATE_ORDER} limit 1").fetchone()
         last = db.execute(f"select {DATE_ORDER}, rowid from articles order by rowid desc limit 1").fetchone()
