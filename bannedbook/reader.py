@@ -19,8 +19,13 @@ from datasette.utils import path_with_added_args, path_with_removed_args, urlsaf
 from .plugin import marked_html
 
 ARTICLE_SQL = """
-select id, url, title, author, source, source_url, category, published, not_before, year, script
+select id, url, title, author, source, source_url, category, published, not_before, captured, not_after,
+  year, script
 from articles where id = :id
+"""
+# Earliest first: the first is when and where the article was first captured.
+CAPTURES_SQL = """
+select url, captured, path, kind, status from captures where article_id = :id order by captured, path
 """
 PARAGRAPHS_SQL = "select role, text from paragraphs where article_id = :id order by position"
 # Tags in the order the page gave them, each with how many articles carry it.
@@ -60,6 +65,7 @@ async def article_page(db, article_id: str) -> dict | None:
     article["tags"] = [dict(row) for row in (await db.execute(TAGS_SQL, params)).rows]
     article["related"] = [dict(row) for row in (await db.execute(RELATED_SQL, params)).rows]
     article["cited_by"] = [dict(row) for row in (await db.execute(CITED_BY_SQL, params)).rows]
+    article["captures"] = [dict(row) for row in (await db.execute(CAPTURES_SQL, params)).rows]
     article["author_articles"] = 0
     if article["author"]:
         article["author_articles"] = (await db.execute(AUTHOR_COUNT_SQL, {"author": article["author"]})).first()[0]

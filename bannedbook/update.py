@@ -93,7 +93,7 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
     again = {name for name, row in old.items() if row[3] in articles and split_name(name)[0] in files}
     read |= again - drop
     drop |= again
-    warcs = sorted(name for name in read | gone | touched.keys() if is_warc(name) and name in known)
+    warcs = sorted(name for name in read | gone if is_warc(name) and name in known)
     touched = {name: mtime for name, mtime in touched.items() if name not in read}
     return Changes(sorted(read), sorted(drop), touched, warcs, len(gone), articles)
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import BinaryIO
 
+import brotli
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.limitreader import LimitReader
 
@@ -80,6 +82,22 @@ class _Hashing(io.RawIOBase):
         return self.position
 
 
+class _Brotli:
+    """Content-Encoding: br. warcio expects the old brotlipy interface
+    (decompress, unused_data); the brotli package now offers process()."""
+
+    unused_data = None
+
+    def __init__(self):
+        self.decompressor = brotli.Decompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        return self.decompressor.process(data)
+
+
+BufferedReader.DECOMPRESSORS["br"] = _Brotli
+
+
 def _content_type(value: str | None) -> tuple[str | None, str | None]:
     if not value:
         return None, None
@@ -130,35 +148,46 @@ def records(handle: BinaryIO, limit: int, digest: list | None = None) -> Iterato
     """Every response, revisit and resource record of the WARC file open in
     handle, in file order. Raises Damaged after the last whole record when
     the file is damaged or cut short. With digest (a list), the file's
-    sha256 is appended to it once the file has been read to its end."""
+    sha256 is appended to it once the file has been read, damaged or not."""
     with handle:
         stream = _Hashing(handle)
-        iterator = ArchiveIterator(io.BufferedReader(stream, 1 << 16))
-        offset = 0
         try:
-            for record in iterator:
-                offset = iterator.offset
-                found = _record(record, offset, limit) if record.rec_type in KINDS else None
-                iterator.read_to_end()
-                if _cut_short(record):
-                    raise Damaged(offset, "the file ends inside this record (truncated?)")
-                if found is not None:
-                    found.length = iterator.offset - offset
-                    yield found
-                offset = iterator.offset
-            if offset < os.fstat(handle.fileno()).st_size:
-                # warcio stops without a word at a record whose headers are cut off
-                raise Damaged(offset, "the file ends inside a record's headers (truncated?)")
-        except Damaged:
-            raise
-        except ArchiveLoadFailed as error:
-            raise Damaged(offset, f"no valid WARC record here ({_reason(error)})") from None
-        except (AttributeError, EOFError, IndexError):  # how warcio meets a record cut inside its headers
-            raise Damaged(offset, "the file ends or is damaged inside this record's headers") from None
-        except Exception as error:  # zlib.error … whatever else a broken file makes warcio raise
-            raise Damaged(offset, f"the record cannot be read, the file is damaged ({_reason(error)})") from None
-        if digest is not None:
-            digest.append(stream.sha256.hexdigest())
+            yield from _records(stream, os.fstat(handle.fileno()).st_size, limit)
+        finally:
+            if digest is not None:
+                while stream.read(1 << 20):  # the rest of a damaged file
+                    pass
+                digest.append(stream.sha256.hexdigest())
+
+
+def _records(stream: _Hashing, size: int, limit: int) -> Iterator[Record]:
+    iterator = ArchiveIterator(io.BufferedReader(stream, 1 << 16))
+    offset = 0
+    try:
+        for record in iterator:
+            offset = iterator.offset
+            if not record.rec_type or record.rec_headers.get_header("Content-Length") is None:
+                # warcio makes a record of whatever headers a cut file ends with
+                raise Damaged(offset, "the file ends or is damaged inside this record's headers")
+            found = _record(record, offset, limit) if record.rec_type in KINDS else None
+            iterator.read_to_end()
+            if _cut_short(record):
+                raise Damaged(offset, "the file ends inside this record (truncated?)")
+            if found is not None:
+                found.length = iterator.offset - offset
+                yield found
+            offset = iterator.offset
+        if offset < size:
+            # warcio stops without a word at a record whose headers are cut off
+            raise Damaged(offset, "the file ends inside a record's headers (truncated?)")
+    except Damaged:
+        raise
+    except ArchiveLoadFailed as error:
+        raise Damaged(offset, f"no valid WARC record here ({_reason(error)})") from None
+    except (AttributeError, EOFError, IndexError):  # how warcio meets a record cut inside its headers
+        raise Damaged(offset, "the file ends or is damaged inside this record's headers") from None
+    except Exception as error:  # zlib.error … whatever else a broken file makes warcio raise
+        raise Damaged(offset, f"the record cannot be read, the file is damaged ({_reason(error)})") from None
 
 
 def record_at(handle: BinaryIO, offset: int, limit: int) -> Record:
