@@ -12,6 +12,7 @@ changed files are read (--full: all). The pipeline is bannedbook.build.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         counts = build(args.raw, args.db, args.workers, progress=sys.stderr.isatty(), full=args.full)
     except BuildError as error:
         print(f"build_db: error: {error}", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as error:  # the disk is full, the file system read-only …
+        print(f"build_db: error: cannot write the database {args.db}: {error}", file=sys.stderr)
         return 2
     if not fresh_inspect_file(args.db):
         write_inspect_file(args.db)  # table counts, so Datasette starts without counting

@@ -2,17 +2,21 @@
 
 import json
 import os
+import resource
+import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sqlite_utils
 from conftest import ROOT
+from pages import CANONICAL, full_page, write_crawl
 from pages import crawl as crawl_pages
 
 from bannedbook.build import build
-from bannedbook.store import BuildError, Store
+from bannedbook.store import Store
 
 
 def rows(db, sql, params=()):
@@ -91,13 +95,44 @@ def test_missing_raw_is_an_error_and_keeps_the_old_db(tmp_path, seed_db):
     assert db.read_bytes() == seed_db.read_bytes()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_db_is_an_error(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    with pytest.raises(BuildError):
-        build(ROOT / "raw", folder / "x.db", workers=1, progress=False)
+@pytest.mark.parametrize("where", ["a folder without write permission", "a file system that holds no files"])
+def test_unwritable_db_is_a_one_line_error(tmp_path, where):
+    """Root may write into any folder (and CI runs as root), but not even
+    root can create a file in /proc."""
+    if where == "a folder without write permission":
+        if os.geteuid() == 0:
+            pytest.skip("root may write anywhere; the /proc case covers root")
+        folder = tmp_path / "readonly"
+        folder.mkdir()
+        folder.chmod(0o555)
+    else:
+        folder = Path("/proc")
+    result = subprocess.run([sys.executable, "build_db.py", "raw", str(folder / "bannedbook-test.db")], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "bannedbook-test.db" in result.stderr, result.stderr
+    assert not (folder / "bannedbook-test.db").exists()
+
+
+def test_a_write_that_fails_midway_is_a_one_line_error_and_keeps_the_old_db(tmp_path, seed_db):
+    """The disk fills up during the build (a file-size limit stands in for
+    the full disk): a one-line message, the previous database as it was,
+    no temporary file left."""
+    db = tmp_path / "bannedbook.db"
+    db.write_bytes(seed_db.read_bytes())
+    raw = write_crawl(tmp_path / "raw", {f"p{i}.html": full_page(url=CANONICAL.replace("2059001", str(i))).encode()
+                                         for i in range(40)})
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so the write fails instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    result = subprocess.run([sys.executable, "build_db.py", str(raw), str(db), "--full", "--workers", "1"],
+                            cwd=ROOT, capture_output=True, text=True, preexec_fn=small_files)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "cannot write" in result.stderr, result.stderr
+    assert db.read_bytes() == seed_db.read_bytes()
+    assert not list(tmp_path.glob(".*building*"))
 
 
 def test_db_in_missing_folder_is_a_one_line_error(tmp_path):

@@ -150,3 +150,26 @@ def test_snippet_marks_original_characters():
     assert f"{MARK_START}普京{MARK_END}" in marked
     assert marked.startswith("…")
     assert len(marked.replace(MARK_START, "").replace(MARK_END, "")) <= 42
+
+
+# News sentences written in both scripts (not converted by a program), so
+# they can check the normalisation that search ground truth also relies on.
+BOTH_SCRIPTS = [
+    ("臺灣總統府發言人表示，兩岸關係應以和平對話為基礎。", "台湾总统府发言人表示，两岸关系应以和平对话为基础。"),
+    ("香港警方以違反《國家安全法》為由逮捕多名民主派人士。", "香港警方以违反《国家安全法》为由逮捕多名民主派人士。"),
+    ("維吾爾族學者在新疆再教育營中遭到長期關押。", "维吾尔族学者在新疆再教育营中遭到长期关押。"),
+    ("網民批評當局刪除有關疫情的報道，並封鎖相關網站。", "网民批评当局删除有关疫情的报道，并封锁相关网站。"),
+    ("六四天安門事件三十五週年前夕，多名維權人士被軟禁。", "六四天安门事件三十五周年前夕，多名维权人士被软禁。"),
+]
+
+
+@pytest.mark.parametrize(("traditional", "simplified"), BOTH_SCRIPTS)
+def test_normalise_agrees_with_opencc_on_traditional_text(traditional, simplified):
+    import unicodedata
+
+    import opencc
+
+    # NFKC makes the full-width comma a comma; the characters are the Simplified ones.
+    assert normalise(traditional) == normalise(simplified) == unicodedata.normalize("NFKC", simplified)
+    # OpenCC's own converter, phrase by phrase, agrees with the table built from it character by character.
+    assert normalise(traditional) == unicodedata.normalize("NFKC", opencc.OpenCC("t2s").convert(traditional))

@@ -66,9 +66,12 @@ def read(data: bytes, name: str = "page.html") -> Page:
 
 
 def assert_accounted(page: Page) -> None:
-    """An article, or a rejection with a reason and a message."""
+    """An article, or a rejection with a reason and a message. A crash of
+    the extractor is caught by the build (a page must never stop it) but
+    is a bug, never an answer."""
     if page.article is None:
         assert page.reason and page.message and len(page.message) > 10, page
+        assert page.reason != "extraction-error", page.message
     else:
         assert page.reason is None
         assert_safe_article(page.article)
@@ -166,6 +169,7 @@ def assert_database_accounts_for(db: Path, counts: Counter, paths: set[str]) -> 
     assert {path for path, _, _ in rows} == paths
     assert {status for _, status, _ in rows} <= STATUSES
     assert all(message for _, status, message in rows if status == "rejected")
+    assert conn.execute("select count(*) from raw_files where reason = 'extraction-error'").fetchone() == (0,)
     by_status = Counter(status for _, status, _ in rows)
     assert (by_status["article"], by_status["duplicate"], by_status["rejected"]) == (
         counts["articles"], counts["duplicates"], counts["rejected"])

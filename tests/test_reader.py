@@ -176,10 +176,20 @@ def test_research_queries(site, reader_db, ids):
     assert sources == {"中文大纪元": 1, "美国之音": 1}
 
 
-def test_month_chart_zero_fills_gaps(site):
-    html = site("/bannedbook/articles_per_month").text
+def test_month_chart_zero_fills_gaps(tmp_path):
+    """Articles in March and July: April to June are drawn, as 0."""
+    from pages import CANONICAL, full_page, write_crawl
+
+    from bannedbook.build import build
+
+    pages = {f"{day}.html": full_page(published=f"{day}T09:00:00+08:00", url=CANONICAL.replace("2059001", day[-2:]))
+             .encode() for day in ("2024-03-15", "2024-07-08", "2024-07-09")}
+    build(write_crawl(tmp_path / "raw", pages), tmp_path / "bannedbook.db", workers=1, progress=False)
+    html = asyncio.run(make_datasette(tmp_path / "bannedbook.db").client.get("/bannedbook/articles_per_month")).text
     bars = soup_text(html).select("svg rect")
-    assert [b.title.get_text() for b in bars] == ["2024-07: 2"]
+    assert [b.title.get_text() for b in bars] == ["2024-03: 1", "2024-04: 0", "2024-05: 0", "2024-06: 0", "2024-07: 2"]
+    heights = [float(b["height"]) for b in bars]
+    assert heights[1:4] == [0, 0, 0] and heights[4] > heights[0] > 0
 
 
 def test_home_page_charts_and_examples(site):
@@ -232,3 +242,27 @@ def test_odd_parameters_are_pages_not_errors(site, path):
 def test_parameters_are_shown_as_text(site):
     page = site("/bannedbook/tag?tag=" + quote("<b>x</b>")).text
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def test_a_title_match_weighs_ten_times_a_body_match(tmp_path):
+    """Three articles: the word once in a title, and 16 and 20 times in a
+    body. bm25 saturates, so with the title weighted 9x the title article
+    comes last, 10x between the two, 11x first: this order holds only at 10."""
+    from pages import write_crawl
+
+    from bannedbook.build import build
+
+    filler = "今天的天气很好，人们在公园里散步。" * 3
+
+    def page(title: str, paragraphs: list[str]) -> bytes:
+        return (f"<h2>{title}</h2><div class='entry'>" + "".join(f"<p>{p}</p>" for p in paragraphs)
+                + "</div>").encode()
+
+    pages = {"title.txt": page("雪莲花开", [filler] * 4)}
+    for hits in (16, 20):
+        pages[f"body{hits}.txt"] = page(f"山中记事{hits}", [filler] * 3 + [("雪莲" + filler[:17]) * hits])
+    build(write_crawl(tmp_path / "raw", pages), tmp_path / "bannedbook.db", workers=1, progress=False)
+    datasette = make_datasette(tmp_path / "bannedbook.db")
+    rows = asyncio.run(datasette.client.get("/bannedbook/search.json?q=" + quote("雪莲") + "&_shape=array")).json()
+    titles = [r["title"].replace("\ue000", "").replace("\ue001", "") for r in rows]  # match markers out
+    assert titles == ["山中记事20", "雪莲花开", "山中记事16"]
