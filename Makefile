@@ -7,7 +7,7 @@ DB ?= bannedbook.db
 PORT ?= 8001
 STAMP := $(VENV)/.installed
 
-.PHONY: install build serve publish test lint fuzz bench clean
+.PHONY: install build serve publish test lint fuzz bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The README's screenshots, taken in chromium from a small built crawl (tests/reader_pages.py).
+screenshots: $(STAMP) $(CHROMIUM)
+	PYTHONPATH=tests $(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB).inspect.json .$(DB).building .pytest_cache

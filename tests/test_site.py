@@ -133,3 +133,11 @@ def test_a_database_file_named_otherwise_is_served_as_the_archive(seed_db, tmp_p
     assert gold["body_starts_with"] in article  # the article template
     found = json.loads(get("/bannedbook/articles.json?_search=" + quote("習近平") + "&_shape=array")[1])
     assert [row["id"] for row in found] == [search[0]["id"]]  # the Chinese search hook
+
+
+def test_the_about_link_opens_the_about_page(site):
+    home = BeautifulSoup(site("/").text, "html.parser")
+    about = home.find("a", string=lambda s: s and "About" in s)
+    assert about is not None and about["href"] == "/about"
+    page = site("/about")
+    assert page.status_code == 200 and "raw_files" in page.text and "not before" in page.text
