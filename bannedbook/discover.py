@@ -1,0 +1,208 @@
+"""Which URLs a crawl of bannedbook.org visits: the site's sitemaps and feeds,
+what counts as an article, and the one normal form of an article's URL.
+
+Nothing here touches the network: `discover` is handed a function that
+fetches politely (see bannedbook/crawl.py), so these rules are tested on bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+import lxml.html
+from lxml import etree
+
+# https://www.bannedbook.org/bnews/<category>/<YYYYMMDD>/<number>.html; the
+# site serves each article again, in Traditional characters, under /bnews/zh-tw/.
+ARTICLE_PATH = re.compile(r"^/bnews/(?:(zh-tw)/)?([^/]+)/(\d{8})/(\d+)\.html$")
+# Query parameters that only say where a reader came from, never which page.
+TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl)$", re.I)
+# The sitemap protocol caps a sitemap at 50 MB uncompressed; more is a gzip bomb or a mistake.
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+# A sitemap index that points at another index, and so on: bannedbook's nest one level.
+MAX_SITEMAP_DEPTH = 3
+FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml"}
+DEFAULT_SITEMAPS = ("sitemap.xml", "wp-sitemap.xml")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port
+    if port == {"http": 80, "https": 443}.get(parts.scheme):
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def same_site(url: str, site: str) -> bool:
+    """Only the site's own scheme, host and port: a sitemap that lists another
+    host (or the same host under another name) is not ours to crawl."""
+    try:
+        return origin(url) == origin(site)
+    except ValueError:  # a port that is not a number
+        return False
+
+
+def normalise(url: str, base: str | None = None) -> str | None:
+    """The URL a page is stored and deduplicated under: absolute, scheme and
+    host in lower case, default port, fragment and tracking parameters
+    dropped. None for what is not an http(s) URL."""
+    url = url.strip()
+    if base:
+        url = urljoin(base, url)
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = origin(url)
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host:
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k)])
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def article_kind(url: str) -> str | None:
+    """'article', 'mirror' (the /bnews/zh-tw/ copy of an article) or None."""
+    match = ARTICLE_PATH.match(urlsplit(url).path)
+    if not match:
+        return None
+    return "mirror" if match.group(1) else "article"
+
+
+@dataclass
+class Sitemap:
+    sitemaps: list[str] = field(default_factory=list)  # a sitemap index's children
+    pages: list[str] = field(default_factory=list)
+
+
+def ungzip(data: bytes, limit: int = MAX_SITEMAP_BYTES) -> bytes:
+    """A `.xml.gz` sitemap comes gzipped as a file, not as a Content-Encoding,
+    so the HTTP client leaves it compressed."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
+        out = unzipped.read(limit + 1)
+    if len(out) > limit:
+        raise ValueError(f"more than {limit} bytes once unzipped")
+    return out
+
+
+def parse_sitemap(data: bytes) -> Sitemap:
+    """A sitemap (<urlset>) or a sitemap index (<sitemapindex>), gzipped or
+    not, with or without the sitemaps.org namespace. Entities are not
+    resolved and nothing is fetched by the parser."""
+    found = Sitemap()
+    events = etree.iterparse(io.BytesIO(ungzip(data)), events=("end",), tag=("{*}sitemap", "{*}url"),
+                             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    for _, element in events:
+        loc = (element.findtext("{*}loc") or "").strip()
+        if loc:
+            (found.sitemaps if etree.QName(element).localname == "sitemap" else found.pages).append(loc)
+        element.clear(keep_tail=False)
+    return found
+
+
+def feed_links(data: bytes) -> list[str]:
+    """Entry links of an RSS or Atom feed."""
+    parsed = feedparser.parse(data)
+    return [entry.link for entry in parsed.entries if entry.get("link")]
+
+
+def feeds_on_page(data: bytes, base: str) -> list[str]:
+    """The feeds a page announces with <link rel="alternate" type="application/rss+xml">."""
+    try:
+        document = lxml.html.fromstring(data)
+    except (etree.ParserError, ValueError):
+        return []
+    found = []
+    for link in document.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        if "alternate" in rel and (link.get("type") or "").lower() in FEED_TYPES and link.get("href"):
+            found.append(urljoin(base, link.get("href")))
+    return found
+
+
+@dataclass
+class Found:
+    url: str
+    source: str  # the sitemap or feed that listed it
+
+
+@dataclass
+class Discovery:
+    """What discovery saw besides the articles it yields, for the summary."""
+    skipped: Counter = field(default_factory=Counter)  # reason → URLs
+    problems: list[str] = field(default_factory=list)  # sitemaps or feeds that could not be read
+
+
+def discover(site: str, fetch: Callable[[str], bytes | None], robots_sitemaps: Iterable[str] = (),
+             feeds: Iterable[str] = (), include_mirrors: bool = False, report: Discovery | None = None,
+             ) -> Iterator[Found]:
+    """Every article URL the site's sitemaps and feeds list, normalised, once.
+
+    `fetch(url)` returns the body, or None when the URL could not be had (it
+    says why itself). Sitemaps come from robots.txt's Sitemap: lines, then
+    /sitemap.xml and /wp-sitemap.xml; feeds from the home page's <link
+    rel=alternate> and `feeds`. URLs of other hosts are never fetched."""
+    report = report if report is not None else Discovery()
+    seen: set[str] = set()
+
+    def take(urls: Iterable[str], source: str) -> Iterator[Found]:
+        for raw in urls:
+            url = normalise(raw, source)
+            if url is None:
+                report.skipped["not an http(s) URL"] += 1
+            elif not same_site(url, site):
+                report.skipped["off-site"] += 1
+            elif (kind := article_kind(url)) is None:
+                report.skipped["not an article"] += 1
+            elif kind == "mirror" and not include_mirrors:
+                report.skipped["zh-tw mirror"] += 1
+            elif url in seen:
+                report.skipped["listed twice"] += 1
+            else:
+                seen.add(url)
+                yield Found(url, source)
+
+    def read(url: str, what: str, parse: Callable[[bytes], object]) -> object | None:
+        if not same_site(url, site):
+            report.problems.append(f"{what} {url}: off-site, not fetched")
+            return None
+        data = fetch(url)
+        if data is None:
+            return None
+        try:
+            return parse(data)
+        except (etree.XMLSyntaxError, ValueError, EOFError, OSError, zlib.error) as error:
+            report.problems.append(f"{what} {url}: {type(error).__name__}: {error}")
+            return None
+
+    home = normalise(site)
+    feed_urls = list(dict.fromkeys([*(read(home, "home page", lambda d: feeds_on_page(d, home)) or []),
+                                    *(normalise(f, site) for f in feeds)]))
+    for feed in feed_urls:
+        yield from take(read(feed, "feed", feed_links) or [], feed)
+
+    queue = [(normalise(url, site), 0) for url in [*robots_sitemaps, *(urljoin(home, p) for p in DEFAULT_SITEMAPS)]]
+    visited: set[str] = set()
+    while queue:
+        sitemap_url, depth = queue.pop(0)
+        if sitemap_url is None or sitemap_url in visited:
+            continue
+        visited.add(sitemap_url)
+        sitemap = read(sitemap_url, "sitemap", parse_sitemap)
+        if not isinstance(sitemap, Sitemap):
+            continue
+        if depth >= MAX_SITEMAP_DEPTH and sitemap.sitemaps:
+            report.problems.append(f"sitemap {sitemap_url}: nested deeper than {MAX_SITEMAP_DEPTH}, children ignored")
+        else:
+            queue.extend((normalise(child, sitemap_url), depth + 1) for child in sitemap.sitemaps)
+        yield from take(sitemap.pages, sitemap_url)
