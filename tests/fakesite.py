@@ -94,8 +94,9 @@ def path_of(number: int, category: str = "comments", date: str = "20240708", mir
 
 class FakeSite:
     def __init__(self, misbehave: bool = False, articles: int = 6, crawl_delay: float = 0.05,
-                 slow: float = 1.0, robots_status: int = 200) -> None:
+                 slow: float = 1.0, robots_status: int = 200, conditional: bool = True) -> None:
         self.misbehave = misbehave
+        self.conditional = conditional  # False: every request gets the whole page, as from many servers
         self.crawl_delay = crawl_delay
         self.slow = slow
         self.robots_status = robots_status
@@ -243,9 +244,10 @@ class FakeSite:
             headers["ETag"] = etag
         asked_etag = hit.headers.get("If-None-Match")
         asked_date = hit.headers.get("If-Modified-Since")
-        if (asked_etag and page.etag and asked_etag == etag) or (
-                not asked_etag and asked_date and email.utils.parsedate_to_datetime(asked_date)
-                >= email.utils.parsedate_to_datetime(modified)):
+        unchanged = (asked_etag and page.etag and asked_etag == etag) or (
+            not asked_etag and asked_date
+            and email.utils.parsedate_to_datetime(asked_date) >= email.utils.parsedate_to_datetime(modified))
+        if self.conditional and unchanged:
             return self.send(handler, hit, 304, b"", headers=headers)
         charset = page.charset or "gbk"
         body = page.body(self.base)

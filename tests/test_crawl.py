@@ -235,6 +235,18 @@ def test_a_second_crawl_asks_conditionally_and_stores_only_what_changed(tmp_path
     assert "unchanged              " + str(len(site.article_urls) - 1) in summary
 
 
+def test_a_page_served_again_unchanged_is_not_stored_again(tmp_path):
+    with FakeSite(articles=3, crawl_delay=0.01, conditional=False) as site:
+        run(site, tmp_path)
+        site.change(path_of(2059100))
+        site.log.clear()
+        run(site, tmp_path)
+    assert {hit.status for hit in article_hits(site)} == {200}
+    stored = pages(read_warcs(tmp_path))
+    assert stored[site.base + path_of(2059100)] == 2  # changed: kept beside the first capture
+    assert stored - Counter({site.base + path_of(2059100): 1}) == Counter(site.article_urls)
+
+
 def test_max_pages_stops_and_the_next_run_goes_on(tmp_path):
     with FakeSite(articles=6, crawl_delay=0.01) as site:
         summary = run(site, tmp_path, max_pages=3)
