@@ -30,7 +30,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -88,7 +87,10 @@ class Settings:
 
 
 class Pacer:
-    """Spaces requests at least `interval` seconds apart, start to start."""
+    """Starts a request no sooner than `interval` seconds after the previous
+    one ended, so the site never sees two closer than that, however long the
+    connection or the answer took (start to start would let a slow answer
+    eat into the pause)."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
@@ -100,26 +102,30 @@ class Pacer:
             delay = self.last + self.interval - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        self.last = time.monotonic()
         self.requests += 1
+
+    def done(self) -> None:
+        self.last = time.monotonic()
 
 
 class PacedRetry(Retry):
     """urllib3's Retry (Retry-After, backoff), with every retry also waiting
     its turn at the pacer: a retry is a request like any other."""
 
-    def __init__(self, *args, pace: Callable[[], None] | None = None, **kwargs) -> None:
+    def __init__(self, *args, pacer: Pacer | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.pace = pace
+        self.pacer = pacer
 
     def new(self, **kwargs) -> PacedRetry:
-        kwargs.setdefault("pace", self.pace)
+        kwargs.setdefault("pacer", self.pacer)
         return super().new(**kwargs)
 
     def sleep(self, response=None) -> None:
+        if self.pacer:
+            self.pacer.done()  # the failed try has just ended
         super().sleep(response)
-        if self.pace:
-            self.pace()
+        if self.pacer:
+            self.pacer.wait()
 
 
 def make_session(settings: Settings, pacer: Pacer) -> requests.Session:
@@ -127,7 +133,7 @@ def make_session(settings: Settings, pacer: Pacer) -> requests.Session:
                        status=settings.tries - 1, other=0, redirect=0, raise_on_redirect=False,
                        status_forcelist=(429, 500, 502, 503, 504), allowed_methods={"GET"},
                        respect_retry_after_header=True, raise_on_status=False,
-                       backoff_factor=settings.backoff / 2, pace=pacer.wait)
+                       backoff_factor=settings.backoff / 2, pacer=pacer)
     session = requests.Session()
     # one connection, kept alive: never two requests to the site at once
     adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=1, pool_block=True)
@@ -200,6 +206,7 @@ class Crawler:
             response = self.session.get(url, headers=headers, timeout=self.settings.timeout,
                                         allow_redirects=False, stream=True)
         except requests.RequestException as error:
+            self.pacer.done()
             raise describe(error, self.settings.tries) from error
         try:
             if raw:
@@ -212,6 +219,7 @@ class Crawler:
             raise describe(error) from error
         finally:
             response.close()
+            self.pacer.done()
         if len(body) > MAX_PAGE_BYTES and raw:
             raise Failed("too large", f"more than {MAX_PAGE_BYTES} bytes")
         sent = response.request

@@ -44,7 +44,9 @@ WARC_SIZE = 1_000_000_000  # the customary size at which a WARC file is closed a
 SCHEMA = """
 create table if not exists crawls (
     id integer primary key, site text not null, started text not null, discovered text, finished text);
-create table if not exists warcs (name text primary key, crawl integer not null, closed integer not null default 0);
+create table if not exists warcs (
+    name text primary key, crawl integer not null, closed integer not null default 0,
+    bytes integer not null default 0);
 create table if not exists captures (
     warc text not null, offset integer not null, url text not null, captured text not null,
     status integer not null, etag text, last_modified text, payload_digest text, location text,
@@ -269,6 +271,9 @@ class CrawlStore:
         capture = _capture(response, self._name, offset)
         with self.db:
             self._index(capture, crawl, outcome)
+            # how much of the file the index accounts for: a file that ends up longer
+            # (interrupted between the write and this commit) is read again on start
+            self.db.execute("update warcs set bytes = ? where name = ?", (self._file.tell(), self._name))
         if self._file.tell() >= self.warc_size:
             self.close_file()
         return capture
@@ -296,6 +301,7 @@ class CrawlStore:
         writer.write_record(writer.create_warcinfo_record(self._name, self.warcinfo))
         self._file.flush()
         os.fsync(self._file.fileno())
+        self.db.execute("update warcs set bytes = ? where name = ?", (self._file.tell(), self._name))
 
     def close_file(self) -> None:
         """Close the WARC file being written and give it its final name."""
@@ -325,7 +331,6 @@ class CrawlStore:
     # -- start-up repair -----------------------------------------------------
 
     def _recover(self) -> None:
-        known = dict(self.db.execute("select name, closed from warcs"))
         for path in sorted(self.folder.glob(f"*.warc.gz{OPEN}")):
             name = path.name.removesuffix(OPEN)
             end, captures, problem = read_pairs(path)
@@ -346,12 +351,14 @@ class CrawlStore:
                 for capture in captures:
                     self._reindex(capture, crawl)
                 if captures:
+                    self.db.execute("update warcs set bytes = ? where name = ?", (end, name))
                     self._finalise(name)
                 else:
                     path.unlink()
                     self.db.execute("delete from warcs where name = ?", (name,))
+        indexed = dict(self.db.execute("select name, bytes from warcs where closed = 1"))
         for path in self.warc_files():
-            if known.get(path.name) == 1:
+            if indexed.get(path.name) == path.stat().st_size:
                 continue
             end, captures, problem = read_pairs(path)
             if problem:
@@ -360,8 +367,9 @@ class CrawlStore:
             with self.db:
                 for capture in captures:
                     self._reindex(capture, crawl)
-                self.db.execute("insert into warcs (name, crawl, closed) values (?, ?, 1) "
-                                "on conflict (name) do update set closed = 1", (path.name, crawl))
+                self.db.execute("insert into warcs (name, crawl, closed, bytes) values (?, ?, 1, ?) "
+                                "on conflict (name) do update set closed = 1, bytes = excluded.bytes",
+                                (path.name, crawl, path.stat().st_size))
 
     def _crawl_of(self, name: str) -> int:
         """The crawl a file was written in; 0 (before every crawl) for a file

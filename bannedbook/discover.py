@@ -186,8 +186,8 @@ def discover(site: str, fetch: Callable[[str], bytes | None], robots_sitemaps: I
             return None
 
     home = normalise(site)
-    feed_urls = list(dict.fromkeys([*(read(home, "home page", lambda d: feeds_on_page(d, home)) or []),
-                                    *(normalise(f, site) for f in feeds)]))
+    given = [url for url in (normalise(f, site) for f in feeds) if url]
+    feed_urls = list(dict.fromkeys([*(read(home, "home page", lambda d: feeds_on_page(d, home)) or []), *given]))
     for feed in feed_urls:
         yield from take(read(feed, "feed", feed_links) or [], feed)
 
