@@ -5,7 +5,7 @@ It serves robots.txt, a home page that announces a feed, a sitemap index
 shape (tests/pages.py), each article a distinct page with its own number and
 canonical URL. With `misbehave=True` it also does what real sites do to
 crawlers: a 429 and a 503 with Retry-After (seconds, then an HTTP date), a
-page slower than the crawler's timeout once, a 301, a redirect chain, a 404,
+page slower than the crawler's timeout once, a 500 once, a 301, a redirect chain, a 404,
 a page whose charset only the HTTP header gives (GBK), a gzipped and chunked
 page, a path robots.txt disallows, an off-site URL and a tracking-query twin
 in the sitemap, and the /bnews/zh-tw/ copy of an article.
@@ -133,6 +133,8 @@ class FakeSite:
         self.unavailable = self._add(Page(path_of(2059402), 2059402)).path
         self.behaviour[self.unavailable] = ["503"]
         self.slow_path = self._add(Page(path_of(2059403), 2059403)).path
+        self.broken = self._add(Page(path_of(2059407), 2059407)).path
+        self.behaviour[self.broken] = ["500"]
         self.behaviour[self.slow_path] = ["slow"]
         self.gbk = self._add(Page(path_of(2059404), 2059404, charset="")).path
         self.gzipped = self._add(Page(path_of(2059405), 2059405, gzip_chunked=True)).path
@@ -149,7 +151,7 @@ class FakeSite:
         self.twin = path_of(2059100) + "?utm_source=twitter&utm_medium=social&fbclid=abc#comments"
         self.offsite = path_of(2059493)  # listed under another host name for this server
         self.pages[self.offsite] = Page(self.offsite, 2059493, article=False)
-        listed += [self.too_many, self.unavailable, self.slow_path, self.gbk, self.gzipped, self.moved,
+        listed += [self.too_many, self.unavailable, self.slow_path, self.broken, self.gbk, self.gzipped, self.moved,
                    self.moved_to, self.chain, self.missing, self.disallowed, self.twin]
 
     # -- the server ----------------------------------------------------------
@@ -216,6 +218,8 @@ class FakeSite:
             if trick == "503":
                 when = email.utils.formatdate(time.time() + 2, usegmt=True)
                 return self.send(handler, hit, 503, b"busy", headers={"Retry-After": when})
+            if trick == "500":
+                return self.send(handler, hit, 500, b"oops", "text/plain")
             if trick == "slow":
                 time.sleep(self.slow)
         if path == "/robots.txt":

@@ -117,6 +117,14 @@ def test_retry_after_in_seconds_and_as_a_date(misbehaving):
         assert pages(records)[site.base + path] == 1
 
 
+def test_a_server_error_is_tried_again_after_the_delay(misbehaving):
+    site, _, _, records = misbehaving
+    first, second = site.requests_for(site.broken)
+    assert (first.status, second.status) == (500, 200)
+    assert second.time - first.time >= site.crawl_delay - 0.002  # backoff starts at 0: the delay still holds
+    assert pages(records)[site.base + site.broken] == 1
+
+
 def test_a_slow_page_is_tried_again(misbehaving):
     site, _, _, records = misbehaving
     hits = site.requests_for(site.slow_path)
