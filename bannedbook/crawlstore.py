@@ -4,12 +4,15 @@ small SQLite index of them, RAW/crawl/state.sqlite.
 The WARC files are the record; the index only saves reading them. A file is
 written as NAME.warc.gz.open and renamed to NAME.warc.gz when closed, so the
 build (which reads *.warc.gz) never sees a file being written. Each response
-goes to disk (flushed and fsynced) before the index says it is stored, in the
-same transaction that marks its URL visited. A crawl killed at any moment
+is handed to the operating system before the index says it is stored, in the
+same transaction that marks its URL visited, so a crawl killed at any moment
 leaves at most the tail of one .open file unaccounted for: the next start
 cuts that file back to its last whole request/response pair, indexes what it
-holds, and closes it. A WARC file the index does not know (the index lost, a
-file copied in) is read and indexed the same way.
+holds, drops from the index whatever the cut removed (only a power cut can
+leave the index ahead of the file), and closes it. A WARC file the index does
+not account for (the index lost, a file copied in) is read and indexed the
+same way. Files are fsynced when closed, not per page: the repair makes a
+per-page fsync unnecessary.
 
 None of the names here ends in .txt, .htm(l) or .warc(.gz) except closed WARC
 files, so the build reads nothing else from RAW/crawl/.
@@ -250,8 +253,8 @@ class CrawlStore:
     # -- WARC files ----------------------------------------------------------
 
     def save(self, crawl: int, exchange: Exchange, outcome: str) -> Capture:
-        """Append the response and its request to the open WARC file, on disk,
-        then index it and mark its URL visited in one transaction."""
+        """Append the response and its request to the open WARC file, then
+        index it and mark its URL visited in one transaction."""
         if self._file is None:
             self._open(crawl)
         writer = WARCWriter(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
@@ -267,7 +270,6 @@ class CrawlStore:
         # one write of the whole pair: a kill leaves it whole or cut, never interleaved
         self._file.write(writer.out.getvalue())
         self._file.flush()
-        os.fsync(self._file.fileno())
         capture = _capture(response, self._name, offset)
         with self.db:
             self._index(capture, crawl, outcome)
@@ -300,13 +302,14 @@ class CrawlStore:
         writer = WARCWriter(self._file, gzip=True, warc_version=WARC_VERSION)
         writer.write_record(writer.create_warcinfo_record(self._name, self.warcinfo))
         self._file.flush()
-        os.fsync(self._file.fileno())
         self.db.execute("update warcs set bytes = ? where name = ?", (self._file.tell(), self._name))
 
     def close_file(self) -> None:
         """Close the WARC file being written and give it its final name."""
         if self._file is None:
             return
+        self._file.flush()
+        os.fsync(self._file.fileno())  # the data is on disk before its final name is
         self._file.close()
         self._file = None
         self._finalise(self._name)

@@ -230,8 +230,8 @@ class FakeSite:
             return self.send(handler, hit, 200, home.encode(), "text/html; charset=utf-8")
         if path == "/feed/":
             return self.send(handler, hit, 200, self.rss(), "application/rss+xml; charset=utf-8")
-        if path in self.sitemaps():
-            body, kind = self.sitemaps()[path]
+        if path in self.sitemaps:
+            body, kind = self.sitemaps[path]
             return self.send(handler, hit, 200, body, kind)
         if path in self.redirects:
             return self.send(handler, hit, 301, b"", headers={"Location": self.base + self.redirects[path]})
@@ -293,6 +293,7 @@ class FakeSite:
         return (f"User-agent: *\nCrawl-delay: {self.crawl_delay}\nDisallow: /bnews/secret/\nDisallow: /private/\n\n"
                 f"User-agent: otherbot\nDisallow: /\n\nSitemap: {self.base}/sitemap_index.xml\n")
 
+    @functools.cached_property
     def sitemaps(self) -> dict[str, tuple[bytes, str]]:
         def urlset(paths: list[str], host: str | None = None) -> bytes:
             urls = "".join(f"<url><loc>{escape((host or self.base) + p)}</loc><lastmod>2024-07-08</lastmod></url>"
