@@ -442,8 +442,9 @@ def summary(crawler: Crawler, finished: bool | None, elapsed: float) -> str:
     return "\n".join(lines)
 
 
-def crawl(settings: Settings, out=sys.stdout) -> bool:
-    """Run a crawl (or go on with an unfinished one) and print its summary."""
+def crawl(settings: Settings, out=sys.stdout) -> bool | None:
+    """Run a crawl (or go on with an unfinished one) and print its summary.
+    True: the crawl finished; False: stopped at max_pages; None: interrupted."""
     store = CrawlStore(settings.raw, settings.warc_size)
     crawler = Crawler(settings, store)
     start = time.monotonic()
@@ -457,7 +458,7 @@ def crawl(settings: Settings, out=sys.stdout) -> bool:
         raise
     store.close()
     print(summary(crawler, finished, time.monotonic() - start), file=out)
-    return bool(finished)
+    return finished
 
 
 def _terminate(signum, frame) -> None:
@@ -490,11 +491,11 @@ def main(argv: list[str] | None = None) -> int:
                         progress=False if args.no_progress else None)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        crawl(settings)
+        finished = crawl(settings)
     except CrawlError as error:
         print(f"crawl: {error}", file=sys.stderr)
         return 1
-    return 0
+    return 130 if finished is None else 0  # the shell's code for a run stopped by a signal
 
 
 if __name__ == "__main__":

@@ -77,7 +77,6 @@ class Exchange:
     body: bytes
     request_line: str
     request_headers: list[tuple[str, str]]
-    ip: str | None = None
 
 
 @dataclass
@@ -259,10 +258,8 @@ class CrawlStore:
             self._open(crawl)
         writer = WARCWriter(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
         http = StatusAndHeaders(f"{exchange.status} {exchange.reason}", exchange.headers, protocol=exchange.protocol)
-        extra = {"WARC-IP-Address": exchange.ip} if exchange.ip else {}
         response = writer.create_warc_record(exchange.url, "response", payload=io.BytesIO(exchange.body),
-                                             length=len(exchange.body), http_headers=http,
-                                             warc_headers_dict=extra)
+                                             length=len(exchange.body), http_headers=http)
         request = writer.create_warc_record(exchange.url, "request", http_headers=StatusAndHeaders(
             exchange.request_line, exchange.request_headers, is_http_request=True))
         writer.write_request_response_pair(request, response)
