@@ -7,7 +7,7 @@ DB ?= bannedbook.db
 PORT ?= 8001
 STAMP := $(VENV)/.installed
 
-.PHONY: install build serve publish test lint fuzz bench screenshots clean
+.PHONY: install build serve publish crawl test lint fuzz bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ ifneq ($(origin DB),command line)
 	$(BIN)/python build_db.py $(RAW) $(DB)
 endif
 	$(BIN)/python -m bannedbook.publish $(DB) --app $(APP) $(if $(GENERATE),--generate-dir $(GENERATE))
+
+# `make crawl` fetches the site's articles politely into WARC files under
+# RAW/crawl/ (robots.txt obeyed, RATE requests/s at most); killed or stopped
+# after MAX_PAGES, it goes on where it was when run again.
+SITE ?= https://www.bannedbook.org/
+RATE ?= 1
+crawl: $(STAMP)
+	$(BIN)/python -m bannedbook.crawl $(SITE) --raw $(RAW) --rate $(RATE) $(if $(MAX_PAGES),--max-pages $(MAX_PAGES))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

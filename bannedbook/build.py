@@ -41,7 +41,7 @@ from .files import (
 )
 from .store import BuildError, Store, article_id, atomic_database
 from .update import Update, changes_since
-from .urls import clean_url
+from .urls import normalise
 from .warc import Damaged, Record, record_at, records
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -121,7 +121,7 @@ def record_page(name: str, record: Record) -> Page:
     """What a WARC record became. A 200 HTML response (or an HTML resource)
     is a page; a revisit waits for the writer; anything else is rejected
     with the reason (HTTP status, media type)."""
-    url = clean_url(record.url) if record.url and record.url.startswith(("http://", "https://")) else record.url
+    url = (normalise(record.url) or record.url) if record.url else None
     page = Page(name, capture=Capture(url, record.captured, record.kind, record.payload_digest, record.refers_to))
     reject = None
     if record.kind == "revisit":

@@ -1,29 +1,60 @@
-"""bannedbook.org's URLs: which ones name the same article.
+"""bannedbook.org's URLs: the one normal form of a URL, which URLs are
+articles, and which name the same article.
 
 The site serves every article twice: under /bnews/<category>/… in
 Simplified characters and under /bnews/zh-tw/<category>/… in Traditional,
 with the same article number. Both are one article; the Simplified URL
 names it. Tracking queries (utm_*, fbclid …) and fragments never make a
-page another page.
+page another page. The crawler (discover.py), the build (store.py, for
+article ids) and extraction read URLs by these rules.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+# https://www.bannedbook.org/bnews/<category>/<YYYYMMDD>/<number>.html; the
+# site serves each article again, in Traditional characters, under /bnews/zh-tw/.
+ARTICLE_PATH = re.compile(r"^/bnews/(?:(zh-tw)/)?([^/]+)/(\d{8})/(\d+)\.html$")
+# Query parameters that only say where a reader came from, never which page.
+TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl)$", re.I)
 _MIRROR = re.compile(r"^/bnews/zh-tw/", re.I)
-_TRACKING = re.compile(r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga)$", re.I)
 
 
-def clean_url(url: str) -> str:
-    """url without its fragment and tracking query parameters."""
-    parts = urlsplit(url.strip())
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if not _TRACKING.match(k)]
-    # The query stays as written unless something is dropped from it.
-    query = parts.query if len(kept) == len(pairs) else urlencode(kept)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port
+    if port == {"http": 80, "https": 443}.get(parts.scheme):
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def normalise(url: str, base: str | None = None) -> str | None:
+    """The URL a page is stored and deduplicated under: absolute, scheme and
+    host in lower case, default port, fragment and tracking parameters
+    dropped. None for what is not an http(s) URL."""
+    url = url.strip()
+    if base:
+        url = urljoin(base, url)
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = origin(url)
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host:
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k)])
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def article_kind(url: str) -> str | None:
+    """'article', 'mirror' (the /bnews/zh-tw/ copy of an article) or None."""
+    match = ARTICLE_PATH.match(urlsplit(url).path)
+    if not match:
+        return None
+    return "mirror" if match.group(1) else "article"
 
 
 def is_mirror(url: str | None) -> bool:

@@ -1,0 +1,325 @@
+"""A fake bannedbook.org on 127.0.0.1 for the crawler's tests.
+
+It serves robots.txt, a home page that announces a feed, a sitemap index
+(one sitemap gzipped), /wp-sitemap.xml, and article pages in the site's real
+shape (tests/pages.py), each article a distinct page with its own number and
+canonical URL. With `misbehave=True` it also does what real sites do to
+crawlers: a 429 and a 503 with Retry-After (seconds, then an HTTP date), a
+page slower than the crawler's timeout once, a 500 once, a 301, a redirect chain, a 404,
+a page whose charset only the HTTP header gives (GBK), a gzipped and chunked
+page, a path robots.txt disallows, an off-site URL and a tracking-query twin
+in the sitemap, and the /bnews/zh-tw/ copy of an article.
+
+Every request is logged (`site.log`) with the time it arrived, so tests
+assert on what the crawler asked for and when. `site.article_urls` lists the
+articles a complete default crawl must store, for any test that builds the
+crawl into the archive.
+
+    with FakeSite(misbehave=True) as site:
+        crawl(Settings(site.base, ...))
+        site.requests_for("/bnews/...")
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import gzip
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
+
+from pages import SEED, full_page, traditional
+
+TITLE = "杨威：中共能挖动哈萨克斯坦和上合组织吗？"
+EPOCH = 1720400000  # 2024-07-08, the Last-Modified of a page's first version
+
+
+def article_html(url: str, number: int, version: int = 0, charset: str = "utf-8") -> str:
+    """The seed article as the site serves it, made distinct by number (and
+    by version, for a page that changes between crawls)."""
+    marker = f"<p>测试文章第{number}号。</p>" + (f"<p>第{version}次更新。</p>" if version else "")
+    fragment = SEED.replace(f"<h2>{TITLE}</h2>", f"<h2>{TITLE}（{number}）</h2>", 1).replace(
+        '<div class="entry">', '<div class="entry">' + marker, 1)
+    return full_page(charset=charset, url=url, fragment=fragment)
+
+
+@functools.lru_cache(maxsize=64)
+def _traditional(html: str) -> str:
+    return traditional(html)  # OpenCC loads its dictionaries on every call
+
+
+@dataclass
+class Page:
+    path: str
+    number: int
+    charset: str = "utf-8"  # "" serves the page with its charset only in the Content-Type header
+    script: str = "simplified"
+    etag: bool = True
+    gzip_chunked: bool = False
+    version: int = 0
+    article: bool = True  # a distinct article a complete crawl stores
+
+    def body(self, base: str) -> bytes:
+        html = article_html(base + self.path, self.number, self.version, self.charset or "gbk")
+        if self.script == "traditional":
+            html = _traditional(html)
+        if not self.charset:
+            html = html.replace('<meta http-equiv="Content-Type" content="text/html; charset=gbk">\n', "")
+            assert "charset" not in html
+            return html.encode("gbk", "xmlcharrefreplace")
+        return html.encode(self.charset)
+
+
+@dataclass
+class Hit:
+    time: float
+    path: str
+    headers: dict[str, str]
+    status: int = 0
+
+
+@dataclass
+class Misbehaviour:
+    """Answers a path gives before it behaves (consumed one per request)."""
+    answers: list[str] = field(default_factory=list)
+
+
+def path_of(number: int, category: str = "comments", date: str = "20240708", mirror: bool = False) -> str:
+    return f"/bnews/{'zh-tw/' if mirror else ''}{category}/{date}/{number}.html"
+
+
+class FakeSite:
+    def __init__(self, misbehave: bool = False, articles: int = 6, crawl_delay: float = 0.05,
+                 slow: float = 1.0, robots_status: int = 200, conditional: bool = True) -> None:
+        self.misbehave = misbehave
+        self.conditional = conditional  # False: every request gets the whole page, as from many servers
+        self.crawl_delay = crawl_delay
+        self.slow = slow
+        self.robots_status = robots_status
+        self.log: list[Hit] = []
+        self.lock = threading.Lock()
+        self.pages: dict[str, Page] = {}
+        self.redirects: dict[str, str] = {}
+        self.behaviour: dict[str, list[str]] = {}
+        self.on_page: Callable[[int], None] | None = None  # called with the count of article pages served
+        self.pages_served = 0
+        self.gz_sitemap: list[str] = []  # paths listed in the gzipped sitemap
+        self.plain_sitemap: list[str] = []
+        self.wp_sitemap: list[str] = []
+        self.feed: list[str] = []
+        for n in range(articles):
+            page = self._add(Page(path_of(2059100 + n), 2059100 + n, etag=n != 1))  # article 1: Last-Modified only
+            (self.gz_sitemap if n % 2 else self.plain_sitemap).append(page.path)
+        mirror = path_of(2059100, mirror=True)
+        self.pages[mirror] = Page(mirror, 2059100, script="traditional", article=False)
+        self.plain_sitemap.append(mirror)
+        self.wp_sitemap.append(self._add(Page(path_of(2059200, "china"), 2059200)).path)
+        self.feed.append(self._add(Page(path_of(2059300, "world"), 2059300)).path)
+        if misbehave:
+            self._misbehave()
+
+    def _add(self, page: Page) -> Page:
+        self.pages[page.path] = page
+        return page
+
+    def _misbehave(self) -> None:
+        listed = self.plain_sitemap
+        self.too_many = self._add(Page(path_of(2059401), 2059401)).path
+        self.behaviour[self.too_many] = ["429"]
+        self.unavailable = self._add(Page(path_of(2059402), 2059402)).path
+        self.behaviour[self.unavailable] = ["503"]
+        self.slow_path = self._add(Page(path_of(2059403), 2059403)).path
+        self.broken = self._add(Page(path_of(2059407), 2059407)).path
+        self.behaviour[self.broken] = ["500"]
+        self.behaviour[self.slow_path] = ["slow"]
+        self.gbk = self._add(Page(path_of(2059404), 2059404, charset="")).path
+        self.gzipped = self._add(Page(path_of(2059405), 2059405, gzip_chunked=True)).path
+        self.moved_to = self._add(Page(path_of(2059406), 2059406)).path
+        self.moved = path_of(2059499)
+        self.redirects[self.moved] = self.moved_to
+        self.chain = path_of(2059498)
+        self.redirects[self.chain] = path_of(2059497)
+        self.redirects[path_of(2059497)] = path_of(2059496)
+        self.pages[path_of(2059496)] = Page(path_of(2059496), 2059496, article=False)
+        self.missing = path_of(2059495)
+        self.disallowed = path_of(2059494, "secret")
+        self.pages[self.disallowed] = Page(self.disallowed, 2059494, article=False)
+        self.twin = path_of(2059100) + "?utm_source=twitter&utm_medium=social&fbclid=abc#comments"
+        self.offsite = path_of(2059493)  # listed under another host name for this server
+        self.pages[self.offsite] = Page(self.offsite, 2059493, article=False)
+        listed += [self.too_many, self.unavailable, self.slow_path, self.broken, self.gbk, self.gzipped, self.moved,
+                   self.moved_to, self.chain, self.missing, self.disallowed, self.twin]
+
+    # -- the server ----------------------------------------------------------
+
+    def __enter__(self) -> FakeSite:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # headers and body go out as separate writes: with Nagle's algorithm and
+            # delayed ACKs each response would stall ~40 ms
+            disable_nagle_algorithm = True
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                hit = Hit(time.monotonic(), self.path, dict(self.headers))
+                with site.lock:
+                    site.log.append(hit)
+                try:
+                    site.answer(self, hit)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the crawler gave up waiting (the slow page)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def site(self) -> str:
+        return self.base + "/"
+
+    @property
+    def article_urls(self) -> list[str]:
+        """The canonical URLs of the distinct articles a complete default crawl stores."""
+        return sorted(self.base + page.path for page in self.pages.values()
+                      if page.article and "/zh-tw/" not in page.path)
+
+    def requests_for(self, path: str) -> list[Hit]:
+        return [hit for hit in self.log if hit.path == path]
+
+    def change(self, path: str) -> None:
+        """The article at path changes: new text, new ETag and Last-Modified."""
+        self.pages[path].version += 1
+
+    # -- answers -------------------------------------------------------------
+
+    def answer(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        path = hit.path
+        behaviour = self.behaviour.get(path)
+        if behaviour:
+            trick = behaviour.pop(0)
+            if trick == "429":
+                return self.send(handler, hit, 429, b"slow down", headers={"Retry-After": "1"})
+            if trick == "503":
+                when = email.utils.formatdate(time.time() + 2, usegmt=True)
+                return self.send(handler, hit, 503, b"busy", headers={"Retry-After": when})
+            if trick == "500":
+                return self.send(handler, hit, 500, b"oops", "text/plain")
+            if trick == "slow":
+                time.sleep(self.slow)
+        if path == "/robots.txt":
+            return self.send(handler, hit, self.robots_status, self.robots().encode(), "text/plain")
+        if path == "/":
+            feed = '<link rel="alternate" type="application/rss+xml" title="禁闻网 RSS" href="/feed/">'
+            home = f"<html><head>{feed}</head><body><h1>禁闻网</h1></body></html>"
+            return self.send(handler, hit, 200, home.encode(), "text/html; charset=utf-8")
+        if path == "/feed/":
+            return self.send(handler, hit, 200, self.rss(), "application/rss+xml; charset=utf-8")
+        if path in self.sitemaps:
+            body, kind = self.sitemaps[path]
+            return self.send(handler, hit, 200, body, kind)
+        if path in self.redirects:
+            return self.send(handler, hit, 301, b"", headers={"Location": self.base + self.redirects[path]})
+        page = self.pages.get(path)
+        if page is None:
+            return self.send(handler, hit, 404, b"<html><body>404</body></html>", "text/html; charset=utf-8")
+        return self.send_page(handler, hit, page)
+
+    def send_page(self, handler: BaseHTTPRequestHandler, hit: Hit, page: Page) -> None:
+        etag = f'"{page.number}-{page.version}"'
+        modified = email.utils.formatdate(EPOCH + 86400 * page.version, usegmt=True)
+        headers = {"Last-Modified": modified}
+        if page.etag:
+            headers["ETag"] = etag
+        asked_etag = hit.headers.get("If-None-Match")
+        asked_date = hit.headers.get("If-Modified-Since")
+        unchanged = (asked_etag and page.etag and asked_etag == etag) or (
+            not asked_etag and asked_date
+            and email.utils.parsedate_to_datetime(asked_date) >= email.utils.parsedate_to_datetime(modified))
+        if self.conditional and unchanged:
+            return self.send(handler, hit, 304, b"", headers=headers)
+        charset = page.charset or "gbk"
+        body = page.body(self.base)
+        if page.gzip_chunked:
+            headers["Content-Encoding"] = "gzip"
+            body = gzip.compress(body)
+        self.send(handler, hit, 200, body, f"text/html; charset={charset}", headers, chunked=page.gzip_chunked)
+        if page.article:
+            with self.lock:
+                self.pages_served += 1
+                count = self.pages_served
+            if self.on_page:
+                self.on_page(count)
+
+    def send(self, handler: BaseHTTPRequestHandler, hit: Hit, status: int, body: bytes,
+             content_type: str | None = None, headers: dict[str, str] | None = None, chunked: bool = False) -> None:
+        hit.status = status
+        handler.send_response(status)
+        if content_type:
+            handler.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        if chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            for start in range(0, len(body), 1000):
+                chunk = body[start:start + 1000]
+                handler.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            handler.wfile.write(b"0\r\n\r\n")
+        else:
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        handler.wfile.flush()
+
+    # -- documents -----------------------------------------------------------
+
+    def robots(self) -> str:
+        return (f"User-agent: *\nCrawl-delay: {self.crawl_delay}\nDisallow: /bnews/secret/\nDisallow: /private/\n\n"
+                f"User-agent: otherbot\nDisallow: /\n\nSitemap: {self.base}/sitemap_index.xml\n")
+
+    @functools.cached_property
+    def sitemaps(self) -> dict[str, tuple[bytes, str]]:
+        def urlset(paths: list[str], host: str | None = None) -> bytes:
+            urls = "".join(f"<url><loc>{escape((host or self.base) + p)}</loc><lastmod>2024-07-08</lastmod></url>"
+                           for p in paths)
+            if self.misbehave and paths is self.plain_sitemap:
+                urls += f"<url><loc>http://localhost:{self.port}{self.offsite}</loc></url>"
+            return (f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                    f"{urls}</urlset>").encode()
+
+        def index(paths: list[str]) -> bytes:
+            maps = "".join(f"<sitemap><loc>{self.base}{p}</loc></sitemap>" for p in paths)
+            return (f'<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="/s.xsl"?>\n'
+                    f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{maps}</sitemapindex>').encode()
+
+        xml = "application/xml; charset=utf-8"
+        return {
+            "/sitemap_index.xml": (index(["/sitemaps/posts-1.xml.gz", "/sitemaps/posts-2.xml",
+                                          "/private/sitemap.xml"]), xml),
+            "/sitemaps/posts-1.xml.gz": (gzip.compress(urlset(self.gz_sitemap)), "application/x-gzip"),
+            "/sitemaps/posts-2.xml": (urlset(self.plain_sitemap), xml),
+            "/private/sitemap.xml": (urlset([path_of(2059999)]), xml),
+            "/wp-sitemap.xml": (index(["/wp-sitemap-posts-post-1.xml"]), xml),
+            "/wp-sitemap-posts-post-1.xml": (urlset(self.wp_sitemap), xml),
+        }
+
+    def rss(self) -> bytes:
+        items = "".join(f"<item><title>{TITLE}</title><link>{self.base}{p}</link></item>" for p in self.feed)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>禁闻网</title>'
+                f"<link>{self.base}/</link>{items}</channel></rss>").encode()

@@ -1,0 +1,111 @@
+"""From the site to the archive: `make crawl` of a site that misbehaves,
+killed and resumed, then `make build`, gives exactly the articles the site
+serves, each searchable; a later crawl of a changed page and of the site's
+Traditional mirror adds captures, not articles."""
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fakesite import FakeSite
+
+from bannedbook.site import make_datasette
+
+ROOT = Path(__file__).resolve().parent.parent
+CRAWL = ["--rate", "0", "--timeout", "0.5", "--backoff", "0.2", "--no-progress"]
+
+
+def crawl(site: FakeSite, raw: Path, *extra: str, kill_after: int | None = None) -> None:
+    """Run the crawler as `make crawl` does; with kill_after, kill -9 it once
+    that many article pages have been served, then run it again to the end."""
+    process: dict[str, subprocess.Popen] = {}
+
+    def kill(count: int) -> None:
+        if kill_after is not None and count == kill_after:
+            os.kill(process["crawler"].pid, signal.SIGKILL)
+
+    site.on_page = kill
+    for _ in range(3):
+        command = [sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(raw), *CRAWL, *extra]
+        process["crawler"] = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = process["crawler"].communicate(timeout=120)
+        if process["crawler"].returncode == 0:
+            assert b"finished" in out
+            return
+        assert process["crawler"].returncode == -signal.SIGKILL, err.decode()
+    raise AssertionError("the crawl did not finish")
+
+
+def make_build(raw: Path, db: Path) -> str:
+    done = subprocess.run([sys.executable, "build_db.py", str(raw), str(db)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def query(db: Path, sql: str, params=()) -> list:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site-to-archive")
+    with FakeSite(misbehave=True, crawl_delay=0.01) as site:
+        crawl(site, folder / "raw", kill_after=4)
+        make_build(folder / "raw", folder / "bannedbook.db")
+        yield site, folder / "raw", folder / "bannedbook.db"
+
+
+def test_the_archive_holds_exactly_the_served_articles(crawled):
+    site, _, db = crawled
+    assert sorted(url for (url,) in query(db, "select url from articles")) == site.article_urls
+    # Every capture is accounted for: what is not an article (the redirects the crawler stored) says why.
+    assert {reason for (reason,) in query(db, "select reason from raw_files where status = 'rejected'")} == {
+        "HTTP 301"}
+    assert query(db, "select count(*) from articles where captured is null") == [(0,)]
+
+
+def test_every_crawled_article_is_found_by_search(crawled):
+    site, _, db = crawled
+    datasette = make_datasette(db)
+    for url in site.article_urls:
+        number = int(url.rsplit("/", 1)[1].removesuffix(".html"))
+        found = asyncio.run(datasette.client.get(
+            f"/bannedbook/articles.json?_search={quote(f'测试文章第{number}号')}&_shape=array&_col=url")).json()
+        assert [row["url"] for row in found] == [url]
+
+
+def test_the_page_whose_charset_only_its_server_gave_reads_as_chinese(crawled):
+    site, _, db = crawled
+    (title, encoding), = query(db, """select a.title, r.encoding from articles a join raw_files r on r.path = a.file
+                                     where a.url = ?""", [site.base + site.gbk])
+    assert title.startswith("杨威：中共能挖动哈萨克斯坦和上合组织吗？") and encoding == "gb18030"
+
+
+def test_a_later_crawl_adds_captures_not_articles(crawled, tmp_path):
+    site, raw, db = crawled
+    import shutil
+
+    shutil.copytree(raw, tmp_path / "raw")
+    shutil.copy(db, tmp_path / "bannedbook.db")
+    raw, db = tmp_path / "raw", tmp_path / "bannedbook.db"
+    changed = site.article_urls[0]
+    site.change(changed.removeprefix(site.base))
+    crawl(site, raw, "--include-mirrors")
+    make_build(raw, db)
+    assert sorted(url for (url,) in query(db, "select url from articles")) == site.article_urls
+    (body,) = query(db, "select body from articles where url = ?", [changed])[0]
+    assert "第1次更新" in body  # the latest capture is shown
+    assert [status for (status,) in query(
+        db, "select status from captures where url = ? order by captured", [changed])] == ["duplicate", "article"]
+    # The Traditional mirror the second crawl fetched is a capture of its article.
+    mirrors = query(db, """select c.status, a.url from captures c join articles a on a.id = c.article_id
+                           where c.url like '%/zh-tw/%'""")
+    assert mirrors and all(status == "duplicate" and "/zh-tw/" not in url for status, url in mirrors)
