@@ -590,8 +590,9 @@ def tables_of(result: dict) -> list[dict]:
     latency = result["latency"]
     size = result["index"]
     tables = [
-        table("Recall and precision, by kind of query", ["queries", "n", "truth", "found", "recall", "min recall",
-                                                         "precision", "min precision"], accuracy),
+        table("Recall and precision, by kind of query",
+              ["kind of query", "queries", "truth", "found", "recall", "min recall", "precision", "min precision"],
+              accuracy),
         table("Latency (ms)", ["request", "p50", "p95", "max", "samples", "errors"],
               [[ENDPOINTS[name], round(s["p50"], 1), round(s["p95"], 1), round(s["max"], 1), s["samples"],
                 s["errors"]] for name, s in latency.items()]),
