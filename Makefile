@@ -7,7 +7,7 @@ DB ?= bannedbook.db
 PORT ?= 8001
 STAMP := $(VENV)/.installed
 
-.PHONY: install build serve publish crawl test lint fuzz bench screenshots clean
+.PHONY: install build serve publish crawl test lint fuzz bench bench-report screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,8 +64,14 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py
 
+# Every benchmark at 20,000 and 100,000 pages (long: the full builds dominate),
+# then docs/benchmarks.md; fails when a benchmark misses a target.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Only rewrite docs/benchmarks.md from the committed benchmarks/results/*.json.
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/report.py
 
 # The README's screenshots, taken in chromium from a small built crawl (tests/reader_pages.py).
 screenshots: $(STAMP) $(CHROMIUM)

@@ -1,15 +1,17 @@
 """What every benchmark shares: percentiles, the machine it ran on, and the
 result file that `benchmarks/report.py` turns into docs/benchmarks.md.
 
-A result is one JSON file in benchmarks/results/ per benchmark and size:
+A result is one JSON file in benchmarks/results/ per benchmark and size
+(NAME-20k.json for a 20,000-page crawl, NAME.json when size does not apply):
 
-    {"name": "extract", "title": "...", "command": "python benchmarks/...",
+    {"name": "search", "title": "...", "pages": 20000, "command": "python benchmarks/...",
      "date": "2026-12-01T15:00:00+00:00", "machine": {...},
      "tables": [{"title": "...", "columns": [...], "rows": [[...], ...]}],
-     "notes": ["..."], "targets": [{"what": "...", "value": 1.2, "target": "<= 1.5", "met": true}]}
+     "notes": ["..."],
+     "targets": [{"what": "...", "value": 1.2, "target": "<= 1.5", "met": true, "gated": true}]}
 
-A benchmark exits 1 when a target is missed (`finish` does that), so
-`make bench` can gate a change.
+A benchmark exits 1 when a gated target is missed (`finish` does that), so
+`make bench` fails on it; a target that is not gated is reported only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import math
 import os
 import platform
 import shlex
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -56,24 +59,49 @@ def machine() -> dict:
     }
 
 
-def target(what: str, value: float, limit: float, at_most: bool = True) -> dict:
-    """One target: value <= limit (at_most) or value >= limit."""
+def target(what: str, value: float, limit: float, at_most: bool = True, gated: bool = True) -> dict:
+    """One target: value <= limit (at_most) or value >= limit. A target that
+    is not gated is reported but does not fail the benchmark."""
     met = value <= limit if at_most else value >= limit
-    return {"what": what, "value": value, "target": f"{'<=' if at_most else '>='} {limit}", "met": bool(met)}
+    return {"what": what, "value": value, "target": f"{'<=' if at_most else '>='} {limit}", "met": bool(met),
+            "gated": gated}
 
 
 def table(title: str, columns: list[str], rows: list[list]) -> dict:
     return {"title": title, "columns": columns, "rows": rows}
 
 
+def size_label(pages: int) -> str:
+    """20000 -> '20k': the size part of a result's file name."""
+    return f"{pages // 1000}k" if pages >= 1000 and pages % 1000 == 0 else str(pages)
+
+
+def crawl_pages(db: Path | str) -> int:
+    """How many files the crawl a database was built from had (its size)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("select count(*) from raw_files").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def command() -> str:
+    """This process's command line, as someone would type it in the project folder."""
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)
+    return "python " + shlex.join([script, *sys.argv[1:]])
+
+
 def save(name: str, title: str, tables: list[dict], notes: list[str] | None = None,
-         targets: list[dict] | None = None, out: Path | None = None, **extra) -> Path:
-    """Write the result file (benchmarks/results/NAME.json unless out) with
-    the command line, date and machine beside the figures."""
+         targets: list[dict] | None = None, pages: int | None = None, out: Path | None = None,
+         **extra) -> Path:
+    """Write the result file (benchmarks/results/NAME-SIZE.json, or NAME.json
+    without pages, unless out) with the command line, date and machine
+    beside the figures."""
     result = {
         "name": name,
         "title": title,
-        "command": "python " + shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+        "pages": pages,
+        "command": command(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "tables": tables,
@@ -81,14 +109,50 @@ def save(name: str, title: str, tables: list[dict], notes: list[str] | None = No
         "targets": targets or [],
         **extra,
     }
-    path = out or RESULTS / f"{name}.json"
+    path = out or RESULTS / (f"{name}-{size_label(pages)}.json" if pages else f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {os.path.relpath(path)}", file=sys.stderr)
     return path
 
 
+def cell(value: object) -> str:
+    """A table cell as text: thousands separators, no trailing noise."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return "nan" if isinstance(value, float) and math.isnan(value) else f"{value:,}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(item: dict) -> str:
+    """One table as Markdown."""
+    lines = ["| " + " | ".join(cell(c) for c in item["columns"]) + " |",
+             "|" + "|".join(" --- " for _ in item["columns"]) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in item["rows"]]
+    return "\n".join(lines)
+
+
+def show(tables: list[dict], notes: list[str] | None = None) -> None:
+    """Print the tables (and notes) as they will read in docs/benchmarks.md."""
+    for item in tables:
+        print(f"\n{item['title']}\n\n{markdown(item)}")
+    for note in notes or []:
+        print(f"\n- {note}")
+
+
+def verdict(item: dict) -> str:
+    if item["met"]:
+        return "met"
+    return "MISSED" if item.get("gated", True) else "missed (reported, not gated)"
+
+
 def finish(targets: list[dict]) -> int:
-    """Print each target and return the exit status: 1 when one is missed."""
+    """Print each target and return the exit status: 1 when a gated one is missed."""
+    if targets:
+        print()
     for item in targets:
-        print(f"  {'met   ' if item['met'] else 'MISSED'} {item['what']}: {item['value']} (target {item['target']})")
-    return 0 if all(item["met"] for item in targets) else 1
+        print(f"  {verdict(item)}: {item['what']}: {cell(item['value'])} (target {item['target']})")
+    return 0 if all(item["met"] or not item.get("gated", True) for item in targets) else 1

@@ -330,9 +330,12 @@ def charset_meta(label: str | None, http_equiv: bool) -> str:
 class Crawl:
     """Writes one synthetic crawl, page after page, remembering only recent pages."""
 
-    def __init__(self, out_dir: Path, pages: int, seed: int) -> None:
+    def __init__(self, out_dir: Path, pages: int, seed: int, first_day: date = FIRST_DAY, days: int = DAYS,
+                 first_number: int = FIRST_NUMBER, shapes: dict[str, float] | None = None) -> None:
         self.out_dir = out_dir
         self.pages = pages
+        self.first_day, self.days, self.first_number = first_day, days, first_number
+        self.shapes = shapes or SHAPES
         self.rng = random.Random(seed)
         self.corpus = load_corpus()
         self.to_traditional = opencc.OpenCC("s2t").convert
@@ -342,8 +345,8 @@ class Crawl:
         self.by_name: dict[str, deque[tuple[str, str, str]]] = {}  # name -> (url, title, word) for related reading
 
     def run(self) -> dict[str, int]:
-        shapes = list(SHAPES)
-        weights = list(SHAPES.values())
+        shapes = list(self.shapes)
+        weights = list(self.shapes.values())
         counts: Counter[str] = Counter()
         for index in range(self.pages):
             if index % FILES_PER_FOLDER == 0:
@@ -355,11 +358,11 @@ class Crawl:
                 shape = "full"
             self.add_page(stem, index, shape)
             counts[shape] += 1
-        return {shape: counts[shape] for shape in SHAPES}
+        return {shape: counts[shape] for shape in self.shapes}
 
     def day(self, index: int) -> date:
-        """Publication day of the article at index: dates rise through the crawl, 2010 to 2024."""
-        return FIRST_DAY + timedelta(days=index * DAYS // self.pages)
+        """Publication day of the article at index: dates rise through the crawl (2010 to 2024 unless told)."""
+        return self.first_day + timedelta(days=index * self.days // self.pages)
 
     def folder_name(self, chunk: int) -> str:
         """A folder per 1,000 files, named after the Monday following its newest article."""
@@ -417,7 +420,7 @@ class Crawl:
         rng, corpus = self.rng, self.corpus
         published = datetime.combine(self.day(index), datetime.min.time()) + timedelta(seconds=rng.randrange(86_400))
         category = rng.choice(list(CATEGORIES))
-        number = FIRST_NUMBER + index
+        number = self.first_number + index
         start = rng.randrange(len(corpus.paragraphs) - 40)
         end = start + rng.randint(5, 40)
 
@@ -614,9 +617,11 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def generate(out_dir: Path, pages: int, seed: int = 1) -> dict[str, int]:
-    """Write a crawl of ``pages`` files under out_dir; return how many files of each shape."""
-    return Crawl(Path(out_dir), pages, seed).run()
+def generate(out_dir: Path, pages: int, seed: int = 1, **options) -> dict[str, int]:
+    """Write a crawl of ``pages`` files under out_dir; return how many files of
+    each shape. Options (first_day, days, first_number, shapes) make a later
+    crawl to add to an earlier one: its own dates, article numbers and mix."""
+    return Crawl(Path(out_dir), pages, seed, **options).run()
 
 
 def main(argv: list[str] | None = None) -> int:

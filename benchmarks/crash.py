@@ -8,7 +8,8 @@ Generates a small synthetic crawl with benchmarks/corpus.py (or uses --raw),
 builds it, then kills later builds (the whole process group: the build and
 its worker processes) at uniformly random moments within the time such a
 build takes: full rebuilds (--full) and incremental updates after some files
-changed, in turn. Exits 1 on the first failed check.
+changed, in turn. Stops at the first failed check; gated target: no failed
+check. Writes benchmarks/results/crash.json.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import finish, save, show, table, target
 
 from bannedbook.site import make_datasette
 
@@ -86,7 +89,7 @@ def sha256(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw", type=Path, help="a crawl to build (default: generate one)")
+    parser.add_argument("--raw", type=Path, help="a crawl to build (default: generate one); its files get changed")
     parser.add_argument("--pages", type=int, default=400, help="pages to generate when no --raw")
     parser.add_argument("--kills", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
@@ -109,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         touch_some(raw, rng)
         durations[False] = timed_build(raw, db, full=False)
         problem = check(db)
-        print(f"builds: full {durations[True]:.1f} s, incremental {durations[False]:.1f} s: "
-              f"{'ok' if not problem else problem}")
-        if problem:
-            return 1
+        rows = [["before", f"full ({durations[True]:.1f} s), then incremental ({durations[False]:.1f} s)", "—",
+                 "not killed", "replaced", "left" if temp_file.exists() else "absent", problem or "ok"]]
+        print(f"builds: full {durations[True]:.1f} s, incremental {durations[False]:.1f} s: {problem or 'ok'}")
 
         for kill in range(1, args.kills + 1):
+            if problem:
+                break
             full = kill % 2 == 1
             if not full:
                 touch_some(raw, rng)
@@ -128,20 +132,34 @@ def main(argv: list[str] | None = None) -> int:
             process.wait()
             problem = check(db)
             state = "unchanged" if sha256(db) == before else "replaced by the finished build"
-            print(f"kill {kill}: {'full' if full else 'incremental'} build, at {delay:.2f} s "
-                  f"({'after it ended' if finished else 'kill -9'}), "
-                  f"database {state}, temp file {'left' if temp_file.exists() else 'absent'}: "
-                  f"{'ok' if not problem else problem}")
-            if problem:
-                return 1
+            rows.append([str(kill), "full" if full else "incremental", f"{delay:.2f}",
+                         "ended before the kill" if finished else "kill -9", state,
+                         "left" if temp_file.exists() else "absent", problem or "ok"])
+            print(f"kill {kill}: {rows[-1][1]} build, at {rows[-1][2]} s ({rows[-1][3]}), database {state},"
+                  f" temp file {rows[-1][5]}: {rows[-1][6]}")
 
-        final = build(raw, db, full=False)
-        code = final.wait()
-        problem = check(db) if code == 0 else f"exit status {code}: {final.stderr.read().decode()}"
-        if temp_file.exists():
-            problem = problem or f"{temp_file} left behind"
-        print(f"next build after the kills: {'ok, temp file cleaned up' if not problem else problem}")
-        return 1 if problem else 0
+        if not problem:
+            final = build(raw, db, full=False)
+            code = final.wait()
+            problem = check(db) if code == 0 else f"exit status {code}: {final.stderr.read().decode()}"
+            if temp_file.exists():
+                problem = problem or f"{temp_file} left behind"
+            rows.append(["after", "incremental", "—", "completed", "replaced",
+                         "left" if temp_file.exists() else "absent", problem or "ok"])
+            print(f"next build after the kills: {'ok, temp file cleaned up' if not problem else problem}")
+
+    pages = args.pages if args.raw is None else sum(1 for p in raw.rglob("*") if p.is_file())
+    tables = [table("Kills", ["kill", "build", "killed at (s)", "", "previous database", "temp file", "check"],
+                    rows)]
+    notes = [f"A crawl of {pages:,} pages; {args.kills} builds killed with SIGKILL (the whole process group)"
+             f" at a moment drawn uniformly within the time such a build takes (seed {args.seed}).",
+             "Check: the database opens, passes `PRAGMA integrity_check`, holds articles and serves an"
+             " article page and a search; the row after the kills is the next build, which must succeed"
+             " and remove the temp file."]
+    targets = [target("failed checks", sum(row[-1] != "ok" for row in rows), 0)]
+    show(tables, notes)
+    save("crash", "Crash safety: builds killed at random moments", tables, notes, targets)
+    return finish(targets)
 
 
 if __name__ == "__main__":

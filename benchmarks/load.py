@@ -11,16 +11,16 @@ whichever comes first.
 
     python benchmarks/load.py --db /tmp/load20k/bannedbook.db [--requests 2000] [--concurrency 16]
 
-Prints p50/p95/p99 per kind of request and overall, writes them to
-benchmarks/results/load.json, and exits 1 on any error (or if the runaway
-query was not stopped).
+Gives p50/p95/p99 per kind of request and overall, writes them to
+benchmarks/results/load-SIZE.json, and exits 1 on any error, when requests
+were left unanswered within --max-seconds, or when the runaway query was not
+stopped while others were answered.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sqlite3
 import sys
@@ -31,12 +31,10 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
+from common import crawl_pages, finish, percentile, save, show, table, target
 
 from bannedbook.site import served
 
-ROOT = Path(__file__).resolve().parent.parent
-
-RESULTS = ROOT / "benchmarks" / "results" / "load.json"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RUNAWAY_SQL = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
 
@@ -79,11 +77,6 @@ def requests_mix(data: dict[str, list[str]], count: int, rng: random.Random) -> 
     return [(kind, makers[kind]()) for kind in kinds]
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
-
-
 async def run(url: str, plan: list[tuple[str, str]], concurrency: int, max_seconds: float) -> dict:
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
@@ -124,7 +117,7 @@ async def run(url: str, plan: list[tuple[str, str]], concurrency: int, max_secon
         elapsed = time.perf_counter() - started
 
     every = [t for values in latencies.values() for t in values]
-    ms = lambda values, p: round(percentile(values, p) * 1000, 1)  # noqa: E731
+    ms = lambda values, p: round(percentile(values, p / 100) * 1000, 1)  # noqa: E731
     return {
         "requests": len(every), "concurrency": concurrency, "seconds": round(elapsed, 1),
         "requests_per_second": round(len(every) / elapsed, 1), "errors": len(errors), "error_examples": errors[:10],
@@ -137,43 +130,54 @@ async def run(url: str, plan: list[tuple[str, str]], concurrency: int, max_secon
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, required=True, help="the database (named bannedbook.db)")
+    parser.add_argument("--db", type=Path, required=True, help="a built database")
     parser.add_argument("--url", help="a server already serving --db on loopback (default: start one)")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=300)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/load-SIZE.json)")
     args = parser.parse_args(argv)
     if args.url and urlsplit(args.url).hostname not in LOOPBACK:
         parser.error("--url must be a loopback address: this test never leaves the machine")
-    if args.db.name != "bannedbook.db":
-        parser.error("the database file must be named bannedbook.db (the URLs use /bannedbook)")
+    if not args.db.is_file():
+        parser.error(f"{args.db} is not a file")
 
     rng = random.Random(args.seed)
     plan = requests_mix(sample(args.db, rng), args.requests, rng)
     with served(args.db) if not args.url else nullcontext(args.url) as url:
         asyncio.run(run(url, plan[:3], 1, 60))  # warm the caches the first requests would pay for
-        result = asyncio.run(run(url, plan, args.concurrency, args.max_seconds))
-    result["database"] = str(args.db)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-
-    print(f"{result['requests']} requests at concurrency {args.concurrency} in {result['seconds']} s "
-          f"({result['requests_per_second']}/s), {result['errors']} errors")
-    print(f"  {'all':<13} p50 {result['p50_ms']:>7} ms  p95 {result['p95_ms']:>7} ms  p99 {result['p99_ms']:>7} ms")
-    for kind, figures in result["by_kind"].items():
-        print(f"  {kind:<13} p50 {figures['p50_ms']:>7} ms  p95 {figures['p95_ms']:>7} ms  "
-              f"p99 {figures['p99_ms']:>7} ms  (n={figures['n']})")
-    runaway = result["runaway_query"]
-    print(f"  runaway SQL: HTTP {runaway.get('status')} after {runaway.get('seconds')} s, "
-          f"stopped by the time limit: {runaway.get('stopped')}, "
-          f"{runaway.get('answered_meanwhile')} other requests answered while it ran")
-    for example in result["error_examples"]:
-        print(f"  error: {example}")
-    ok = (result["errors"] == 0 and result["requests"] == args.requests
-          and runaway.get("stopped") and runaway.get("answered_meanwhile", 0) > 0)
-    return 0 if ok else 1
+        r = asyncio.run(run(url, plan, args.concurrency, args.max_seconds))
+    runaway = r["runaway_query"]
+    tables = [
+        table("Requests", ["requests", "concurrency", "seconds", "requests/s", "errors", "p50 (ms)", "p95 (ms)",
+                           "p99 (ms)"],
+              [[r["requests"], r["concurrency"], r["seconds"], r["requests_per_second"], r["errors"], r["p50_ms"],
+                r["p95_ms"], r["p99_ms"]]]),
+        table("By kind of request", ["kind", "requests", "p50 (ms)", "p95 (ms)", "p99 (ms)"],
+              [[kind, f["n"], f["p50_ms"], f["p95_ms"], f["p99_ms"]] for kind, f in r["by_kind"].items()]),
+        table("The runaway SQL query", ["HTTP status", "answered after (s)", "stopped by the time limit",
+                                        "other requests answered meanwhile"],
+              [[runaway.get("status"), runaway.get("seconds"), runaway.get("stopped"),
+                runaway.get("answered_meanwhile")]]),
+    ]
+    pages = crawl_pages(args.db)
+    notes = [f"A crawl of {pages:,} pages, served as `make serve DB=…` serves it, on 127.0.0.1; the client"
+             " runs on the same machine.",
+             "Kinds: ranked search page, table search page, article page, facets, canned queries"
+             " (tag, author, chart, top tags), JSON; the mix is fixed by --seed.",
+             f"Halfway through, a recursive SQL query that never ends: `{RUNAWAY_SQL}`."]
+    notes += [f"Error: {example}" for example in r["error_examples"]]
+    targets = [
+        target("errors", r["errors"], 0),
+        target("requests answered within --max-seconds", r["requests"], args.requests, at_most=False),
+        target("runaway query stopped by sql_time_limit_ms", int(bool(runaway.get("stopped"))), 1, at_most=False),
+        target("requests answered while it ran", runaway.get("answered_meanwhile", 0), 1, at_most=False),
+    ]
+    show(tables, notes)
+    save("load", "Load: a day's mix of requests at a fixed concurrency", tables, notes, targets, pages=pages,
+         out=args.out)
+    return finish(targets)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,34 @@
-"""`make bench`: every benchmark, at 20,000 and 100,000 pages.
+"""`make bench`: every benchmark at each size, then docs/benchmarks.md.
 
     python benchmarks/run.py [--sizes 20000 100000] [--corpora /tmp] [--work /tmp]
 
-For each size: the crawl /tmp/corpus20k (or …100k) made by benchmarks/corpus.py,
-generated first when it is missing or incomplete; then build_bench.py (build,
-rebuild, size, start-up), then search_bench.py, index_variants.py and
-load.py on the database it built. crash.py runs once. Each runs as its own process, so
-one's memory and imports never colour another's figures.
+For each size: the crawl /tmp/corpus20k (or …100k, named for the size under
+--corpora), made by benchmarks/corpus.py under --work when it is missing or
+incomplete; build_bench.py (build, rebuilds, size, start-up) into --work,
+profile_build.py on the crawl, then search_bench.py, index_variants.py,
+pages_bench.py and load.py on the database it built. At the largest size,
+warc_bench.py builds from a 1 GB WARC file made of that crawl. crash.py and
+crawl_bench.py run once.
+Each runs as its own process, so one's memory and imports never colour
+another's figures. A benchmark that misses a target does not stop the
+others; the report is written at the end, and the exit status is 1 when any
+benchmark failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import report
+from common import size_label
 
 HERE = Path(__file__).resolve().parent
 
-
-def label(size: int) -> str:
-    return f"{size // 1000}k" if size % 1000 == 0 else str(size)
+Step = tuple[str, ...]  # a script in benchmarks/ and its arguments
 
 
 def complete(raw: Path, size: int) -> bool:
@@ -29,36 +36,60 @@ def complete(raw: Path, size: int) -> bool:
     return raw.is_dir() and sum(1 for path in raw.rglob("*") if path.is_file()) == size
 
 
-def corpus(size: int, folder: Path) -> Path:
-    raw = folder / f"corpus{label(size)}"
-    if not complete(raw, size):
-        raw = folder / f"bench-corpus{label(size)}"
+def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
+    """The benchmarks to run, in order."""
+    steps: list[Step] = []
+    raw = None
+    for size in sizes:
+        raw = corpora / f"corpus{size_label(size)}"
         if not complete(raw, size):
-            shutil.rmtree(raw, ignore_errors=True)
-            run("corpus.py", "--pages", str(size), "--out", str(raw))
-    return raw
+            raw = work / f"corpus{size_label(size)}"
+            if not complete(raw, size):
+                steps.append(("corpus.py", "--pages", str(size), "--out", str(raw), "--force"))
+        folder = work / f"build-{size_label(size)}"
+        db = str(folder / "bannedbook.db")
+        steps += [
+            ("build_bench.py", "--raw", str(raw), "--work", str(folder)),
+            ("profile_build.py", "--raw", str(raw)),
+            ("search_bench.py", "--db", db),
+            ("index_variants.py", "--db", db),
+            ("pages_bench.py", "--db", db),
+            ("load.py", "--db", db),
+        ]
+    if raw is not None:
+        steps.append(("warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
+    steps += [("crash.py",), ("crawl_bench.py",)]
+    return steps
 
 
-def run(script: str, *args: str) -> None:
-    print(f"\n$ python benchmarks/{script} {' '.join(args)}", flush=True)
-    subprocess.run([sys.executable, str(HERE / script), *args], check=True)
+def run_script(step: Step) -> int:
+    print(f"\n$ python benchmarks/{' '.join(step)}", flush=True)
+    return subprocess.run([sys.executable, str(HERE / step[0]), *step[1:]]).returncode
+
+
+def run_all(steps: list[Step], runner: Callable[[Step], int] = run_script) -> list[Step]:
+    """Run every step, whatever the others did; the steps that failed."""
+    return [step for step in steps if runner(step) != 0]
+
+
+def exit_status(failed: list[Step]) -> int:
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
-    parser.add_argument("--corpora", type=Path, default=Path("/tmp"), help="where the crawls are (or go)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp"), help="where the databases go")
+    parser.add_argument("--corpora", type=Path, default=Path("/tmp"), help="where the crawls are (only read)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp"), help="where made crawls and databases go")
     args = parser.parse_args(argv)
-    for size in args.sizes:
-        raw = corpus(size, args.corpora)
-        db = args.work / f"build-bench-{label(size)}" / "bannedbook.db"
-        run("build_bench.py", "--raw", str(raw), "--work", str(db.parent))
-        run("search_bench.py", "--db", str(db))
-        run("index_variants.py", "--db", str(db))
-        run("load.py", "--db", str(db))
-    run("crash.py")
-    return 0
+    if any(size < 1 for size in args.sizes):
+        parser.error("--sizes must be positive")
+    args.work.mkdir(parents=True, exist_ok=True)
+    failed = run_all(plan(args.sizes, args.corpora, args.work))
+    print(f"\nwrote {report.write()}")
+    for step in failed:
+        print(f"FAILED: python benchmarks/{' '.join(step)}")
+    return exit_status(failed)
 
 
 if __name__ == "__main__":
