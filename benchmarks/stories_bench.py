@@ -225,7 +225,7 @@ def at_scale(label: str, items: list[tuple[str, bytes]], family: dict[str, str] 
     """Group `items` at BANDS and its neighbours; score against family when known.
     Times are CPU time where they are per article or compared (this machine is
     shared); "group s" is wall-clock time."""
-    path = work / f"{label}.pickle"
+    path = work / f"{re.sub(r'[^A-Za-z0-9]+', '_', label)}.pickle"
     with open(path, "wb") as file:
         pickle.dump(items, file)
     rows, result = [], {}
@@ -234,12 +234,13 @@ def at_scale(label: str, items: list[tuple[str, bytes]], family: dict[str, str] 
         with open(path.with_suffix(f".{bands}.out"), "rb") as file:
             assigned = pickle.load(file)
         sizes = Counter(assigned.values())
-        precision, recall = pair_score(assigned, family) if family else (math.nan, math.nan)
+        # No truth for a database: null, not NaN (which is no JSON).
+        precision, recall = (round(x, 4) for x in pair_score(assigned, family)) if family else (None, None)
         rows.append([label, len(items), bands, round(sign_ms, 3), round(measured["seconds"], 2),
                      round(measured["cpu"], 2),
                      round(measured["peak_mb"] - measured["loaded_mb"], 1), measured["checked"],
                      round(measured["checked"] / len(items), 2), len(sizes), max(sizes.values()),
-                     round(precision, 4), round(recall, 4)])
+                     precision, recall])
         if bands == stories.BANDS:
             result = {"assigned": assigned, "cpu": measured["cpu"], "precision": precision,
                       "recall": recall}
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 family = None
             sign_ms = (time.process_time() - started) / max(len(items), 1) * 1000
             print(f"{label}: grouping…", flush=True)
-            rows, full = at_scale(label.replace(" ", "_"), items, family, sign_ms, work)
+            rows, full = at_scale(label, items, family, sign_ms, work)
             scale_rows += rows
             find, regroup, same = incremental(items, full["assigned"])
             increment_rows.append([label, len(items), round(full["cpu"], 2), round(find, 2),
