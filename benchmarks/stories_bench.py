@@ -1,0 +1,349 @@
+"""Measure the grouping of near-duplicate articles into stories
+(bannedbook/stories.py): precision and recall, time and memory.
+
+    python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
+
+1. The labelled pairs (tests/fixtures/story_pairs.jsonl, made by
+   tests/make_story_pairs.py): precision and recall of the module's setting
+   and of its neighbours (shingle length, MinHash values, LSH bands, the
+   share of text that makes one story), each varied alone; and how close
+   MinHash's estimate comes to the exact Jaccard similarity with the input
+   hash the module uses and with datasketch's default.
+2. A synthetic archive of N articles (--pages): each new article is random
+   sentences of People's Daily 1998 (benchmarks/corpus.py), and one in ten is
+   a repost of a recent article, edited as reposts are
+   (benchmarks/reposts.py). Signatures per article, then `group` on all of
+   them in a fresh process (time and peak memory), at the module's BANDS and
+   at neighbours; precision and recall over the pairs of planted copies; and
+   an incremental build that adds the last 1 % (`affected_stories`, then
+   `group` on what it names), checked to give the full grouping.
+3. --db: the same on a built database's articles, in date order (no truth to
+   score against: the number of stories and the largest).
+
+Targets: precision >= 0.98 and recall >= 0.95 on the labelled pairs and on
+the planted copies; the incremental regrouping gives the full grouping's
+stories (every archive) at no more than half its time (synthetic archives:
+it reads and bands every stored signature, but holds only the new ones in
+its index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import random
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections import Counter, defaultdict, deque
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import finish, save, table, target  # noqa: E402
+from corpus import load_corpus  # noqa: E402
+from datasketch import MinHash  # noqa: E402
+from datasketch.hashfunc import sha1_hash32  # noqa: E402
+from reposts import EDITS, Editor  # noqa: E402
+
+from bannedbook import stories  # noqa: E402
+
+PAIRS = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
+REPOSTS = 0.1  # share of the synthetic archive that is reposts
+RECENT = 2000  # a repost copies one of the last RECENT new articles
+INCREMENT = 0.01
+SENTENCE = re.compile(r"[^。！？]+[。！？”]*")
+
+
+def load_pairs(path: Path = PAIRS) -> tuple[dict[str, str], list[dict]]:
+    texts, pairs = {}, []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if "text" in record:
+                texts[record["text"]] = record["body"]
+            else:
+                pairs.append(record)
+    return texts, pairs
+
+
+def score(assigned: dict, pairs: list[dict]) -> tuple[float, float]:
+    """(precision, recall) of one grouping over labelled pairs."""
+    found = [(assigned[p["a"]] == assigned[p["b"]], p["same"]) for p in pairs]
+    hits = sum(1 for together, same in found if together and same)
+    grouped = sum(1 for together, _ in found if together)
+    same = sum(1 for _, same in found if same)
+    return (hits / grouped if grouped else 1.0), (hits / same if same else 1.0)
+
+
+def labelled() -> tuple[list[dict], list[dict], tuple[float, float]]:
+    texts, pairs = load_pairs()
+    default = {"shingle": stories.SHINGLE, "permutations": stories.PERMUTATIONS, "bands": stories.BANDS,
+               "share": stories.SHARE}
+    variants = [default]
+    for name, values in (("shingle", (3, 4, 6, 8)), ("permutations", (64, 256)), ("bands", (16, 32, 64)),
+                         ("share", (0.3, 0.4, 0.6, 0.7))):
+        for value in values:
+            variants.append({**default, name: value})
+    rows, signed, per_article = [], {}, {}
+    for variant in variants:
+        made = (variant["shingle"], variant["permutations"])
+        if made not in signed:
+            started = time.process_time()
+            signed[made] = {key: stories.signature(text, shingle=made[0], permutations=made[1])
+                            for key, text in texts.items()}
+            per_article[made] = (time.process_time() - started) / len(texts) * 1000
+        bands = variant["bands"] * variant["permutations"] // stories.PERMUTATIONS
+        assigned = stories.group(signed[made].items(), share=variant["share"], bands=bands)
+        precision, recall = score(assigned, pairs)
+        shares = [(stories.shared(signed[made][p["a"]], signed[made][p["b"]]), p["same"]) for p in pairs]
+        missed = Counter(p["edit"] for p in pairs if p["same"] and assigned[p["a"]] != assigned[p["b"]])
+        joined = Counter(p["edit"] for p in pairs if not p["same"] and assigned[p["a"]] == assigned[p["b"]])
+        rows.append([variant["shingle"], variant["permutations"], bands, variant["share"],
+                     round(precision, 4), round(recall, 4),
+                     round(min(x for x, same in shares if same), 3), round(max(x for x, same in shares if not same), 3),
+                     round(per_article[made], 3),
+                     ", ".join(f"{k} {v}" for k, v in sorted(missed.items())) or "-",
+                     ", ".join(f"{k} {v}" for k, v in sorted(joined.items())) or "-"])
+    setting = score(stories.group(signed[(stories.SHINGLE, stories.PERMUTATIONS)].items()), pairs)
+
+    # Exact shares (no MinHash) by shingle length: what each length keeps of
+    # an edited repost and lets unrelated reports share.
+    exact = []
+    for size in (3, 4, 5, 6, 8):
+        runs = {key: stories.shingles(text, size) for key, text in texts.items()}
+        worst: dict[str, float] = {}
+        for p in pairs:
+            a, b = runs[p["a"]], runs[p["b"]]
+            value = len(a & b) / max(len(a), len(b))
+            pick = min if p["same"] else max
+            worst[p["edit"]] = pick(worst.get(p["edit"], value), value)
+        exact.append([size, *(round(worst[kind], 3) for kind in ("word_edits", "combined", "truncated",
+                                                                   "same_names", "shared_passage"))])
+
+    # The estimate's error, per input hash, against the exact Jaccard similarity.
+    runs = {key: stories.shingles(text) for key, text in texts.items()}
+    errors = []
+    for name, hashfunc in (("zlib.crc32 (used)", zlib.crc32), ("sha1_hash32 (datasketch default)", sha1_hash32)):
+        empty = MinHash(num_perm=stories.PERMUTATIONS, hashfunc=hashfunc)
+        sketches = {}
+        started = time.process_time()
+        for key, shingles in runs.items():
+            sketch = empty.copy()
+            sketch.update_batch([s.encode() for s in shingles])
+            sketches[key] = sketch
+        ms = (time.process_time() - started) / len(runs) * 1000
+        diffs = [sketches[p["a"]].jaccard(sketches[p["b"]])
+                 - len(runs[p["a"]] & runs[p["b"]]) / len(runs[p["a"]] | runs[p["b"]]) for p in pairs]
+        errors.append([name, round(statistics.mean(diffs), 4), round(statistics.pstdev(diffs), 4),
+                       round(max(map(abs, diffs)), 4), round(ms, 3)])
+    return rows, exact, errors, setting
+
+
+def synthetic(pages: int, seed: int = 1):
+    """(key, body, family) for a synthetic archive in date order; family is
+    the key of the article a repost copies (its own key for a new one)."""
+    rng = random.Random(seed)
+    corpus = load_corpus()
+    sentences = [s for p in corpus.paragraphs for s in SENTENCE.findall(p) if len(s) >= 8]
+    editor = Editor(rng, corpus.authors, corpus.paragraphs)
+    recent: deque[tuple[str, list[str]]] = deque(maxlen=RECENT)
+    for index in range(pages):
+        key = f"a{index:06d}"
+        if recent and rng.random() < REPOSTS:
+            family, paragraphs = rng.choice(recent)
+            yield key, "\n".join(editor.edit(rng.choice(EDITS), paragraphs)), family
+        else:
+            paragraphs = ["".join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(rng.randint(4, 12))]
+            recent.append((key, paragraphs))
+            yield key, "\n".join(paragraphs), key
+
+
+def pair_score(assigned: dict[str, str], family: dict[str, str]) -> tuple[float, float]:
+    """(precision, recall) over pairs: a pair is the same story when both are
+    copies of one article."""
+    by_story: dict[str, Counter] = defaultdict(Counter)
+    for key, story in assigned.items():
+        by_story[story][family[key]] += 1
+    sizes = Counter(family.values())
+    grouped = sum(math.comb(sum(c.values()), 2) for c in by_story.values())
+    hits = sum(math.comb(n, 2) for c in by_story.values() for n in c.values())
+    same = sum(math.comb(n, 2) for n in sizes.values())
+    return (hits / grouped if grouped else 1.0), (hits / same if same else 1.0)
+
+
+def group_in_child(path: Path, bands: int) -> dict:
+    """Run `group` on pickled signatures in a fresh process: its time, and its
+    peak memory over what loading the signatures took."""
+    done = subprocess.run([sys.executable, __file__, "--group-file", str(path), "--bands", str(bands)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def memory_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process. Not getrusage: its peak
+    carries over from the parent through fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def child(path: Path, bands: int) -> int:
+    with open(path, "rb") as file:
+        items = pickle.load(file)
+    loaded = memory_mb("VmRSS")
+    checked = 0
+    shared = stories._shared
+
+    def counted(*args):
+        nonlocal checked
+        checked += 1
+        return shared(*args)
+
+    stories._shared = counted
+    started, cpu = time.perf_counter(), time.process_time()
+    assigned = stories.group(items, bands=bands)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with open(path.with_suffix(f".{bands}.out"), "wb") as file:
+        pickle.dump(assigned, file)
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "loaded_mb": loaded, "peak_mb": memory_mb("VmHWM"),
+                      "checked": checked}))
+    return 0
+
+
+def at_scale(label: str, items: list[tuple[str, bytes]], family: dict[str, str] | None,
+             sign_ms: float, work: Path) -> tuple[list[list], dict]:
+    """Group `items` at BANDS and its neighbours; score against family when known.
+    Times are CPU time where they are per article or compared (this machine is
+    shared); "group s" is wall-clock time."""
+    path = work / f"{re.sub(r'[^A-Za-z0-9]+', '_', label)}.pickle"
+    with open(path, "wb") as file:
+        pickle.dump(items, file)
+    rows, result = [], {}
+    for bands in (stories.BANDS, 32, 64):  # the index in passes of _BANDS_PER_PASS bands, as group() does
+        measured = group_in_child(path, bands)
+        with open(path.with_suffix(f".{bands}.out"), "rb") as file:
+            assigned = pickle.load(file)
+        sizes = Counter(assigned.values())
+        # No truth for a database: null, not NaN (which is no JSON).
+        precision, recall = (round(x, 4) for x in pair_score(assigned, family)) if family else (None, None)
+        rows.append([label, len(items), bands, round(sign_ms, 3), round(measured["seconds"], 2),
+                     round(measured["cpu"], 2),
+                     round(measured["peak_mb"] - measured["loaded_mb"], 1), measured["checked"],
+                     round(measured["checked"] / len(items), 2), len(sizes), max(sizes.values()),
+                     precision, recall])
+        if bands == stories.BANDS:
+            result = {"assigned": assigned, "cpu": measured["cpu"], "precision": precision,
+                      "recall": recall}
+    return rows, result
+
+
+def incremental(items: list[tuple[str, bytes]], full: dict[str, str]) -> tuple[float, float, bool]:
+    """Add the last INCREMENT of the archive to a grouping of the rest:
+    CPU seconds for affected_stories and for the regrouping (CPU time: this
+    machine is shared), and whether the result equals the full grouping."""
+    cut = len(items) - max(1, int(len(items) * INCREMENT))
+    before, added = items[:cut], items[cut:]
+    old = stories.group(before)
+    started = time.process_time()
+    affected = stories.affected_stories(old, before, added)
+    find = time.process_time() - started
+    started = time.process_time()
+    order = {key: i for i, (key, _) in enumerate(items)}
+    again = [(k, s) for k, s in before if old[k] in affected] + added
+    again.sort(key=lambda item: order[item[0]])
+    new = {**old, **stories.group(again)}
+    regroup = time.process_time() - started
+    return find, regroup, new == full
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, nargs="*", default=[20_000], help="synthetic archive sizes")
+    parser.add_argument("--db", type=Path, help="also group the articles of a built database")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--group-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--bands", type=int, default=stories.BANDS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.group_file:
+        return child(args.group_file, args.bands)
+
+    print("labelled pairs…", flush=True)
+    sweep, exact, errors, (precision, recall) = labelled()
+    targets = [target("precision on the labelled pairs", round(precision, 4), 0.98, at_most=False),
+               target("recall on the labelled pairs", round(recall, 4), 0.95, at_most=False)]
+    scale_rows, increment_rows = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        sources = [(f"synthetic {n}", n) for n in args.pages] + ([(f"db {args.db.name}", args.db)] if args.db else [])
+        for label, source in sources:
+            print(f"{label}: signatures…", flush=True)
+            started = time.process_time()
+            if isinstance(source, int):
+                items, family = [], {}
+                for key, body, copied in synthetic(source):
+                    items.append((key, stories.signature(body)))
+                    family[key] = copied
+            else:
+                with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as db:
+                    items = [(key, stories.signature(body))
+                             for key, body in db.execute("select id, body from articles order by date_order")]
+                family = None
+            sign_ms = (time.process_time() - started) / max(len(items), 1) * 1000
+            print(f"{label}: grouping…", flush=True)
+            rows, full = at_scale(label, items, family, sign_ms, work)
+            scale_rows += rows
+            find, regroup, same = incremental(items, full["assigned"])
+            increment_rows.append([label, len(items), round(full["cpu"], 2), round(find, 2),
+                                   round(regroup, 2), same])
+            if family:
+                targets.append(target(f"precision on planted copies, {label}", round(full["precision"], 4), 0.98,
+                                      at_most=False))
+                targets.append(target(f"recall on planted copies, {label}", round(full["recall"], 4), 0.95,
+                                      at_most=False))
+                targets.append(target(f"incremental (1 %) / full grouping, {label}",
+                                      round((find + regroup) / full["cpu"], 3), 0.5))
+            targets.append(target(f"incremental grouping equals the full one, {label}", int(same), 1,
+                                  at_most=False))
+
+    tables = [
+        table("Labelled pairs: the module's setting (first row) and each parameter varied alone",
+              ["shingle", "permutations", "bands", "share", "precision", "recall", "lowest shared, same story",
+               "highest shared, different stories", "signature ms/article",
+               "same story missed (by edit)", "different stories joined (by kind)"], sweep),
+        table("Exact share of the longer text, by shingle length: the lowest among reposts of three kinds, "
+              "the highest among different reports of two kinds",
+              ["shingle", "word_edits", "combined", "truncated", "same_names", "shared_passage"], exact),
+        table("MinHash estimate minus exact Jaccard over the labelled pairs, by input hash",
+              ["input hash", "mean", "standard deviation", "largest", "ms/article"], errors),
+        table("Grouping at scale (group() in a fresh process; memory = peak over the loaded signatures)",
+              ["archive", "articles", "bands", "signature ms/article", "group s", "group CPU s", "group MB",
+               "pairs checked", "pairs checked per article", "stories", "largest story", "precision", "recall"],
+              scale_rows),
+        table(f"Incremental: the last {INCREMENT:.0%} added to a grouping of the rest",
+              ["archive", "articles", "full group CPU s", "affected_stories CPU s", "regroup CPU s",
+               "equals full"],
+              increment_rows),
+    ]
+    notes = [f"Synthetic archives: {REPOSTS:.0%} reposts of one of the last {RECENT} new articles, each with one "
+             "edit of benchmarks/reposts.py drawn at random; the other articles are random sentences, so two of "
+             "them now and then share a long sentence, and more often the larger the archive.",
+             "A crawl made by benchmarks/corpus.py is no test of precision: its articles are overlapping runs of "
+             "the same newspaper paragraphs, so most of them chain into one story. Its row measures the cost when "
+             "nearly every article has near-duplicates; its incremental regrouping redoes that story."]
+    path = save("stories", "Stories: near-duplicate grouping", tables, notes, targets, out=args.out)
+    print(f"wrote {path}")
+    return finish(targets)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Near-duplicate articles grouped into stories (bannedbook/stories.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from bannedbook import stories
+
+PAIRS = Path(__file__).resolve().parent / "fixtures" / "story_pairs.jsonl"
+
+
+@pytest.fixture(scope="module")
+def labelled() -> tuple[dict[str, str], list[dict]]:
+    """Bodies and labelled pairs made by tests/make_story_pairs.py."""
+    texts, pairs = {}, []
+    with open(PAIRS, encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if "text" in record:
+                texts[record["text"]] = record["body"]
+            else:
+                pairs.append(record)
+    return texts, pairs
+
+
+@pytest.fixture(scope="module")
+def signed(labelled) -> dict[str, bytes]:
+    texts, _ = labelled
+    return {key: stories.signature(text) for key, text in texts.items()}
+
+
+def test_labelled_pairs_meet_the_precision_and_recall_targets(labelled, signed):
+    # Every body grouped at once, as the build groups the archive: a pair is
+    # "found" when both land in one story.
+    _, pairs = labelled
+    assigned = stories.group(signed.items())
+    together = [(assigned[p["a"]] == assigned[p["b"]], p["same"]) for p in pairs]
+    true_positives = sum(1 for found, same in together if found and same)
+    found = sum(1 for found, _ in together if found)
+    same = sum(1 for _, same in together if same)
+    assert same >= 250 and len(pairs) - same >= 250, "the fixture holds a few hundred pairs of each kind"
+    precision, recall = true_positives / found, true_positives / same
+    missed = sorted({p["edit"] for p in pairs if p["same"] and assigned[p["a"]] != assigned[p["b"]]})
+    joined = sorted({p["edit"] for p in pairs if not p["same"] and assigned[p["a"]] == assigned[p["b"]]})
+    assert precision >= 0.98, f"precision {precision:.3f}; different reports joined: {joined}"
+    assert recall >= 0.95, f"recall {recall:.3f}; reposts missed: {missed}"
+
+
+def test_the_story_is_named_after_its_first_article(labelled, signed):
+    _, pairs = labelled
+    pair = next(p for p in pairs if p["same"] and p["edit"] == "traditional")
+    copy = stories.signature(labelled[0][pair["a"]] + "\n责任编辑：林妍")
+    items = [("late", signed[pair["b"]]), ("first", signed[pair["a"]]), ("copy", copy)]
+    assert stories.group(items) == {"late": "late", "first": "late", "copy": "late"}
+    assert stories.group(items[::-1]) == {"late": "copy", "first": "copy", "copy": "copy"}
+
+
+def test_traditional_width_and_case_do_not_matter():
+    text = "世界贸易组织（WTO）总干事说，发展中国家的经济发展与环境保护必须兼顾，各国应当加强协调与合作。" * 3
+    variant = "世界貿易組織（ＷＴＯ）總幹事說，發展中國家的經濟發展與環境保護必須兼顧，各國應當加強協調與合作。" * 3
+    assert stories.shared(stories.signature(text), stories.signature(variant)) == 1.0
+
+
+def test_short_and_empty_bodies_are_stories_of_their_own():
+    short = "视频：记者现场报道。"
+    items = [("a", stories.signature(short)), ("b", stories.signature(short)),
+             ("c", stories.signature("")), ("d", stories.signature(""))]
+    assert stories.group(items) == {"a": "a", "b": "b", "c": "c", "d": "d"}
+
+
+def test_grouping_checks_candidates_not_all_pairs(labelled, signed, monkeypatch):
+    # Different articles (no reposts among them): LSH must propose only a
+    # small share of all pairs for checking.
+    texts, _ = labelled
+    originals = [(key, signed[key]) for key in texts if key.startswith("o")]
+    checked = []
+    real = stories._shared
+    monkeypatch.setattr(stories, "_shared", lambda *args: checked.append(1) or real(*args))
+    stories.group(originals)
+    all_pairs = len(originals) * (len(originals) - 1) // 2
+    assert len(originals) > 300
+    assert len(checked) < 0.01 * all_pairs, f"{len(checked)} of {all_pairs} pairs checked"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_incremental_regrouping_gives_the_full_grouping(labelled, signed, seed):
+    """Regrouping only what affected_stories names gives what grouping the
+    whole archive gives, for articles added (reposts among them), removed
+    and changed in place."""
+    rng = random.Random(seed)
+    keys = list(signed)
+    rng.shuffle(keys)  # date order
+    stored = keys[: len(keys) * 3 // 4]
+    before = stories.group((k, signed[k]) for k in stored)
+
+    added = keys[len(stored):]
+    removed = set(rng.sample(stored, 40))
+    # A changed article keeps its key and place and gets another's text.
+    changed = {k: signed[rng.choice(keys)] for k in rng.sample([k for k in stored if k not in removed], 20)}
+    now = {**{k: signed[k] for k in stored if k not in removed}, **changed, **{k: signed[k] for k in added}}
+    order = [k for k in keys if k in now]
+
+    affected = stories.affected_stories(
+        before,
+        [(k, signed[k]) for k in stored],
+        [(k, now[k]) for k in [*changed, *added]],
+        removed,
+    )
+    again = [k for k in order if k in changed or k in added or before[k] in affected]
+    after = {k: story for k, story in before.items() if k in now} | stories.group((k, now[k]) for k in again)
+    assert after == stories.group((k, now[k]) for k in order)
+    assert len(again) < len(order), "regrouped the whole archive"
+
+
+def test_signatures_of_other_parameters_or_garbage_are_refused(labelled):
+    text = next(iter(labelled[0].values()))
+    assert stories.is_current(stories.signature(text))
+    other = stories.signature(text, shingle=4)
+    assert not stories.is_current(other)
+    with pytest.raises(ValueError, match="'b'.*same parameters"):
+        stories.group([("a", stories.signature(text)), ("b", other)])
+    with pytest.raises(ValueError, match="'x': not a story signature"):
+        stories.group([("x", b"not a signature")])
+    with pytest.raises(ValueError, match="distinct keys"):
+        stories.group([("a", stories.signature(text)), ("a", stories.signature(text))])
