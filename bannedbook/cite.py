@@ -12,7 +12,7 @@ What is cited:
 - title, author; publisher: the original outlet (来源), else bannedbook.org;
 - the original URL (bannedbook.org's page) and the archive's own URL;
 - the date: published when the page states it, else the date the archive
-  captured the page (a `captured` column, when the database has one), else
+  captured the page (articles.captured: the earliest capture), else
   the estimate, marked "not before";
 - the access date: the capture date when known, else the day of the export.
 
@@ -135,7 +135,7 @@ def day(value: object) -> str | None:
 
 
 def citation(row: Mapping, archive_url: str, tags: Sequence[str] = (), today: dt.date | None = None) -> Citation:
-    """The citation of one article row (columns as in COLUMNS; `captured` may be missing)."""
+    """The citation of one article row (columns as in COLUMNS)."""
     captured = day(row.get("captured"))
     dates = [(day(row.get(name)), name) for name in ("published", "captured", "not_before")]
     date, date_is = next(((date, name) for date, name in dates if date), (None, None))
@@ -245,8 +245,7 @@ def bibtex(citations: Iterable[Citation]) -> str:
 
 async def articles(db, ids: Sequence[str]) -> list[tuple[dict, list[str]]]:
     """(row, tags) for each id that is an article, in the order given."""
-    present = {row[1] for row in (await db.execute("pragma table_info(articles)")).rows}
-    columns = ", ".join(f"[{name}]" for name in COLUMNS if name in present)
+    columns = ", ".join(f"[{name}]" for name in COLUMNS)
     rows: dict[str, dict] = {}
     tags: dict[str, list[str]] = {}
     for start in range(0, len(ids), CHUNK):

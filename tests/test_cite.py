@@ -63,8 +63,8 @@ def raw_bib_fields(text: str) -> dict[str, str]:
 
 
 def copy_db(seed_db: Path, folder: Path, captured: bool) -> Path:
-    """The seed build plus the hostile articles; with captured, the column a
-    later build adds, filled in for the seed and one hostile article."""
+    """The seed build plus the hostile articles; with captured, a capture
+    time for the seed and one hostile article (as if from a web archive)."""
     folder.mkdir()
     db_path = folder / "bannedbook.db"
     shutil.copy(seed_db, db_path)
@@ -79,7 +79,6 @@ def copy_db(seed_db: Path, folder: Path, captured: bool) -> Path:
         db.execute("insert into tags (id, name, url) values ('{标签}_%', '{标签}_%', null)")
         db.execute("insert into article_tags (article_id, tag_id) values ('hostile-braces', '{标签}_%')")
         if captured:
-            db.execute("alter table articles add column captured text")
             db.execute("update articles set captured = '2024-07-10T08:00:00+00:00' where file != 'hostile.txt'")
             db.execute("update articles set captured = '2024-06-01' where id = 'hostile-traditional'")
     return db_path
