@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import pytest
+from stories_bench import load_pairs
 
 from bannedbook import stories
 
@@ -16,15 +16,7 @@ PAIRS = Path(__file__).resolve().parent / "fixtures" / "story_pairs.jsonl"
 @pytest.fixture(scope="module")
 def labelled() -> tuple[dict[str, str], list[dict]]:
     """Bodies and labelled pairs made by tests/make_story_pairs.py."""
-    texts, pairs = {}, []
-    with open(PAIRS, encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if "text" in record:
-                texts[record["text"]] = record["body"]
-            else:
-                pairs.append(record)
-    return texts, pairs
+    return load_pairs(PAIRS)
 
 
 @pytest.fixture(scope="module")
