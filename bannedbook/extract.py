@@ -13,9 +13,9 @@ elements. Named steps then read the page in this order; each takes its part
 out of the page (marks it and everything in it as gone), so the steps after
 it never see it:
 
-  _head         <link rel=canonical>, <meta>, <title>, <time> and date-classed
-                elements: the URL, the date the page states, a fallback
-                title. Takes out nothing.
+  _head         <link rel=canonical>, <meta>, <title>, <time>, date-classed
+                elements and the breadcrumb: the URL, the date the page
+                states, a fallback title, the site section. Takes out nothing.
   _furniture    scripts, navigation, sidebars, menus, ads, footers; never an
                 element that holds the entry; an <embed> loses only its tag.
   _title        the first <h2> (else <h1>) left, else the head's title.
@@ -73,6 +73,9 @@ _URL_DATE = re.compile(r"/((?:19|20)\d{2})(\d{2})(\d{2})/")
 _VISIBLE_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})日?(?:\s+(\d{1,2}):(\d{2}))?")
 _STATED_DATE = re.compile(r"[0-9]{4}")
 _ARTICLE_URL = re.compile(r"/bnews/([^/]+)/(?:\d{8}/)?(\d+)\.html?$")
+# A section of the site (…/bnews/comments/ or an article in it); tag pages
+# (…/bnews/tag/普京/) are not sections.
+_SECTION_URL = re.compile(r"^https?://(?:www\.)?bannedbook\.org/bnews/(?!tag/)([^/?#]+)/")
 _AUTHOR_LINE = re.compile(r"^\s*作者\s*[:：]\s*")
 _SOURCE_LINE = re.compile(r"^\s*来源\s*[:：]\s*")
 _ENDS_SENTENCE = tuple("。，,；;：:…”」』》）)")
@@ -445,15 +448,26 @@ class _Head:
     canonical: str | None  # the page's canonical URL, http(s) only
     stated_date: str | None  # the date the page states, unchecked
     title: str | None  # og:title or <title>, for a page without a heading
+    section: str | None  # the site section the breadcrumb ends in
 
 
-def _head(page: _Page) -> _Head:
-    """The page's own metadata, read before anything is taken out."""
+def _head(page: _Page, base_url: str) -> _Head:
+    """The page's own metadata, read before anything is taken out (the
+    breadcrumb is furniture)."""
     url = page.canonical_href.strip() if page.canonical_href is not None else page.meta("og:url")
     canonical = readable_url(url) if url and url.startswith(("http://", "https://")) else None
     stated_date = page.meta("article:published_time") or _visible_date(page)
     title = page.meta("og:title") or (clean_text(page.text(page.title)) if page.title is not None else None)
-    return _Head(canonical, stated_date, title)
+    return _Head(canonical, stated_date, title, _breadcrumb_section(page, canonical or base_url))
+
+
+def _breadcrumb_section(page: _Page, base: str) -> str | None:
+    """The last site section the first breadcrumb links to."""
+    if page.breadcrumb is None:
+        return None
+    sections = [found.group(1) for a in page.inside(page.breadcrumb, page.anchors)
+                if (found := _SECTION_URL.match(link(page.hrefs[a], "", "crumb", base).url))]
+    return sections[-1] if sections else None
 
 
 def _visible_date(page: _Page) -> str | None:
@@ -614,12 +628,11 @@ def _paragraphs(page: _Page, entry: int) -> list[Paragraph]:
     return paragraphs
 
 
-def _category(page: _Page, canonical: str | None) -> tuple[str | None, int | None]:
-    category, number = article_url_parts(canonical)
-    if category is None and page.breadcrumb is not None and page.present(page.breadcrumb):
-        crumbs = [page.hrefs[a] for a in page.inside(page.breadcrumb, page.anchors)]
-        category = next((c for c, _ in map(article_url_parts, crumbs) if c), None)
-    return category, number
+def _category(head: _Head) -> tuple[str | None, int | None]:
+    """The site section, from the URL or else the breadcrumb, and the
+    site's article number (from the URL only)."""
+    category, number = article_url_parts(head.canonical)
+    return category or head.section, number
 
 
 def _published(head: _Head) -> tuple[str | None, list[str]]:
@@ -659,7 +672,7 @@ def extract(text: str, *, base_url: str = SITE) -> Article:
     """Extract the article from a page's text. Raises Rejected when the page
     holds no article."""
     page = _parse(text)
-    head = _head(page)
+    head = _head(page, base_url)
     entry = page.div_entry if page.div_entry is not None else page.article
     if entry is None:
         raise Rejected("no-article", "no article on this page: no div.entry (or <article>) holds a body")
@@ -676,7 +689,7 @@ def extract(text: str, *, base_url: str = SITE) -> Article:
     paragraphs = _paragraphs(page, entry)
     if not paragraphs:
         raise Rejected("no-article", f"the page titled {title!r} has no body text")
-    category, number = _category(page, head.canonical)
+    category, number = _category(head)
     published, date_warnings = _published(head)
     return _safe(Article(
         title=title,

@@ -143,3 +143,12 @@ def test_a_page_nested_past_lxml_depth_keeps_its_article():
     article = extract(deep)
     assert "深处的一段。" in article.body
     assert article.body.endswith(extract(full_page()).body)
+
+
+def test_category_from_the_breadcrumb_when_the_url_has_none():
+    world = full_page().replace('<a href="https://www.bannedbook.org/bnews/comments/">评论</a></div>',
+                                '<a href="/bnews/world/">国际</a> » <a href="/bnews/tag/普京/">普京</a></div>')
+    assert "/bnews/world/" in world  # the breadcrumb now ends in 国际, then a tag page (not a section)
+    assert extract(world).category == "comments"  # the URL's section comes first
+    assert extract(world.replace(CANONICAL, "https://www.bannedbook.org/about.html")).category == "world"
+    assert extract(SEED).category is None  # no URL, no breadcrumb
