@@ -160,46 +160,59 @@ class _IndexTable(dict):
 
 
 _INDEX_TABLE = _IndexTable()
+# The same for the BMP as a list, which str.translate reads faster than any
+# dict. A character not looked up yet holds _UNSEEN, on which translate
+# raises TypeError: the list then learns the text's characters.
+_UNSEEN = object()
+_BMP_INDEX_TABLE: list = [_UNSEEN] * 0x10000
 
 
 def _runs_and_gaps(text: str) -> list[str]:
     """normalise(text) cut into runs of letters and digits (at even
     places) and what lies between them (at odd places); only the first and
     the last run can be empty."""
-    return text.translate(_INDEX_TABLE).replace(_CUT + _CUT, "").split(_CUT)
-
-
-def _run_places(pieces: list[str]) -> slice:
-    """Where the non-empty runs are in a list from _runs_and_gaps."""
-    return slice(0 if pieces[0] else 2, len(pieces) if pieces[-1] else len(pieces) - 1, 2)
+    if _BEYOND_BMP.search(text):
+        marked = text.translate(_INDEX_TABLE)
+    else:
+        try:
+            marked = text.translate(_BMP_INDEX_TABLE)
+        except TypeError:
+            for char in set(text):
+                _BMP_INDEX_TABLE[ord(char)] = _INDEX_TABLE[ord(char)]
+            marked = text.translate(_BMP_INDEX_TABLE)
+    return marked.replace(_CUT + _CUT, "").split(_CUT)
 
 
 def _code_units(text: str) -> array:
     return array(_CODE_UNIT, text.encode(_UTF32))
 
 
-def _bigram_runs(codes: array) -> list[str]:
+def _bigram_runs(codes: array) -> str:
     """The runs whose characters (as code units, runs separated by a
-    newline) are codes, each written as bigrams with a space on each side."""
+    newline) are codes, each written as bigrams, still separated by a
+    newline."""
     count = len(codes)
     threes = _code_units(" ") * (3 * count)
     threes[0::3] = codes
     threes[1 : 3 * count - 3 : 3] = codes[1:]
     # [:-2]: the last character has no next one, only two spaces.
-    text = _SEAM.sub("\n", threes.tobytes().decode(_UTF32))[:-2]
-    return (" " + text.replace("\n", " \n ") + " ").split("\n")
+    return _SEAM.sub("\n", threes.tobytes().decode(_UTF32))[:-2]
 
 
 def _index_text(text: str, seen: set[int]) -> str:
     """index_text(text); adds the code points of its letters and digits to seen."""
     pieces = _runs_and_gaps(text)
-    places = _run_places(pieces)
-    runs = pieces[places]
-    if runs:
-        codes = _code_units("\n".join(runs))
-        seen.update(codes)
-        pieces[places] = _bigram_runs(codes)
-    return "".join(pieces)
+    # Runs at even places; only the first and the last can be empty.
+    first = 0 if pieces[0] else 2
+    last = len(pieces) - 1 if pieces[-1] else len(pieces) - 3
+    if first > last:
+        return "".join(pieces)
+    codes = _code_units("\n".join(pieces[first : last + 1 : 2]))
+    seen.update(codes)
+    # Each run with a space on each side, the gaps between them put back
+    # with %: a run holds letters and digits only, never a %.
+    runs = _bigram_runs(codes).replace("\n", " %s ") % tuple(pieces[first + 1 : last : 2])
+    return f"{''.join(pieces[:first])} {runs} {''.join(pieces[last + 1 :])}"
 
 
 def index_text(text: str) -> str:
