@@ -189,14 +189,13 @@ def _code_units(text: str) -> array:
 
 def _bigram_runs(codes: array) -> str:
     """The runs whose characters (as code units, runs separated by a
-    newline) are codes, each written as bigrams, still separated by a
-    newline."""
+    newline) are codes, each written as bigrams; between two runs " %s "."""
     count = len(codes)
     threes = _code_units(" ") * (3 * count)
     threes[0::3] = codes
     threes[1 : 3 * count - 3 : 3] = codes[1:]
     # [:-2]: the last character has no next one, only two spaces.
-    return _SEAM.sub("\n", threes.tobytes().decode(_UTF32))[:-2]
+    return _SEAM.sub(" %s ", threes.tobytes().decode(_UTF32))[:-2]
 
 
 def _index_text(text: str, seen: set[int]) -> str:
@@ -209,9 +208,9 @@ def _index_text(text: str, seen: set[int]) -> str:
         return "".join(pieces)
     codes = _code_units("\n".join(pieces[first : last + 1 : 2]))
     seen.update(codes)
-    # Each run with a space on each side, the gaps between them put back
-    # with %: a run holds letters and digits only, never a %.
-    runs = _bigram_runs(codes).replace("\n", " %s ") % tuple(pieces[first + 1 : last : 2])
+    # The gaps between runs go in with %: a run holds letters and digits
+    # only, never a %.
+    runs = _bigram_runs(codes) % tuple(pieces[first + 1 : last : 2])
     return f"{''.join(pieces[:first])} {runs} {''.join(pieces[last + 1 :])}"
 
 
