@@ -1,7 +1,10 @@
 """How fast one process turns a crawled page into an article and its index
 text, against the bare parse of the same page.
 
-    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--out FILE]
+    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--out FILE] [--code TEXT]
+
+(--code says what code is measured when this script runs in a copy of an
+older commit that is not a git checkout, e.g. one made with git archive.)
 
 In one process, on the same files (the first N pages of DIR in path order):
 
@@ -15,8 +18,9 @@ In one process, on the same files (the first N pages of DIR in path order):
 A first pass, not timed, yields the articles and fills the caches a
 build's workers fill on their first pages. Then each stage runs over all
 the pages once per round, stages interleaved, and the fastest round
-counts, so a burst of load from another process on a shared machine
-colours one round, not the figure. With --profile N,
+counts. Times are this process's CPU time, not the wall clock, so that
+other processes on a shared machine change the figures as little as they
+can (they still share its caches). With --profile N,
 pyinstrument samples read_page and index_columns over the first N pages and
 the result keeps the functions that took the most time, on their own and
 with what they call.
@@ -88,10 +92,10 @@ def lxml_parse(text: str) -> None:
 
 
 def timed(function, items: list) -> float:
-    """Seconds of function over items; what it returns is dropped at once,
-    as the build does, and the collector starts from a clean heap."""
+    """CPU seconds of function over items; what it returns is dropped at
+    once, as the build does, and the collector starts from a clean heap."""
     gc.collect()
-    clock = time.perf_counter
+    clock = time.process_time
     started = clock()
     for item in items:
         function(item)
@@ -179,6 +183,8 @@ STORY = [
     "now, then resolving links (link: urljoin and percent-decoding) and NFKC in the dating of undated pages. "
     "index_columns is one str.translate (normalise and cut marks together), the set and sort of distinct "
     "characters, and a few whole-string operations for the bigrams.",
+    "What is left in index_columns is work per character that the standard library cannot batch: translate "
+    "looks every character up, and the set of distinct characters makes an integer of every character.",
 ]
 
 
@@ -195,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="runs of each stage; the fastest counts")
     parser.add_argument("--profile", type=int, default=500, metavar="N", help="profile the first N pages (0: none)")
     parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/extract-SIZE.json)")
+    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
     args = parser.parse_args(argv)
     result = measure(args.raw, args.pages, args.rounds, args.profile)
     ms = result["ms"]
@@ -227,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = STORY + [summary(result[f"profile_{stage}"], what) for stage, what in
                      (("read", "read_page"), ("index", "index_columns")) if f"profile_{stage}" in result]
     path = save("extract", "Extraction and index text, one process", tables, notes=notes, targets=targets,
-                out=args.out or RESULTS / f"extract-{size}.json", code=code_version(), raw=str(args.raw))
+                out=args.out or RESULTS / f"extract-{size}.json", code=args.code or code_version(),
+                raw=str(args.raw))
     print(f"saved {path}", file=sys.stderr)
     return finish(targets)
 
