@@ -412,6 +412,8 @@ def _parse(text: str) -> _Page:
 
 
 def _walk_soup(text: str) -> _Page:
+    """The page as bs4's tree holds it: BeautifulSoup builds it from lxml's
+    parser events in Python, which is slower but has no depth limit."""
     with catch_warnings():  # a page that is only a URL is still a page (to reject)
         simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(text, "lxml")
