@@ -143,9 +143,10 @@ def _bigrams(run: str) -> str:
 # normalise never outputs _CUT: case folding turns every capital A into a.
 _CUT = "A"
 _UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
-_CODE_UNIT = "I" if array("I").itemsize == 4 else "L"
-# Where one run's bigrams end ("x\n ") and the next run's first character
-# stands as the "next character" of the newline between them ("\nY ").
+_CODE_UNIT = next(code for code in "IL" if array(code).itemsize == 4)
+# Where one run's bigrams end ("x\n ": its last character, the newline after
+# the run, a space) and the newline's own three begin with the next run's
+# first character ("\nY "): the gap between the runs goes there.
 _SEAM = re.compile("\n \n. ")
 
 
