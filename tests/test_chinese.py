@@ -110,7 +110,7 @@ TRICKY = st.text(st.sampled_from("中國国人臺台著乾aAＡzZ1１_，。、 
 TEXTS = st.one_of(TRICKY, st.text(max_size=40))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(TEXTS, TEXTS)
 def test_index_columns_as_defined(title, body):
     assert index_columns(title, body) == index_columns_by_definition(title, body)
@@ -122,7 +122,7 @@ def test_index_columns_as_defined(title, body):
 FEW_TRADITIONAL = st.text(st.sampled_from([*"国人民中大小上下左右东西南北ab c1，。", "臺"]), min_size=20, max_size=150)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.one_of(TEXTS, FEW_TRADITIONAL, st.text(st.sampled_from("習近平国臺灣人"), max_size=60)))
 def test_script_as_defined(text):
     assert is_traditional(text) == is_traditional_by_definition(text)
