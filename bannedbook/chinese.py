@@ -25,7 +25,9 @@ rest, so the database opens in any SQLite.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from array import array
 from functools import cache
 
 import opencc
@@ -98,11 +100,33 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(pieces), offsets
 
 
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
+@cache
+def _traditional_chars() -> tuple[re.Pattern, re.Pattern]:
+    """Patterns matching one character that Traditional → Simplified
+    changes: within the BMP (a table lookup per character) and beyond it (a
+    slow scan through hundreds of characters, only for text that has any)."""
+    chars = sorted(_traditional_to_simplified())
+    return tuple(re.compile("[" + "".join(map(re.escape, part)) + "]")
+                 for part in ([c for c in chars if c <= "\uffff"], [c for c in chars if c > "\uffff"]))
+
+
 def is_traditional(text: str) -> bool:
     """True when more characters change under Traditional → Simplified than
     look Simplified already; used to label an article's script."""
-    t2s = _traditional_to_simplified()
-    traditional = sum(1 for char in text if char in t2s)
+    in_bmp, beyond_bmp = _traditional_chars()
+    traditional = len(in_bmp.findall(text))
+    if _BEYOND_BMP.search(text):
+        traditional += len(beyond_bmp.findall(text))
+    if not traditional:
+        return False
+    # Every character that changes is a Han character, so there are at
+    # least as many Han characters, and at most len(text): counting them is
+    # needed only when the share of all characters does not already decide.
+    if traditional / len(text) > 0.05:
+        return True
     han = len(_HAN.findall(text))
     return han > 0 and traditional / han > 0.05
 
@@ -111,14 +135,90 @@ def _bigrams(run: str) -> str:
     return " ".join(run[i : i + 2] for i in range(len(run)))
 
 
-def _bigram_text(normalised: str) -> str:
-    return _RUN.sub(lambda m: f" {_bigrams(m.group())} ", normalised)
+# Index text is made without a Python step per character: one str.translate
+# normalises the text and sets every character that is not a letter or
+# digit between two _CUTs, so str.split cuts it into runs and what lies
+# between them; the bigrams of all runs at once come from their UTF-32 code
+# units laid out in threes (character, next character, space).
+# normalise never outputs _CUT: case folding turns every capital A into a.
+_CUT = "A"
+_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+_CODE_UNIT = next(code for code in "IL" if array(code).itemsize == 4)
+# Where one run's bigrams end ("x\n ": its last character, the newline after
+# the run, a space) and the newline's own three begin with the next run's
+# first character ("\nY "): the gap between the runs goes there.
+_SEAM = re.compile("\n \n. ")
+
+
+class _IndexTable(dict):
+    """str.translate table: a character's normalised form, each of its
+    characters that is not a letter or digit set between two _CUTs."""
+
+    def __missing__(self, code: int) -> str:
+        value = "".join(char if _RUN.match(char) else f"{_CUT}{char}{_CUT}" for char in _TABLE[code])
+        self[code] = value
+        return value
+
+
+_INDEX_TABLE = _IndexTable()
+# The same for the BMP as a list, which str.translate reads faster than any
+# dict. A character not looked up yet holds _UNSEEN, on which translate
+# raises TypeError: the list then learns the text's characters.
+_UNSEEN = object()
+_BMP_INDEX_TABLE: list = [_UNSEEN] * 0x10000
+
+
+def _runs_and_gaps(text: str) -> list[str]:
+    """normalise(text) cut into runs of letters and digits (at even
+    places) and what lies between them (at odd places); only the first and
+    the last run can be empty."""
+    if _BEYOND_BMP.search(text):
+        marked = text.translate(_INDEX_TABLE)
+    else:
+        try:
+            marked = text.translate(_BMP_INDEX_TABLE)
+        except TypeError:
+            for char in set(text):
+                _BMP_INDEX_TABLE[ord(char)] = _INDEX_TABLE[ord(char)]
+            marked = text.translate(_BMP_INDEX_TABLE)
+    return marked.replace(_CUT + _CUT, "").split(_CUT)
+
+
+def _code_units(text: str) -> array:
+    return array(_CODE_UNIT, text.encode(_UTF32))
+
+
+def _bigram_runs(codes: array) -> str:
+    """The runs whose characters (as code units, runs separated by a
+    newline) are codes, each written as bigrams; between two runs " %s "."""
+    count = len(codes)
+    threes = _code_units(" ") * (3 * count)
+    threes[0::3] = codes
+    threes[1 : 3 * count - 3 : 3] = codes[1:]
+    # [:-2]: the last character has no next one, only two spaces.
+    return _SEAM.sub(" %s ", threes.tobytes().decode(_UTF32))[:-2]
+
+
+def _index_text(text: str, seen: set[int]) -> str:
+    """index_text(text); adds the code points of its letters and digits to seen."""
+    pieces = _runs_and_gaps(text)
+    # Runs at even places; only the first and the last can be empty.
+    first = 0 if pieces[0] else 2
+    last = len(pieces) - 1 if pieces[-1] else len(pieces) - 3
+    if first > last:
+        return "".join(pieces)
+    codes = _code_units("\n".join(pieces[first : last + 1 : 2]))
+    seen.update(codes)
+    # The gaps between runs go in with %: a run holds letters and digits
+    # only, never a %.
+    runs = _bigram_runs(codes) % tuple(pieces[first + 1 : last : 2])
+    return f"{''.join(pieces[:first])} {runs} {''.join(pieces[last + 1 :])}"
 
 
 def index_text(text: str) -> str:
     """The text FTS5 indexes: normalised, runs of letters and digits written
     as bigrams."""
-    return _bigram_text(normalise(text))
+    return _index_text(text, set())
 
 
 def index_columns(title: str, body: str) -> tuple[str, str]:
@@ -126,11 +226,14 @@ def index_columns(title: str, body: str) -> tuple[str, str]:
     column comes first and carries the article's character tokens: FTS5
     spends two bytes per word and article on any column but the first, so
     the big column goes there (the index is 30% smaller than title first)."""
-    body_text = normalise(body)
-    title_text = normalise(title)
-    chars = sorted(set("".join(_RUN.findall(title_text + "\n" + body_text))))
-    char_tokens = " ".join(char + CHAR_MARK for char in chars)
-    return f"{char_tokens} {_bigram_text(body_text)}", _bigram_text(title_text)
+    seen: set[int] = set()
+    body_index = _index_text(body, seen)
+    title_index = _index_text(title, seen)
+    seen.discard(ord("\n"))  # between runs, never in one
+    chars = sorted(seen)
+    char_tokens = _code_units(f" {CHAR_MARK} ") * len(chars)
+    char_tokens[0::3] = array(_CODE_UNIT, chars)
+    return f"{char_tokens.tobytes().decode(_UTF32)[:-1]} {body_index}", title_index
 
 
 # ---------------------------------------------------------------- queries

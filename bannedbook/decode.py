@@ -109,9 +109,12 @@ def _detect(data: bytes) -> Decoded | None:
     return Decoded(str(best), codecs.lookup(best.encoding).name)
 
 
+# C0 control characters but tab, newline, form feed and carriage return.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def _looks_binary(text: str) -> bool:
-    controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f")
-    return controls > max(2, len(text) // 100)
+    return len(_CONTROL.findall(text)) > max(2, len(text) // 100)
 
 
 def decode(data: bytes, http_charset: str | None = None) -> Decoded:

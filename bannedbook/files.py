@@ -22,8 +22,8 @@ PAGE_SUFFIXES = {".txt", ".htm", ".html"}
 # Web archives, read record by record (bannedbook/warc.py).
 WARC_SUFFIXES = (".warc", ".warc.gz")
 
-# A bannedbook page is tens of kilobytes; parsing costs about 3 s and 60 MB
-# of memory per megabyte, in each worker. Bigger files are recorded, not read.
+# A bannedbook page is tens of kilobytes; parsing time and memory grow with
+# the size in each worker, so far bigger files are recorded, not read.
 MAX_PAGE_BYTES = 8_000_000
 
 

@@ -1,8 +1,11 @@
 """Normalisation, the bigram index text and the query language."""
 
+import re
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bannedbook.chinese import (
     CHAR_MARK,
@@ -71,6 +74,58 @@ def test_script_detection():
     assert is_traditional("習近平訪問哈薩克斯坦")
     assert not is_traditional("习近平访问哈萨克斯坦")
     assert not is_traditional("TikTok")
+
+
+# The index text and the script label by their definitions, one character
+# at a time: the module builds them with whole-string operations instead.
+
+
+def index_text_by_definition(text: str) -> str:
+    """normalise(text), each run of letters and digits replaced by its
+    bigrams and its last character, with a space on each side."""
+    return re.sub(r"[^\W_]+", lambda run: " " + " ".join(run[0][i : i + 2] for i in range(len(run[0]))) + " ",
+                  normalise(text))
+
+
+def index_columns_by_definition(title: str, body: str) -> tuple[str, str]:
+    chars = sorted({char for char in normalise(title + "\n" + body) if re.match(r"[^\W_]", char)})
+    char_tokens = " ".join(char + CHAR_MARK for char in chars)
+    return f"{char_tokens} {index_text_by_definition(body)}", index_text_by_definition(title)
+
+
+def is_traditional_by_definition(text: str) -> bool:
+    from bannedbook.chinese import _traditional_to_simplified
+
+    traditional = sum(1 for char in text if char in _traditional_to_simplified())
+    han = sum(1 for char in text if re.match("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]",
+                                              char))
+    return han > 0 and traditional / han > 0.05
+
+
+# Characters where the whole-string tricks could go wrong: Traditional and
+# beyond the BMP, capitals (the cut mark is a capital A), forms normalise
+# expands (ß, ㈱, ﬁ, İ), combining marks, the private-use marks, newlines.
+TRICKY = st.text(st.sampled_from("中國国人臺台著乾aAＡzZ1１_，。、 \n\t𠀀𠁈𡃁😀\ue002\ue000ßẞ㈱ﬁİ\u0300\u00a0-"),
+                 max_size=40)
+TEXTS = st.one_of(TRICKY, st.text(max_size=40))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(TEXTS, TEXTS)
+def test_index_columns_as_defined(title, body):
+    assert index_columns(title, body) == index_columns_by_definition(title, body)
+    assert index_text(body) == index_text_by_definition(body)
+
+
+# A Traditional character now and then among Simplified ones and others:
+# around the 5 % the label turns on.
+FEW_TRADITIONAL = st.text(st.sampled_from([*"国人民中大小上下左右东西南北ab c1，。", "臺"]), min_size=20, max_size=150)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.one_of(TEXTS, FEW_TRADITIONAL, st.text(st.sampled_from("習近平国臺灣人"), max_size=60)))
+def test_script_as_defined(text):
+    assert is_traditional(text) == is_traditional_by_definition(text)
 
 
 @pytest.fixture(scope="module")

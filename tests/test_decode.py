@@ -1,9 +1,11 @@
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pages import SEED, full_page, traditional
 
-from bannedbook.decode import Rejected, declared_charset, decode
+from bannedbook.decode import Rejected, _looks_binary, declared_charset, decode
 
 
 def test_utf8_and_bom():
@@ -66,3 +68,10 @@ def test_a_few_bad_bytes_in_utf8_are_replaced_not_guessed():
     assert decoded.encoding == "utf-8"
     assert decoded.text.count("\ufffd") >= 1
     assert "普京" in decoded.text
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.text(st.sampled_from("中a \t\n\r\f\x00\x01\x08\x0b\x0e\x1f\x7f"), max_size=400))
+def test_binary_means_more_control_characters_than_one_in_a_hundred(text):
+    controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f")
+    assert _looks_binary(text) == (controls > max(2, len(text) // 100))

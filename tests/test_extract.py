@@ -118,3 +118,37 @@ def test_no_article_is_rejected():
 def test_readable_url_decodes_only_utf8_escapes():
     assert readable_url("https://x.org/tag/%e6%99%ae%e4%ba%ac/?q=a%20b") == "https://x.org/tag/普京/?q=a%20b"
     assert readable_url("https://x.org/%ff%fe") == "https://x.org/%ff%fe"
+
+
+# lxml's tree builder stops 256 elements deep without a word; such pages are
+# read through bs4's tree instead, which must give the same records.
+
+PAGES = {"seed": SEED, "full": full_page(), "traditional": traditional(full_page()),
+         "no author, no tags": NO_AUTHOR_NO_TAGS}
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_bs4_tree_gives_the_records_lxml_gives(name, monkeypatch):
+    from dataclasses import asdict
+
+    from bannedbook import extract as module
+
+    through_lxml = asdict(extract(PAGES[name]))
+    monkeypatch.setattr(module, "_LXML_MAX_DEPTH", 0)  # every page through bs4
+    assert asdict(extract(PAGES[name])) == through_lxml
+
+
+def test_a_page_nested_past_lxml_depth_keeps_its_article():
+    deep = full_page().replace('<div class="entry">', '<div class="entry">' + "<div>" * 300 + "<p>深处的一段。</p>")
+    article = extract(deep)
+    assert "深处的一段。" in article.body
+    assert article.body.endswith(extract(full_page()).body)
+
+
+def test_category_from_the_breadcrumb_when_the_url_has_none():
+    world = full_page().replace('<a href="https://www.bannedbook.org/bnews/comments/">评论</a></div>',
+                                '<a href="/bnews/world/">国际</a> » <a href="/bnews/tag/普京/">普京</a></div>')
+    assert "/bnews/world/" in world  # the breadcrumb now ends in 国际, then a tag page (not a section)
+    assert extract(world).category == "comments"  # the URL's section comes first
+    assert extract(world.replace(CANONICAL, "https://www.bannedbook.org/about.html")).category == "world"
+    assert extract(SEED).category is None  # no URL, no breadcrumb

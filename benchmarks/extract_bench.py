@@ -1,0 +1,243 @@
+"""How fast one process turns a crawled page into an article and its index
+text, against the bare parse of the same page.
+
+    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--out FILE] [--code TEXT]
+
+(--code says what code is measured when this script runs in a copy of an
+older commit that is not a git checkout, e.g. one made with git archive.)
+
+In one process, on the same files (the first N pages of DIR in path order):
+
+- the bare `BeautifulSoup(text, 'lxml')` parse of each page's decoded text:
+  the baseline every ratio is against;
+- the bare `lxml.html` parse of the same text (lxml's own tree, no bs4);
+- read + decode + extract, exactly as the build reads a page
+  (`bannedbook.build.read_page`: read, hash, decode, extract);
+- `chinese.index_columns` for each article that came out.
+
+A first pass, not timed, yields the articles and fills the caches a
+build's workers fill on their first pages. Then each stage runs over all
+the pages once per round, stages interleaved, and the fastest round
+counts. Times are this process's CPU time, not the wall clock, so that
+other processes on a shared machine change the figures as little as they
+can (they still share its caches). With --profile N,
+pyinstrument samples read_page and index_columns over the first N pages and
+the result keeps the functions that took the most time, on their own and
+with what they call.
+
+Targets: read + decode + extract <= 1.5 x the bare bs4 parse;
+index_columns <= 0.3 ms per article.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from warnings import catch_warnings, simplefilter
+
+import lxml.html
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from common import RESULTS, finish, save, table, target
+
+from bannedbook import chinese
+from bannedbook.build import Page, read_page
+from bannedbook.decode import Rejected, decode
+from bannedbook.files import find_pages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXTRACT_LIMIT = 1.5  # x the bare bs4 parse
+INDEX_LIMIT_MS = 0.3
+
+
+def code_version() -> str:
+    """The commit measured, '+' when the worktree has changes, and where the
+    package was imported from (a checkout of an older commit can be measured
+    with this script copied into it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = "+" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty} ({Path(chinese.__file__).parent})"
+
+
+def texts_of(paths: list[Path]) -> list[str]:
+    """The decoded text of each page that decodes: what the parsers get."""
+    texts = []
+    for path in paths:
+        try:
+            texts.append(decode(path.read_bytes()).text)
+        except (Rejected, OSError):
+            continue
+    return texts
+
+
+def bs4_parse(text: str) -> None:
+    with catch_warnings():  # as the extractor does: a page that is only a URL is still parsed
+        simplefilter("ignore", MarkupResemblesLocatorWarning)
+        BeautifulSoup(text, "lxml")
+
+
+def lxml_parse(text: str) -> None:
+    try:
+        lxml.html.document_fromstring(text)
+    except Exception:  # lxml refuses empty documents; the time still counts
+        pass
+
+
+def timed(function, items: list) -> float:
+    """CPU seconds of function over items; what it returns is dropped at
+    once, as the build does, and the collector starts from a clean heap."""
+    gc.collect()
+    clock = time.process_time
+    started = clock()
+    for item in items:
+        function(item)
+    return clock() - started
+
+
+def profile(function, items: list, top: int = 15) -> dict[str, list[list]]:
+    """Where function spent its time: the functions with the most time of
+    their own (callees not counted); and, with their callees (recursion
+    counted once), the package's functions and what they call directly (the
+    parse, the tree searches), as [function, where, % of the total]."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    for item in items:
+        function(item)
+    root = profiler.stop().root_frame()
+    own: Counter = Counter()
+    inclusive: Counter = Counter()
+    stack = [(root, frozenset(), False)]
+    while stack:
+        frame, callers, called_by_package = stack.pop()
+        if frame.is_synthetic:  # pyinstrument's "[self]" leaf: already in its parent's total_self_time
+            continue
+        key = (frame.function or "?", f"{Path(frame.file_path or '?').name}:{frame.line_no or 0}")
+        in_package = "/bannedbook/" in (frame.file_path or "")
+        if key not in callers and (in_package or called_by_package):
+            inclusive[key] += frame.time
+        own[key] += frame.total_self_time
+        stack += [(child, callers | {key}, in_package) for child in frame.children]
+    total = root.time or 1
+
+    def rows(counter: Counter) -> list[list]:
+        return [[name, where, round(100 * seconds / total, 1)] for (name, where), seconds in counter.most_common(top)]
+
+    return {"own": rows(own), "package": rows(inclusive)}
+
+
+def measure(raw: Path, pages: int | None, rounds: int, profile_pages: int) -> dict:
+    paths = find_pages(raw)[:pages]
+    texts = texts_of(paths)
+    print(f"{len(paths):,} files, {len(texts):,} decode; {rounds} round(s)…", file=sys.stderr)
+
+    def read(path: Path) -> Page:
+        return read_page(path, raw)
+
+    # A first pass, not timed, fills the caches a build's workers fill on
+    # their first pages (the character tables) and yields the articles.
+    articles = [(page.article.title, page.article.body) for page in map(read, paths) if page.article]
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for stage, function, items in (("bs4", bs4_parse, texts), ("lxml", lxml_parse, texts), ("read", read, paths),
+                                       ("index", lambda article: chinese.index_columns(*article), articles)):
+            seconds = timed(function, items)
+            best[stage] = min(best.get(stage, seconds), seconds)
+    result = {
+        "files": len(paths),
+        "decoded": len(texts),
+        "articles": len(articles),
+        "ms": {
+            "bs4": 1000 * best["bs4"] / len(texts),
+            "lxml": 1000 * best["lxml"] / len(texts),
+            "read": 1000 * best["read"] / len(paths),
+            "index": 1000 * best["index"] / len(articles),
+        },
+    }
+    if profile_pages:
+        print("profiling…", file=sys.stderr)
+        result["profile_read"] = profile(read, paths[:profile_pages])
+        result["profile_index"] = profile(lambda article: chinese.index_columns(*article), articles[:profile_pages])
+    return result
+
+
+# What the profiles showed before and after the rewrite; the figures are in
+# the profile tables of benchmarks/results/extract-before-4k.json (the
+# starting commit, measured by this script) and extract-4k.json.
+STORY = [
+    "Before: extract() parsed into a bs4 tree (BeautifulSoup.__init__, every lxml event handled in Python) and "
+    "then searched that tree about fifty times a page (find_all, find, find_parent: each a walk of the whole "
+    "tree in Python); the searches took more time than the parse. is_traditional's loop over every character "
+    "and decode's count of control characters came next. index_columns went mostly to the generator writing "
+    "each run's bigrams one character at a time.",
+    "After: lxml parses and one walk (_parse, _Page.start) classifies every element; that is the largest share "
+    "now, then resolving links (link: urljoin and percent-decoding) and NFKC in the dating of undated pages. "
+    "index_columns is one str.translate (normalise and cut marks together), the set and sort of distinct "
+    "characters, and a few whole-string operations for the bigrams.",
+    "What is left in index_columns is work per character that the standard library cannot batch: translate "
+    "looks every character up, and the set of distinct characters makes an integer of every character.",
+]
+
+
+def summary(profiled: dict[str, list[list]], what: str) -> str:
+    """The profile's first rows, as one note."""
+    rows = ", ".join(f"{name} {share} %" for name, _, share in profiled["package"][:6])
+    return f"This run's profile of {what} (with callees): {rows}."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (benchmarks/corpus.py)")
+    parser.add_argument("--pages", type=int, help="only the first N pages (default: all)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each stage; the fastest counts")
+    parser.add_argument("--profile", type=int, default=500, metavar="N", help="profile the first N pages (0: none)")
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/extract-SIZE.json)")
+    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
+    args = parser.parse_args(argv)
+    result = measure(args.raw, args.pages, args.rounds, args.profile)
+    ms = result["ms"]
+    ratio = {stage: ms[stage] / ms["bs4"] for stage in ms}
+    names = {
+        "bs4": "bare BeautifulSoup(text, 'lxml') parse",
+        "lxml": "bare lxml.html parse",
+        "read": "read + decode + extract (bannedbook.build.read_page)",
+        "index": "chinese.index_columns, per article",
+    }
+    rows = [[names[stage], round(ms[stage], 3), round(ratio[stage], 2)] for stage in names]
+    tables = [table(f"{result['files']:,} files ({result['decoded']:,} decode, {result['articles']:,} articles), "
+                    f"one process, fastest of {args.rounds} round(s)", ["stage", "ms/page", "x bare bs4 parse"], rows)]
+    for stage, what in (("read", "read_page"), ("index", "index_columns")):
+        profiled = result.get(f"profile_{stage}")
+        if profiled:
+            tables.append(table(f"profile of {what} over the first {args.profile} pages: own time",
+                                ["function", "where", "% of the time"], profiled["own"]))
+            tables.append(table(f"profile of {what} over the first {args.profile} pages: the package's "
+                                "functions, with what they call", ["function", "where", "% of the time"],
+                                profiled["package"]))
+    targets = [
+        target("read + decode + extract, x bare bs4 parse", round(ratio["read"], 2), EXTRACT_LIMIT),
+        target("index_columns, ms per article", round(ms["index"], 3), INDEX_LIMIT_MS),
+    ]
+    for row in rows:
+        print(f"  {row[0]:<46} {row[1]:>8.3f} ms  {row[2]:>6.2f} x")
+    files = result["files"]
+    size = f"{files // 1000}k" if files % 1000 == 0 else str(files)
+    notes = STORY + [summary(result[f"profile_{stage}"], what) for stage, what in
+                     (("read", "read_page"), ("index", "index_columns")) if f"profile_{stage}" in result]
+    path = save("extract", "Extraction and index text, one process", tables, notes=notes, targets=targets,
+                out=args.out or RESULTS / f"extract-{size}.json", code=args.code or code_version(),
+                raw=str(args.raw))
+    print(f"saved {path}", file=sys.stderr)
+    return finish(targets)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
