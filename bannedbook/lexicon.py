@@ -54,6 +54,7 @@ class Term:
     theme: str | None
     list_name: str
     extra: dict[str, str] = field(default_factory=dict)
+    phrase: str | None = None  # what search looks for (see searchable)
 
 
 @dataclass
@@ -102,7 +103,8 @@ def read_lexicons(paths: Sequence[Path | str]) -> Lexicon:
                 seen.add((name, term.term, term.theme))
                 lexicon.terms.append(term)
                 file.terms += 1
-                if not query_terms(quoted(term.term)) or phrase_pattern(query_terms(quoted(term.term))[0]) is None:
+                term.phrase = searchable(term.term)
+                if term.phrase is None:
                     skipped["kept but match nothing (no letters or digits)"] += 1
         notes = [file.message] if file.message else []
         notes += [f"{n:,} {what}" for what, n in skipped.items()]
@@ -110,6 +112,14 @@ def read_lexicons(paths: Sequence[Path | str]) -> Lexicon:
         lexicon.files.append(file)
         lexicon.columns += [column for column in header if column not in lexicon.columns]
     return lexicon
+
+
+def searchable(term: str) -> str | None:
+    """The normalised phrase search builds for term, or None when the term
+    has no letters or digits (such a phrase matches nothing)."""
+    found = query_terms(quoted(term))
+    # Letters and digits are what chinese.phrase_pattern calls words.
+    return found[0] if found and any(char.isalnum() for char in found[0]) else None
 
 
 def _read_csv(path: Path, name: str) -> tuple[LexiconFile, list[str], list[dict]]:
@@ -231,19 +241,20 @@ def write_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, pool: Pool | None
     build's summary; seconds, when given, gets the time of each step."""
     clock = _Clock(seconds)
     _create_tables(db, lexicon.columns)
-    db["lexicon"].insert_all([{
-        "term": t.term, "theme": t.theme, "list": t.list_name, "articles": 0, "hits": 0,
-        **{column: t.extra.get(column) for column in lexicon.columns}} for t in lexicon.terms])  # fmt: skip
+    names = ["term", "theme", "list", "articles", "hits", *lexicon.columns]
+    db.conn.executemany(
+        f"insert into lexicon ({', '.join(_quote(name) for name in names)}) values ({', '.join('?' * len(names))})",
+        [(t.term, t.theme, t.list_name, 0, 0, *[t.extra.get(column) for column in lexicon.columns])
+         for t in lexicon.terms])
     db["lexicon_files"].insert_all([{
         "path": f.path, "list": f.list_name, "sha256": f.sha256, "bytes": f.bytes, "encoding": f.encoding,
         "terms": f.terms, "message": f.message} for f in lexicon.files])  # fmt: skip
 
     # Terms that normalise alike (習近平, 习近平) are one phrase, matched once.
     texts_of: dict[str, list[str]] = defaultdict(list)  # normalised phrase -> the terms as written
-    for text in dict.fromkeys(t.term for t in lexicon.terms):
-        found = query_terms(quoted(text))
-        if found and phrase_pattern(found[0]) is not None:
-            texts_of[found[0]].append(text)
+    for t in {t.term: t for t in lexicon.terms}.values():
+        if t.phrase:
+            texts_of[t.phrase].append(t.term)
     phrases = list(texts_of)
     matches = [array("l", (rowid for (rowid,) in db.execute(
         f"select rowid from [{FTS_TABLE}] where [{FTS_TABLE}] match ? order by rowid",
@@ -347,6 +358,11 @@ class _Tally:
         self.counts["lexicon written"] = 1
         self.counts.update({f"lexicon note: {f.path}: {f.message}": 1 for f in lexicon.files if f.message})
         return self.counts
+
+
+def _quote(name: str) -> str:
+    """An SQL identifier for any column name a CSV may hold."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 LEXICON_TABLES = ("lexicon", "article_terms", "themes", "lexicon_files")

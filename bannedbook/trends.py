@@ -86,8 +86,10 @@ def parse(args) -> Params:
         raise TrendsError(f"by must be month, year or week, not {params.by!r}")
     for name in ("since", "until"):
         value = getattr(params, name)
-        if value and not _DATE.fullmatch(value):
+        if value and not (_DATE.fullmatch(value) and _valid((value + "-01-01")[:10])):
             raise TrendsError(f"{name} must be a year, a month or a day (2024, 2024-07 or 2024-07-08), not {value!r}")
+    if params.since and params.until and _first_day(params.since) > _last_day(params.until):
+        raise TrendsError(f"since ({params.since}) is after until ({params.until})")
     if len(params.queries) + len(params.themes) > MAX_SERIES:
         raise TrendsError(f"at most {MAX_SERIES} lines at once (queries and themes together)")
     return params
@@ -165,16 +167,18 @@ class Days:
 
 
 def periods_for(days: Days, params: Params, today: dt.date) -> list[Period]:
-    """The periods to draw: from the first to the last dated day between
-    since (default 2000) and until (default today: a later date is a
-    mistake or an estimate from a date an article mentions)."""
+    """The periods to draw: from since (default: the first dated article
+    from 2000 on) to until (default: the last dated article up to today; a
+    later date is a mistake, or an estimate from a date an article
+    mentions)."""
     since = params.since or DEFAULT_SINCE
     until = params.until or today.isoformat()
     lo, hi = days.span(since, until)
     valid = [day for day in days.keys[lo:hi] if _DAY.fullmatch(day) and _valid(day)]
-    if not valid:
+    if not valid and not (params.since and params.until):
         return []
-    first, last = dt.date.fromisoformat(valid[0]), dt.date.fromisoformat(valid[-1])
+    first = _first_day(params.since) if params.since else dt.date.fromisoformat(valid[0])
+    last = _last_day(params.until) if params.until else dt.date.fromisoformat(valid[-1])
     periods = []
     for label, start, end in calendar(params.by, first, last):
         period = Period(label, max(start, since), narrower_until(end, until))
@@ -186,6 +190,21 @@ def periods_for(days: Days, params: Params, today: dt.date) -> list[Period]:
         if len(periods) > MAX_PERIODS:
             raise TrendsError(f"more than {MAX_PERIODS:,} periods: narrow since/until or count by a longer period")
     return periods
+
+
+def _first_day(value: str) -> dt.date:
+    """The first day a since value (2024, 2024-07, 2024-07-08) lets in."""
+    return dt.date.fromisoformat((value + "-01-01")[:10])
+
+
+def _last_day(value: str) -> dt.date:
+    """The last day an until value lets in."""
+    if len(value) == 4:
+        return dt.date(int(value), 12, 31)
+    if len(value) == 7:
+        following = dt.date(int(value[:4]) + (value[5:] == "12"), int(value[5:]) % 12 + 1, 1)
+        return following - dt.timedelta(days=1)
+    return dt.date.fromisoformat(value)
 
 
 def _valid(day: str) -> bool:
