@@ -238,8 +238,9 @@ FILTER_SQL = {
     "source": "source = :source",
 }
 THEME_SQL = """
-select distinct articles.rowid from article_terms join articles on articles.id = article_terms.article_id
-where article_terms.term in (select term from lexicon where theme = :theme) order by 1
+select rowid from articles where id in (
+  select article_id from article_terms where term in (select term from lexicon where theme = :theme))
+order by rowid
 """
 
 

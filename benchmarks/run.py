@@ -4,9 +4,10 @@
 
 For each size: the crawl /tmp/corpus20k (or …100k) made by benchmarks/corpus.py,
 generated first when it is missing or incomplete; then build_bench.py (build,
-rebuild, size, start-up), then search_bench.py, index_variants.py and
-load.py on the database it built. crash.py runs once. Each runs as its own process, so
-one's memory and imports never colour another's figures.
+rebuild, size, start-up), then search_bench.py, index_variants.py,
+load.py, trends_bench.py and lexicon_bench.py on the database it built.
+crash.py runs once. Each runs as its own process, so one's memory and
+imports never colour another's figures.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         run("search_bench.py", "--db", str(db))
         run("index_variants.py", "--db", str(db))
         run("load.py", "--db", str(db))
+        run("trends_bench.py", "--db", str(db))
+        run("lexicon_bench.py", "--db", str(db))
     run("crash.py")
     return 0
 
