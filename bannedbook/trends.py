@@ -341,7 +341,7 @@ def trends_href(datasette, params: Params, **changes) -> str:
 # ------------------------------------------------------------------ the chart
 
 WIDTH, HEIGHT = 800, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 790, 14, 214
+LEFT, RIGHT, TOP, BOTTOM = 56, 776, 14, 214
 
 
 def chart(data: dict, params: Params, datasette) -> dict:

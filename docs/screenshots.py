@@ -49,11 +49,15 @@ def main() -> None:
                 page.screenshot(path=DOCS / "chart.png", clip={"x": 0, "y": 0, "width": 1000, "height": 1200},
                                 full_page=True)
                 queries = "&".join(f"q={quote(q)}" for q in ("江泽民", "李鹏", "香港 OR 澳門"))
-                page.goto(f"{url}/-/trends?{queries}&by=year")
-                page.locator(".chart-trends").scroll_into_view_if_needed()
-                box = page.locator(".chart-trends").bounding_box()
+                page.goto(f"{url}/-/trends?{queries}&by=year&since=2010")
+                top = page.locator("h1").bounding_box()  # page coordinates: nothing has scrolled
+                form = page.locator("form.trends-form").bounding_box()
+                chart = page.locator(".chart-trends").bounding_box()
+                # The heading, then the summary, chart and legend (the form between them left out).
+                page.evaluate("document.querySelector('form.trends-form').style.display = 'none'")
+                chart_end = chart["y"] + chart["height"] - form["height"]
                 page.screenshot(path=DOCS / "trends.png", full_page=True,
-                                clip={"x": 0, "y": 0, "width": 1000, "height": box["y"] + box["height"] + 20})
+                                clip={"x": 0, "y": top["y"] - 10, "width": 1000, "height": chart_end - top["y"] + 30})
                 page.goto(f"{url}/bannedbook/lexicon")
                 page.screenshot(path=DOCS / "lexicon.png", full_page=True)
             browser.close()
