@@ -109,6 +109,10 @@ def test_filters_apply_to_every_line(get, research_db):
     everything = trend(get, [("by", "year"), ("q", "中国")])
     assert sum(data["totals"]) < sum(everything["totals"])
     check_every_point(get, [("by", "year"), ("q", "中国"), ("source", source)])
+    author = db_value(research_db, "select author from articles where author is not null "
+                                   "group by author order by count(*) desc limit 1")
+    data = check_every_point(get, [("by", "year"), ("q", "的"), ("author", author), ("source", source)])
+    assert data["filters"] == {"author": author, "source": source}
 
 
 def test_themes_count_each_article_once(get, research_db):
@@ -164,6 +168,21 @@ def test_bad_requests_say_why(get, params, message):
     assert response.status_code == 400 and message in response.json()["error"]
     page = get("/-/trends", params)
     assert page.status_code == 400 and message in page.text
+
+
+def test_hostile_queries_are_just_queries(get):
+    queries = ["的" * 3000, 'NEAR(a b) "x* OR ) -', "'; drop table days; --"]
+    data = trend(get, [*[("q", q) for q in queries], ("theme", "' or 1=1 --")])
+    assert [line["total"] for line in data["series"]] == [table_count(get, [("_search", q)]) for q in queries] + [0]
+    assert trend(get, [("q", "中国")])["totals"] == data["totals"]  # the days table is still there
+
+
+def test_a_database_without_the_days_table_says_so(research_db, tmp_path):
+    db = tmp_path / "bannedbook.db"
+    db.write_bytes(research_db.read_bytes())
+    sqlite3.connect(db).execute("drop table days")
+    response = asyncio.run(make_datasette(db).client.get("/-/trends.json?q=x"))
+    assert response.status_code == 500 and "build it again" in response.json()["error"]
 
 
 def test_no_query_is_an_empty_comparison(get):
