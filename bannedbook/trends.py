@@ -156,6 +156,13 @@ class Days:
         return cls([r[0] for r in dated], [r[1] for r in dated], [r[2] for r in dated],
                    [0, *accumulate(r[3] for r in dated)], undated)
 
+    def undated_articles(self) -> int:
+        return self.undated[2] if self.undated else 0
+
+    def undated_in(self, rowids: list[int]) -> int:
+        """How many of the sorted rowids are undated articles."""
+        return count(rowids, self.undated[0], self.undated[1]) if self.undated else 0
+
     def span(self, since: str, until: str) -> tuple[int, int]:
         """Indexes [lo, hi) of the days whose articles a table search with
         _since=since and _until=until finds: date >= since, and the date's
@@ -244,11 +251,43 @@ order by rowid
 """
 
 
-def compute(conn, params: Params, today: dt.date) -> dict:
+@dataclass
+class Trends:
+    """The answer to a request: the periods, all articles in each, a line per
+    query or theme."""
+
+    params: Params
+    periods: list[Period]
+    totals: list[int]
+    series: list[Series]
+    undated: int  # articles without a date (within the filters)
+    outside: int  # dated, outside the periods drawn
+    since: str
+    until: str
+
+    def as_json(self) -> dict:
+        return {
+            "by": self.params.by,
+            "date": DATE_BASIS,
+            "since": self.since,
+            "until": self.until,
+            "filters": self.params.filters(),
+            "periods": [p.label for p in self.periods],
+            "period_ranges": [[p.since, p.until] for p in self.periods],
+            "totals": self.totals,
+            "undated": self.undated,
+            "outside": self.outside,
+            "series": [{line.kind: line.value, "label": line.label, "counts": line.counts, "shares": line.shares,
+                        "total": line.total, "undated": line.undated, "outside": line.outside}
+                       for line in self.series],
+        }
+
+
+def compute(conn, params: Params, today: dt.date) -> Trends:
     """The trends for params, from a connection to the archive."""
     days = Days.read(conn)
     periods = periods_for(days, params, today)
-    universe = None
+    universe = None  # with filters, the rowids of the articles they let through
     if params.filters():
         where = " and ".join(FILTER_SQL[name] for name in params.filters())
         universe = [r for (r,) in conn.execute(f"select rowid from articles where {where} order by rowid",
@@ -264,44 +303,26 @@ def compute(conn, params: Params, today: dt.date) -> dict:
                 rows = conn.execute(THEME_SQL, {"theme": value})
             rowids = [r for (r,) in rows if universe is None or r in allowed]
             series.append(_series(kind, value, rowids, periods, days))
-    totals = [p.articles if universe is None else count(universe, p.first, p.last) for p in periods]
+    if universe is None:
+        totals = [p.articles for p in periods]
+        everything, undated = days.before[-1] + days.undated_articles(), days.undated_articles()
+    else:
+        totals = [count(universe, p.first, p.last) for p in periods]
+        everything, undated = len(universe), days.undated_in(universe)
     for line in series:
         line.shares = [round(n / total, 6) if total else None for n, total in zip(line.counts, totals, strict=True)]
-    everything = len(universe) if universe is not None else days.before[-1] + (days.undated[2] if days.undated else 0)
-    undated = _undated(universe, days) if universe is not None else (days.undated[2] if days.undated else 0)
-    return {
-        "by": params.by,
-        "date": DATE_BASIS,
-        "since": periods[0].since if periods else params.since or DEFAULT_SINCE,
-        "until": periods[-1].until if periods else params.until or today.isoformat(),
-        "filters": params.filters(),
-        "periods": [p.label for p in periods],
-        "period_ranges": [[p.since, p.until] for p in periods],
-        "totals": totals,
-        "undated": undated,
-        "outside": everything - undated - sum(totals),
-        "series": [_as_json(line) for line in series],
-        "_periods": periods,
-        "_series": series,
-    }
-
-
-def _undated(rowids: list[int], days: Days) -> int:
-    return count(rowids, days.undated[0], days.undated[1]) if days.undated else 0
+    return Trends(params, periods, totals, series, undated, everything - undated - sum(totals),
+                  since=periods[0].since if periods else params.since or DEFAULT_SINCE,
+                  until=periods[-1].until if periods else params.until or today.isoformat())
 
 
 def _series(kind: str, value: str, rowids: list[int], periods: list[Period], days: Days) -> Series:
     line = Series(value if kind == "q" else f"主题 theme: {value}", kind, value)
     line.counts = [count(rowids, p.first, p.last) for p in periods]
     line.total = len(rowids)
-    line.undated = _undated(rowids, days)
+    line.undated = days.undated_in(rowids)
     line.outside = line.total - line.undated - sum(line.counts)
     return line
-
-
-def _as_json(line: Series) -> dict:
-    return {line.kind: line.value, "label": line.label, "counts": line.counts, "shares": line.shares,
-            "total": line.total, "undated": line.undated, "outside": line.outside}
 
 
 # ------------------------------------------------------------------ links
@@ -330,12 +351,13 @@ def ranked_href(datasette, line: Series, params: Params) -> str:
     return datasette.urls.database(DATABASE) + "/search?" + urlencode({k: v for k, v in args.items() if v})
 
 
-def trends_href(datasette, params: Params, **changes) -> str:
+def trends_href(params: Params, format_: str = "", **changes) -> str:
+    """This page (or its .json, .csv) with changes to its parameters."""
     values = {"q": params.queries, "theme": params.themes, "by": params.by, "share": "1" if params.share else "",
               **{name: getattr(params, name) for name in (*FILTERS, "since", "until")}, **changes}
     args = [(key, item) for key, value in values.items()
             for item in (value if isinstance(value, list) else [value]) if item]
-    return "/-/trends" + ("?" + urlencode(args) if args else "")
+    return f"/-/trends{format_}" + ("?" + urlencode(args) if args else "")
 
 
 # ------------------------------------------------------------------ the chart
@@ -344,10 +366,10 @@ WIDTH, HEIGHT = 800, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 776, 14, 214
 
 
-def chart(data: dict, params: Params, datasette) -> dict:
+def chart(trends: Trends, datasette) -> dict:
     """Coordinates for templates/trends.html: one polyline per series, a
     point (a link to its search) where a count is not 0, axis labels."""
-    periods, series = data["_periods"], data["_series"]
+    periods, series, params = trends.periods, trends.series, trends.params
     n = len(periods)
     values = [[(s.shares[i] or 0.0) if params.share else s.counts[i] for i in range(n)] for s in series]
     peak = max([max(v, default=0) for v in values] + [0])
@@ -376,12 +398,12 @@ def chart(data: dict, params: Params, datasette) -> dict:
         "peak": f"{100 * peak:.2f}%" if params.share else f"{peak:,}",
         "middle_y": round((TOP + BOTTOM) / 2, 2),
         "middle": f"{50 * peak:.2f}%" if params.share else (f"{peak / 2:,.0f}" if peak >= 2 else ""),
-        "ticks": _ticks(periods, params.by, x),
+        "ticks": _ticks(periods, x),
         "lines": lines,
     }
 
 
-def _ticks(periods: list[Period], by: str, x) -> list[dict]:
+def _ticks(periods: list[Period], x) -> list[dict]:
     """Year labels under the axis: at each year's first period, thinned so
     that they never crowd."""
     starts = [(i, p.label[:4]) for i, p in enumerate(periods)
@@ -412,7 +434,7 @@ async def trends_view(datasette, request) -> Response:
             return compute(conn, params, today)
 
     try:
-        data = await db.execute_fn(run)
+        trends = await db.execute_fn(run)
     except TrendsError as error:
         return await _error(datasette, request, format_, str(error), 400)
     except (QueryInterrupted, sqlite3.OperationalError) as error:  # over the time limit, or an old database
@@ -422,51 +444,52 @@ async def trends_view(datasette, request) -> Response:
         if isinstance(error, QueryInterrupted) or "interrupted" in str(error):
             return await _error(datasette, request, format_, TOO_LONG, 400)
         raise
-    public = {key: value for key, value in data.items() if not key.startswith("_")}
     if format_ == ".json":
-        return Response.json(public, headers={"Cache-Control": "max-age=3600"})
+        return Response.json(trends.as_json(), headers={"Cache-Control": "max-age=3600"})
     if format_ == ".csv":
-        return Response(_csv(data), content_type="text/csv; charset=utf-8",
+        return Response(_csv(trends), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'inline; filename="trends.csv"'})
     themes = []
     if await db.table_exists("themes"):
         themes = [dict(row) for row in (await db.execute(
             "select theme, terms, articles from themes order by articles desc, theme limit 100")).rows]
+
+    def href(line: Series, **period) -> str:
+        return table_href(datasette, line, params, **period)
+
     context = {
-        "params": params, "data": public, "chart": chart(data, params, datasette), "themes": themes,
+        "params": params, "data": trends.as_json(), "chart": chart(trends, datasette), "themes": themes,
         "series": [{
-            "index": i, "label": line.label, "kind": line.kind, "value": line.value, "total": line.total,
-            "undated": line.undated, "outside": line.outside,
-            "table_href": table_href(datasette, line, params, since=params.since, until=params.until),
-            "undated_href": table_href(datasette, line, params, undated=True),
+            "index": i, "label": line.label, "total": line.total, "undated": line.undated,
+            "table_href": href(line, since=params.since, until=params.until),
+            "undated_href": href(line, undated=True),
             "ranked_href": ranked_href(datasette, line, params) if line.kind == "q" else None,
-        } for i, line in enumerate(data["_series"])],  # fmt: skip
-        "rows": [{"label": p.label, "total": total, "cells": [
-            {"count": line.counts[i], "share": line.shares[i],
-             "href": table_href(datasette, line, params, since=p.since, until=p.until)} for line in data["_series"]]}
-            for i, (p, total) in enumerate(zip(data["_periods"], data["totals"], strict=True))],
-        "json_href": trends_href(datasette, params).replace("/-/trends", "/-/trends.json", 1),
-        "csv_href": trends_href(datasette, params).replace("/-/trends", "/-/trends.csv", 1),
-        "share_href": trends_href(datasette, params, share="" if params.share else "1"),
-        "by_hrefs": {by: trends_href(datasette, params, by=by) for by in BY},
+        } for i, line in enumerate(trends.series)],  # fmt: skip
+        "rows": [{"label": p.label, "total": trends.totals[i], "cells": [
+            {"count": line.counts[i], "share": line.shares[i], "href": href(line, since=p.since, until=p.until)}
+            for line in trends.series]} for i, p in enumerate(trends.periods)],
+        "json_href": trends_href(params, ".json"),
+        "csv_href": trends_href(params, ".csv"),
+        "share_href": trends_href(params, share="" if params.share else "1"),
+        "by_hrefs": {by: trends_href(params, by=by) for by in BY},
         "blank_queries": max(0, min(MAX_SERIES - len(params.queries) - len(params.themes), 2)),
     }
     return Response.html(await datasette.render_template("trends.html", context, request=request))
 
 
-def _csv(data: dict) -> str:
+def _csv(trends: Trends) -> str:
     """One row per period (then one for the undated): the period, its first
     and last day as the search takes them, all articles, and each line's
     count and share."""
     out = io.StringIO()
     writer = csv.writer(out)
-    series = data["_series"]
+    series = trends.series
     writer.writerow(["period", "since", "until", "articles",
                      *[column for line in series for column in (line.label, f"{line.label} (share)")]])
-    for i, period in enumerate(data["_periods"]):
-        writer.writerow([period.label, period.since, period.until, data["totals"][i],
+    for i, period in enumerate(trends.periods):
+        writer.writerow([period.label, period.since, period.until, trends.totals[i],
                          *[value for line in series for value in (line.counts[i], line.shares[i])]])
-    writer.writerow(["undated", "", "", data["undated"], *[v for line in series for v in (line.undated, "")]])
+    writer.writerow(["undated", "", "", trends.undated, *[v for line in series for v in (line.undated, "")]])
     return out.getvalue()
 
 
