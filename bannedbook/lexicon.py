@@ -2,7 +2,7 @@
 keyword lists, China Digital Times', their own), matched against the archive.
 
     read_lexicons(paths) -> Lexicon      CSV files in, checked before the build starts
-    write_lexicon(db, lexicon, map_)     after the articles are numbered and indexed
+    write_lexicon(db, lexicon, pool)     after the articles are numbered and indexed, in the same write
 
 An article has a term when search for the term as one quoted phrase finds it
 (chinese.quoted): the same normalisation as search, Traditional ≡
@@ -206,9 +206,9 @@ def lexicon_is_current(db_path: Path, lexicon: Lexicon) -> bool:
 
 @cache
 def _counter(term: str) -> re.Pattern | None:
-    """None when term is one word that may sit anywhere (str.count finds
-    it, faster), else the phrase's pattern (None never matches: see
-    read_lexicons, such terms are not matched at all)."""
+    """The phrase's pattern, or None when term is one word that may sit
+    anywhere: str.count finds that, faster. (Terms without a word never get
+    here: they are not matched at all.)"""
     pattern = phrase_pattern(term)
     return None if pattern is not None and pattern.pattern == re.escape(term) else pattern
 
