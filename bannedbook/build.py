@@ -307,8 +307,8 @@ def summary(counts: Counter, db_path: Path, seconds: float) -> str:
     if counts["incremental"]:
         lines += [f"  read now     {counts['read']:>9,}", f"  removed      {counts['removed']:>9,}"]
     if counts["lexicon terms"]:
-        lines.append(f"  lexicon      {counts['lexicon terms']:>9,} terms"
-                     + (f", in {counts['lexicon articles']:,} articles ({counts['lexicon pairs']:,} article-term pairs)"
-                        if counts["lexicon written"] else " (unchanged)"))
+        found = f", in {counts['lexicon articles']:,} article(s) ({counts['lexicon pairs']:,} article-term pairs)"
+        lines.append(f"  lexicon      {counts['lexicon terms']:>9,} terms" + (found if counts["lexicon written"]
+                                                                               else " (unchanged)"))
     lines += [f"    {key[14:]}" for key in sorted(counts) if key.startswith("lexicon note: ")]
     return "\n".join(lines)

@@ -51,7 +51,7 @@ def common_words(conn: sqlite3.Connection, count: int, sample: int = 300, seed: 
         row = conn.execute("select title, body from articles where rowid = ?", [rowid]).fetchone()
         if row:
             held.update(set(_HAN_PAIR.findall(normalise(row[0] + "\n" + row[1]))))
-    return [word for word, _ in held.most_common(count)]
+    return [word for word, _ in sorted(held.items(), key=lambda item: (-item[1], item[0]))[:count]]
 
 
 def plain_sql(conn: sqlite3.Connection, words: list[str]) -> tuple[float, dict]:
