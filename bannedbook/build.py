@@ -221,14 +221,15 @@ def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) ->
 
 
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
-          full: bool = False, lexicon: Sequence[Path] = ()) -> Counter:
+          full: bool = False, lexicon: Sequence[Path] | Path = ()) -> Counter:
     """Build db_path from raw; returns the counts the summary prints. Unless
     full, a database this code built at db_path is updated: only new and
     changed files are read, rows of files that are gone are removed.
-    lexicon: CSV files of terms to match (bannedbook/lexicon.py)."""
+    lexicon: a CSV file of terms to match, or several (bannedbook/lexicon.py)."""
     if not raw.is_dir():
         raise BuildError(f"raw folder {raw} is not a directory")
-    terms = read_lexicons(lexicon)  # before anything: a lexicon that cannot be used fails the build at once
+    # Before anything else: a lexicon that cannot be used fails the build at once.
+    terms = read_lexicons([lexicon] if isinstance(lexicon, str | Path) else lexicon)
     files = {file_name(path, raw): path for path in find_pages(raw)}
     changes = None if full else changes_since(db_path, files)
     counts: Counter = Counter(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None)
