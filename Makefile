@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 RAW ?= raw
 DB ?= bannedbook.db
 PORT ?= 8001
+# Lexicons of terms to match (see README): every CSV under lexicons/ unless
+# LEXICON=FILE.csv (several separated by spaces; LEXICON= for none).
+LEXICON ?= $(wildcard lexicons/*.csv)
+LEXICON_ARGS = $(foreach file,$(LEXICON),--lexicon $(file))
 STAMP := $(VENV)/.installed
 
 .PHONY: install build serve publish crawl test lint fuzz bench bench-report screenshots clean
@@ -24,14 +28,14 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 
 build: $(STAMP)
-	$(BIN)/python build_db.py $(RAW) $(DB)
+	$(BIN)/python build_db.py $(RAW) $(DB) $(LEXICON_ARGS)
 
 # `make serve` brings bannedbook.db up to date with raw/ first (an incremental
 # build: it reads only new and changed files, in about a second when there are
 # none); `make serve DB=FILE` serves FILE as it is.
 serve: $(STAMP)
 ifneq ($(origin DB),command line)
-	$(BIN)/python build_db.py $(RAW) $(DB)
+	$(BIN)/python build_db.py $(RAW) $(DB) $(LEXICON_ARGS)
 endif
 	$(BIN)/python -m bannedbook.site $(DB) $(PORT)
 
@@ -41,7 +45,7 @@ endif
 APP ?= bannedbook-archive
 publish: $(STAMP)
 ifneq ($(origin DB),command line)
-	$(BIN)/python build_db.py $(RAW) $(DB)
+	$(BIN)/python build_db.py $(RAW) $(DB) $(LEXICON_ARGS)
 endif
 	$(BIN)/python -m bannedbook.publish $(DB) --app $(APP) $(if $(GENERATE),--generate-dir $(GENERATE))
 

@@ -3,6 +3,7 @@ bannedbook.db out.
 
     find inputs -> read -> decode -> extract   (a map over inputs, every core)
     -> write (one process, in input order) -> number and index
+    -> days and lexicon (the research tables)
 
 An input is a page file or a record of a WARC file. Every input gets a
 raw_files row; rejected ones say why. When the database exists and this
@@ -18,13 +19,14 @@ import sqlite3
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .days import write_days
 from .decode import Rejected, decode, safe_text
 from .extract import Article, extract
 from .files import (
@@ -39,6 +41,7 @@ from .files import (
     record_name,
     split_name,
 )
+from .lexicon import lexicon_is_current, read_lexicons, write_lexicon
 from .store import BuildError, Store, article_id, atomic_database
 from .update import Update, changes_since
 from .urls import normalise
@@ -218,16 +221,23 @@ def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) ->
 
 
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
-          full: bool = False) -> Counter:
+          full: bool = False, lexicon: Sequence[Path] | Path = ()) -> Counter:
     """Build db_path from raw; returns the counts the summary prints. Unless
     full, a database this code built at db_path is updated: only new and
-    changed files are read, rows of files that are gone are removed."""
+    changed files are read, rows of files that are gone are removed.
+    lexicon: a CSV file of terms to match, or several (bannedbook/lexicon.py)."""
     if not raw.is_dir():
         raise BuildError(f"raw folder {raw} is not a directory")
+    # Before anything else: a lexicon that cannot be used fails the build at once.
+    terms = read_lexicons([lexicon] if isinstance(lexicon, str | Path) else lexicon)
     files = {file_name(path, raw): path for path in find_pages(raw)}
     changes = None if full else changes_since(db_path, files)
     counts: Counter = Counter(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None)
+    counts["lexicon terms"] = len(terms.terms)
     if changes is not None and not changes:
+        if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
+            with atomic_database(db_path, update=True) as db, Pool(workers or os.cpu_count()) as pool:
+                counts.update(write_lexicon(db, terms, pool))
         return counts + _totals(db_path)  # nothing changed: the database stands
     names = sorted(files if changes is None else changes.read, key=order)
     with atomic_database(db_path, update=changes is not None) as db, Pool(workers or os.cpu_count()) as pool:
@@ -238,6 +248,8 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
             again = store.forget_articles({key for key, _ in held})
             _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), counts, False)
         store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
+        write_days(db)
+        counts.update(write_lexicon(db, terms, pool))
     return counts + _totals(db_path)
 
 
@@ -295,4 +307,9 @@ def summary(counts: Counter, db_path: Path, seconds: float) -> str:
     lines += [f"    {key[10:]:<20} {n:>7,}" for key, n in sorted(counts.items()) if key.startswith("rejected: ")]
     if counts["incremental"]:
         lines += [f"  read now     {counts['read']:>9,}", f"  removed      {counts['removed']:>9,}"]
+    if counts["lexicon terms"]:
+        found = f", in {counts['lexicon articles']:,} article(s) ({counts['lexicon pairs']:,} article-term pairs)"
+        lines.append(f"  lexicon      {counts['lexicon terms']:>9,} terms" + (found if counts["lexicon written"]
+                                                                               else " (unchanged)"))
+    lines += [f"    {key[14:]}" for key in sorted(counts) if key.startswith("lexicon note: ")]
     return "\n".join(lines)

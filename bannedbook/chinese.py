@@ -267,6 +267,35 @@ def _phrase(term: str) -> str | None:
     return '"' + " ".join(pieces) + '"' + prefix
 
 
+_ENDS_QUOTES = re.compile('["“”「」]')
+
+
+def quoted(text: str) -> str:
+    """The query that searches for text as one quoted phrase, whatever it
+    holds: the characters that would end the quotes become spaces (to
+    search, like all that is not a letter or digit, they only separate
+    words), so OR, -x, *, ( and : inside it are text, never syntax."""
+    return '"' + _ENDS_QUOTES.sub(" ", unicodedata.normalize("NFKC", text)) + '"'
+
+
+def phrase_pattern(term: str) -> re.Pattern | None:
+    """What _phrase(term) finds, as a regular expression over normalised
+    text (term normalised too), so occurrences of a phrase the index found
+    can be counted. The rule, mirrored from the tokens: letters and digits
+    must be as in the term; any other characters in it only separate words,
+    and a word that is not the term's last (or is followed by such a
+    character) must end where the term's does. None when term has no
+    letters or digits (its phrase matches nothing)."""
+    runs = _RUN.findall(term)
+    if not runs:
+        return None
+    word_ends = r"(?![^\W_])"
+    parts = [re.escape(run) + word_ends for run in runs[:-1]]
+    last = re.escape(runs[-1])
+    parts.append(last if term.endswith(runs[-1]) else last + word_ends)
+    return re.compile(r"[\W_]+".join(parts))
+
+
 def parse_query(query: str) -> tuple[list[list[str]], list[str]]:
     """Split a reader's query into AND-ed groups of OR-ed terms, and terms to
     exclude. Terms come back normalised; quotes keep a phrase together."""

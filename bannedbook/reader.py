@@ -45,6 +45,13 @@ where links.target_article_id = :id and links.kind = 'related'
 order by date desc
 """
 AUTHOR_COUNT_SQL = "select count(*) from articles where author = :author"
+# The lexicon terms the article holds (bannedbook/lexicon.py), most frequent first.
+TERMS_SQL = """
+select article_terms.term, article_terms.hits, group_concat(distinct lexicon.theme) as themes
+from article_terms left join lexicon on lexicon.term = article_terms.term
+where article_terms.article_id = :id
+group by article_terms.term order by article_terms.hits desc, article_terms.term
+"""
 
 
 def safe_href(url: object) -> str:
@@ -66,6 +73,9 @@ async def article_page(db, article_id: str) -> dict | None:
     article["related"] = [dict(row) for row in (await db.execute(RELATED_SQL, params)).rows]
     article["cited_by"] = [dict(row) for row in (await db.execute(CITED_BY_SQL, params)).rows]
     article["captures"] = [dict(row) for row in (await db.execute(CAPTURES_SQL, params)).rows]
+    article["terms"] = []
+    if await db.table_exists("article_terms"):  # a database built before lexicons has none
+        article["terms"] = [dict(row) for row in (await db.execute(TERMS_SQL, params)).rows]
     article["author_articles"] = 0
     if article["author"]:
         article["author_articles"] = (await db.execute(AUTHOR_COUNT_SQL, {"author": article["author"]})).first()[0]

@@ -72,6 +72,30 @@ TABLES = {
         {"path": str, "bytes": int, "mtime_ns": int, "sha256": str, "records": int},
         {"pk": "path"},
     ),
+    # Articles per day of the date trends count by (published, else
+    # not_before; day null: undated). Articles are numbered in date order, so
+    # each day's articles are one run of date_order: a period's articles
+    # are a range of rowids, and a search's matches are counted per period
+    # by their rowids alone (bannedbook/trends.py).
+    "days": (
+        {"day": str, "first_date_order": int, "last_date_order": int, "articles": int},
+        {},
+    ),
+    # Researchers' lexicons (bannedbook/lexicon.py). lexicon also gets the
+    # CSVs' other columns, after these.
+    "lexicon": (
+        {"term": str, "theme": str, "list": str, "articles": int, "hits": int},
+        {},
+    ),
+    "article_terms": (
+        {"article_id": str, "term": str, "hits": int},
+        {"pk": ("article_id", "term"), "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    "themes": ({"theme": str, "terms": int, "articles": int}, {"pk": "theme"}),
+    "lexicon_files": (
+        {"path": str, "list": str, "sha256": str, "bytes": int, "encoding": str, "terms": int, "message": str},
+        {},
+    ),
 }  # fmt: skip
 
 INDEXES = [
@@ -80,6 +104,7 @@ INDEXES = [
     ("article_tags", ["tag_id"]), ("links", ["url"]), ("links", ["target_article_id"]),
     ("links", ["kind"]), ("raw_files", ["status", "reason"]), ("raw_files", ["article_id"]),
     ("captures", ["article_id"]), ("captures", ["payload_digest"]), ("captures", ["url"]),
+    ("lexicon", ["term"]), ("lexicon", ["theme", "term"]), ("article_terms", ["term", "hits"]),
 ]  # fmt: skip
 
 # Search selects articles by date_order (see FTS_SQL). The wider index holds

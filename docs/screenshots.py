@@ -3,9 +3,11 @@
     .venv/bin/python docs/screenshots.py [CHART_DB]
 
 Search and article pages show the test crawl (tests/reader_pages.py: the seed
-and the article its related reading points at); the chart shows CHART_DB
-(default: the same small crawl; the README's shows a synthetic crawl made by
-benchmarks/corpus.py, since two articles make a dull chart).
+and the article its related reading points at); the chart, the trends and
+the lexicon page show CHART_DB (default: the same small crawl, built with the
+example lexicon; the README's show a synthetic crawl made by
+benchmarks/corpus.py and built with `make build`, since two articles make a
+dull chart).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bannedbook.db"
-        build(write_reader_crawl(Path(folder) / "raw"), db, workers=1, progress=False)
+        build(write_reader_crawl(Path(folder) / "raw"), db, workers=1, progress=False,
+              lexicon=[ROOT / "lexicons" / "example.csv"])
         chart_db = Path(sys.argv[1]) if len(sys.argv) > 1 else db
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -45,6 +48,18 @@ def main() -> None:
                 page.locator(".chart-timeline").scroll_into_view_if_needed()
                 page.screenshot(path=DOCS / "chart.png", clip={"x": 0, "y": 0, "width": 1000, "height": 1200},
                                 full_page=True)
+                queries = "&".join(f"q={quote(q)}" for q in ("江泽民", "李鹏", "香港 OR 澳門"))
+                page.goto(f"{url}/-/trends?{queries}&by=year&since=2010")
+                top = page.locator("h1").bounding_box()  # page coordinates: nothing has scrolled
+                form = page.locator("form.trends-form").bounding_box()
+                chart = page.locator(".chart-trends").bounding_box()
+                # The heading, then the summary, chart and legend (the form between them left out).
+                page.evaluate("document.querySelector('form.trends-form').style.display = 'none'")
+                chart_end = chart["y"] + chart["height"] - form["height"]
+                page.screenshot(path=DOCS / "trends.png", full_page=True,
+                                clip={"x": 0, "y": top["y"] - 10, "width": 1000, "height": chart_end - top["y"] + 30})
+                page.goto(f"{url}/bannedbook/lexicon")
+                page.screenshot(path=DOCS / "lexicon.png", full_page=True)
             browser.close()
 
 

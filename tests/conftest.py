@@ -76,3 +76,16 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def research_db(tmp_path_factory) -> Path:
+    """A 300-page synthetic crawl (benchmarks/corpus.py: 2010-2024, a fifth of
+    it Traditional) built with the example lexicon, for trends and lexicons."""
+    from corpus import generate
+
+    folder = tmp_path_factory.mktemp("research")
+    generate(folder / "raw", 300, seed=3)
+    db = folder / "bannedbook.db"
+    build(folder / "raw", db, workers=2, progress=False, lexicon=[ROOT / "lexicons" / "example.csv"])
+    return db
