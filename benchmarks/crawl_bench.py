@@ -1,6 +1,8 @@
 """How fast the crawler asks, against the tests' fake site on 127.0.0.1.
 
-    python benchmarks/crawl_bench.py [--pages 300] [--polite-pages 8]
+    PYTHONPATH=tests python benchmarks/crawl_bench.py [--pages 300] [--polite-pages 8]
+
+(the fake site and its pages live with the tests; `make bench` sets the path)
 
 Three crawls into fresh folders, each timed from the server's own request
 log (first request to last): at RATE=1 and RATE=5 (robots.txt sets no
@@ -25,14 +27,12 @@ import time
 from pathlib import Path
 
 import requests
+from common import finish, save, table, target
+from fakesite import FakeSite
+
+from bannedbook.crawl import Settings, crawl
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the fake site lives with the tests
-
-from common import finish, save, table, target  # noqa: E402
-from fakesite import FakeSite  # noqa: E402
-
-from bannedbook.crawl import Settings, crawl  # noqa: E402
 
 
 def rate_of(times: list[float]) -> float:

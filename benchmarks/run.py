@@ -19,6 +19,7 @@ benchmark failed.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -67,7 +68,9 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
 
 def run_script(step: Step) -> int:
     print(f"\n$ python benchmarks/{' '.join(step)}", flush=True)
-    return subprocess.run([sys.executable, str(HERE / step[0]), *step[1:]]).returncode
+    # Some benchmarks run the tests' own fixtures (the crawler's fake site).
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "tests")}
+    return subprocess.run([sys.executable, str(HERE / step[0]), *step[1:]], env=env).returncode
 
 
 def run_all(steps: list[Step], runner: Callable[[Step], int] = run_script) -> list[Step]:

