@@ -40,9 +40,9 @@ from article_tags at where at.article_id = :id order by at.rowid
 # reposted hundreds of times; in a synthetic crawl nearly every article):
 # the page shows STORY_SHOWN of them and links to the rest.
 STORY_SHOWN = 20
-STORY_SQL = f"""
+STORY_SQL = """
 select id, title, source, published, not_before, not_after, url from articles
-where story = :story and id != :id order by date_order limit {STORY_SHOWN}
+where story = :story and id != :id order by date_order limit :shown
 """
 STORY_COUNT_SQL = "select members from stories where id = :story"
 RELATED_SQL = """
@@ -80,7 +80,7 @@ async def article_page(db, article_id: str) -> dict | None:
     article["captures"] = [dict(row) for row in (await db.execute(CAPTURES_SQL, params)).rows]
     article["story_members"], article["story_others"] = 1, []
     if article["story"]:
-        story = {"id": article_id, "story": article["story"]}
+        story = {"id": article_id, "story": article["story"], "shown": STORY_SHOWN}
         counted = (await db.execute(STORY_COUNT_SQL, story)).first()
         article["story_members"] = counted[0] if counted else 1
         if article["story_members"] > 1:

@@ -61,7 +61,8 @@ def regroup(db: sqlite_utils.Database, added_sql: str) -> set[str]:
     stored = ((key, signature) for key, signature in
               _signed(db, db.execute(f"{_SIGNED} where articles.id not in ({added_sql})"))
               if key not in gone)
-    changed = list(_signed(db, db.execute(f"{_SIGNED} where articles.id in ({added_sql}) order by articles.date_order")))
+    changed = list(_signed(db, db.execute(
+        f"{_SIGNED} where articles.id in ({added_sql}) order by articles.date_order")))
     affected = stories.affected_stories(before, stored, changed, gone.keys() - added)
     members = {key for key, story in before.items() if story in affected and key not in gone} | added
     db.execute("create temp table if not exists regrouped (id text primary key)")

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import storystore
 from .chinese import index_columns, index_text
 from .files import file_sha256, file_state, is_warc, split_name
 from .schema import DATE_ORDER, FTS_TABLE
-from . import storystore
 from .store import Store, pipeline_version, write_search_index
 
 

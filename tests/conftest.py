@@ -76,3 +76,14 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def story_db(tmp_path_factory) -> Path:
+    """One report four times over, its tags in both scripts, and another report (tests/story_pages.py)."""
+    from story_pages import write_story_crawl
+
+    folder = tmp_path_factory.mktemp("stories")
+    db = folder / "bannedbook.db"
+    build(write_story_crawl(folder / "raw"), db, workers=1, progress=False)
+    return db
