@@ -24,17 +24,18 @@ what reposts change, so they are left out):
    checked: one story when the text the two share (the MinHash estimate of
    their common shingles) is at least SHARE of the longer one's. Union-find
    joins the checked pairs into stories. The candidates are exactly those
-   datasketch's MinHashLSH proposes with these bands (same bands, exact
+   datasketch's MinHashLSH proposes with these bands (the same bands, exact
    equality), found band by band by sorting the signatures as one numpy
-   array: the build groups the whole archive in one process, and MinHashLSH's
-   dictionary storage (a set per band and article, and the key's hashes)
-   took several times the memory and time (benchmarks/stories_bench.py,
-   grouping inside a build).
+   array. The build groups the whole archive in one process, and
+   MinHashLSH's storage (a dict entry and a set per band and article) took
+   several times the memory and the time for the same stories
+   (benchmarks/stories_bench.py measures the grouping, alone and inside a
+   build).
 3. `affected_stories(...)`: for an incremental build, the stories that new,
-   changed or removed articles touch, found by querying an index of the
-   changed articles (datasketch's MinHashLSH: it holds only the few changed
-   ones) with every stored signature; regrouping the members of those
-   stories with the changed articles gives what a full `group` would.
+   changed or removed articles touch: the stored articles that share a
+   bucket with a changed one and pass the same check, the stored signatures
+   read a chunk at a time; regrouping the members of those stories with the
+   changed articles gives what a full `group` would.
 
 Why these parameters. tests/make_story_pairs.py builds labelled pairs from
 real text (People's Daily 1998 and the seed page): reposts edited as above,
@@ -83,7 +84,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash
 
 from .chinese import normalise
 
@@ -92,6 +93,7 @@ PERMUTATIONS = 128
 BANDS = 42
 SHARE = 0.5
 MIN_SHINGLES = 50
+_CHUNK = 20_000  # stored signatures banded at once by affected_stories
 
 # Fixed: a signature made with another seed or scheme could not be compared.
 _SEED = 1
@@ -158,14 +160,6 @@ class _Signatures:
             raise ValueError(f"{key!r}: signature made with (shingle, permutations) = {(shingle, permutations)}, "
                              f"others with {self.params}; compute them all with the same parameters")
         return count, np.frombuffer(value, dtype="<u4", offset=_HEADER.size)
-
-
-def _index(permutations: int, bands: int) -> MinHashLSH:
-    return MinHashLSH(num_perm=permutations, params=(bands, permutations // bands))
-
-
-def _sketch(values: np.ndarray) -> LeanMinHash:
-    return LeanMinHash(seed=_SEED, hashvalues=values, scheme=_SCHEME)
 
 
 def _shared(count_a: int, a: np.ndarray, count_b: int, b: np.ndarray) -> float:
@@ -268,20 +262,35 @@ def affected_stories(
     fresh = [(key, *signatures.read(key, value)) for key, value in changed]
     gone = set(removed) | {key for key, _ in changed if key in stories}
     affected = {stories[key] for key in gone if key in stories}
-    comparable = [(count, values) for _, count, values in fresh if count >= MIN_SHINGLES]
-    if not comparable:
+    new = [(count, values) for _, count, values in fresh if count >= MIN_SHINGLES]
+    if not new:
         return affected
-    # An index of the few changed articles, queried with each stored one:
-    # memory stays small however large the archive.
-    index = _index(signatures.params[1], bands)
-    for i, (_, values) in enumerate(comparable):
-        index.insert(i, _sketch(values), check_duplication=False)
+    # The stored articles a chunk at a time, each chunk banded together with
+    # the few changed ones: memory stays small however large the archive.
+    chunk: list[tuple[K, int, np.ndarray]] = []
+
+    def check() -> None:
+        matrix = np.vstack([values for _, _, values in chunk] + [values for _, values in new])
+        counts = [count for _, count, _ in chunk] + [count for count, _ in new]
+        for bucket in _buckets(matrix, np.arange(len(counts)), bands):
+            fresh_rows = [j for j in bucket if j >= len(chunk)]
+            if not fresh_rows:
+                continue
+            for i in bucket:
+                if i >= len(chunk) or stories[chunk[i][0]] in affected:
+                    continue
+                if any(_shared(counts[i], matrix[i], counts[j], matrix[j]) >= share for j in fresh_rows):
+                    affected.add(stories[chunk[i][0]])
+        chunk.clear()
+
     for key, value in stored:
         if key in gone or stories.get(key) in affected:
             continue
         count, values = signatures.read(key, value)
-        if count < MIN_SHINGLES:
-            continue
-        if any(_shared(count, values, *comparable[j]) >= share for j in index.query(_sketch(values))):
-            affected.add(stories[key])
+        if count >= MIN_SHINGLES:
+            chunk.append((key, count, values))
+        if len(chunk) == _CHUNK:
+            check()
+    if chunk:
+        check()
     return affected
