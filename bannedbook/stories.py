@@ -172,9 +172,10 @@ def _shared(count_a: int, a: np.ndarray, count_b: int, b: np.ndarray) -> float:
     return jaccard * (count_a + count_b) / (1 + jaccard) / max(count_a, count_b)
 
 
-def _buckets(values: np.ndarray, rows: np.ndarray, bands: int) -> Iterator[list[int]]:
+def _buckets(values: np.ndarray, rows: np.ndarray, bands: int, first_new: int | None = None) -> Iterator[list[int]]:
     """Rows (two or more, ascending) whose values agree on a whole band, band
-    by band: what MinHashLSH with (bands, len // bands) puts in one bucket."""
+    by band: what MinHashLSH with (bands, len // bands) puts in one bucket.
+    With first_new, only buckets holding a row from first_new on."""
     width = values.shape[1] // bands
     for band in range(bands):
         part = values[rows, band * width:(band + 1) * width]
@@ -182,7 +183,10 @@ def _buckets(values: np.ndarray, rows: np.ndarray, bands: int) -> Iterator[list[
         ordered = part[order]
         starts = np.flatnonzero(np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1))))
         ends = np.append(starts[1:], len(order))
-        for start in np.flatnonzero(ends - starts >= 2).tolist():
+        wanted = ends - starts >= 2
+        if first_new is not None:
+            wanted &= np.add.reduceat((rows[order] >= first_new).astype(np.int32), starts) > 0
+        for start in np.flatnonzero(wanted).tolist():
             yield sorted(rows[order[starts[start]:ends[start]]].tolist())
 
 
@@ -272,10 +276,8 @@ def affected_stories(
     def check() -> None:
         matrix = np.vstack([values for _, _, values in chunk] + [values for _, values in new])
         counts = [count for _, count, _ in chunk] + [count for count, _ in new]
-        for bucket in _buckets(matrix, np.arange(len(counts)), bands):
+        for bucket in _buckets(matrix, np.arange(len(counts)), bands, first_new=len(chunk)):
             fresh_rows = [j for j in bucket if j >= len(chunk)]
-            if not fresh_rows:
-                continue
             for i in bucket:
                 if i >= len(chunk) or stories[chunk[i][0]] in affected:
                     continue
