@@ -105,8 +105,10 @@ INDEXES = [
     # A story's articles in date order (the article page's list), and one
     # article per story (?_collapse=1) read from the index alone.
     ("articles", ["story", "date_order"]),
-    # A tag in any script: counts, the tag page and ?_tag= read this index alone.
+    # A tag in any script: counts, the tag page and ?_tag= read the first
+    # index alone, the tag facet (the tags of the matching articles) the second.
     ("tags", ["key"]), ("article_tags", ["tag_key", "tag_id", "article_id"]),
+    ("article_tags", ["article_id", "tag_key"]),
 ]  # fmt: skip
 
 # Search selects articles by date_order (see FTS_SQL). The wider index holds

@@ -300,8 +300,9 @@ class Store:
 
     def finish(self, map_: Callable = map) -> None:
         """Number and index the articles, group them into stories, resolve
-        links to articles in the archive, build the indexes and analyse. map_ runs the indexing (a
-        process pool's map spreads it over every core)."""
+        links to articles in the archive, build the indexes and analyse.
+        map_ runs the indexing (a process pool's map spreads it over every
+        core)."""
         self.resolve_revisits()
         self.date_captures("temp.new_articles")
         after = self.number_new_articles()

@@ -441,6 +441,32 @@ def story_picks(db: Path) -> dict:
 
 OLD_TOP_TAGS = ("select tag_id as tag, count(*) as articles from article_tags group by tag_id "
                 "order by articles desc, tag limit 100")
+# The queries as they were before stories and tag keys, to measure what the
+# new ones cost against them in the same run.
+BEFORE = {
+    "search": """with hits as (
+  select articles_fts.rowid, bm25(articles_fts, 1.0, 10.0) as rank
+  from articles_fts join articles on articles.rowid = articles_fts.rowid
+  where articles_fts match cjk_match(:q)
+    and (:tag = '' or articles.id in (select article_id from article_tags where tag_id = :tag))
+),
+best as (select rowid, rank, count(*) over () as total from hits order by rank limit 100)
+select articles.id, cjk_snippet(articles.title, :q) as title, cjk_snippet(articles.body, :q) as snippet, best.total
+from best join articles on articles.rowid = best.rowid order by best.rank""",
+    "tag": """select articles.id, articles.title, count(*) over () as total
+from article_tags join articles on articles.id = article_tags.article_id
+where article_tags.tag_id = :tag order by articles.date_order desc limit 100""",
+    "top_tags": OLD_TOP_TAGS,
+    "tags_with": """select other.tag_id as tag, count(*) as articles from article_tags this
+join article_tags other on other.article_id = this.article_id and other.tag_id != this.tag_id
+where this.tag_id = :tag group by other.tag_id order by articles desc, tag limit 100""",
+    "tag facet": """select tag_id as value, count(*) as count from article_tags
+where article_id in (select id from articles where date_order in
+  (select rowid from articles_fts where articles_fts match cjk_match(:q)))
+group by tag_id order by count desc, value limit 31""",
+    "articles_per_month": """select substr(coalesce(published, not_before), 1, 7) as month, count(*) as articles
+from articles where coalesce(published, not_before) >= '2000' group by month""",
+}
 
 
 def page_kinds(p: dict) -> dict[str, tuple[str, list[str]]]:
@@ -474,6 +500,55 @@ def page_kinds(p: dict) -> dict[str, tuple[str, list[str]]]:
     }
 
 
+def after_queries() -> dict[str, str]:
+    """The same queries as the site runs them now (metadata.yml, reader.py)."""
+    import yaml
+
+    from bannedbook.reader import TAG_LABEL_SQL
+    from bannedbook.site import METADATA
+
+    queries = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["bannedbook"]["queries"]
+    facet = f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")} as value, counted.*
+from (select tag_key, count(distinct article_id) as count from article_tags
+      where article_id in (select id from articles where date_order in
+        (select rowid from articles_fts where articles_fts match cjk_match(:q)))
+      group by tag_key order by count desc, tag_key limit 31) counted order by count desc, value"""
+    month = """select substr(coalesce(published, not_before), 1, 7) as month, count(*) as articles,
+  count(distinct story) as stories
+from articles where coalesce(published, not_before) >= '2000' group by month"""
+    return {"search": queries["search"]["sql"], "tag": queries["tag"]["sql"], "top_tags": queries["top_tags"]["sql"],
+            "tags_with": queries["tags_with"]["sql"], "tag facet": facet, "articles_per_month": month}
+
+
+def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
+    """Median ms of each query before and after (tag: the most used tag, as
+    the query for the search and the facet too)."""
+    from bannedbook import plugin
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    plugin.prepare_connection(conn)
+    params = {"q": tag, "tag": tag, "author": "", "source": "", "since": "", "until": "", "collapse": "",
+              "page": ""}
+    after = after_queries()
+    rows = []
+    try:
+        for name, before in BEFORE.items():
+            times = {}
+            for label, sql in (("before", before), ("after", after[name])):
+                wanted = {key: value for key, value in params.items() if f":{key}" in sql}
+                measured = []
+                for _ in range(repeats + 1):
+                    started = time.perf_counter()
+                    conn.execute(sql, wanted).fetchall()
+                    measured.append((time.perf_counter() - started) * 1000)
+                times[label] = statistics.median(measured[1:])
+            rows.append([name, round(times["before"], 2), round(times["after"], 2),
+                         round(times["after"] / times["before"], 2)])
+    finally:
+        conn.close()
+    return rows
+
+
 def in_build(args) -> int:
     from pages_bench import measure
 
@@ -498,6 +573,7 @@ def in_build(args) -> int:
         pages = measure(url, kinds, args.requests)
     print("collapse designs…", flush=True)
     designs = collapse_designs(db, ["的", "中国", *chosen["rare"][:1]], args.requests)
+    costs = query_costs(db, chosen["tag"], args.requests)
 
     counts = chosen["counts"]
     step_row = [how, step["articles"], step["stories"], step["largest"], round(step["seconds"], 2),
@@ -521,6 +597,9 @@ def in_build(args) -> int:
                           round(r["p50"] / base["p50"], 2), r["errors"]] for kind, r in pages.items()]))
     tables.append(table("Counting a table search's stories in SQL: median ms, the count, and the stories a flag "
                         "on first articles loses", ["word", "design", "ms", "count", "stories lost"], designs))
+    tables.append(table(f"The site's queries before and after stories and tag keys (median ms in SQL; the most used "
+                        f"tag, {chosen['tag']}, as tag and as query)", ["query", "before", "after", "after ÷ before"],
+                        costs))
     targets.append(target("pages answered with an error", sum(r["errors"] for r in pages.values()), 0))
     notes = [f"{counts['articles']:,} articles in {counts['stories']:,} stories; {counts['spellings']:,} tag "
              f"spellings are {counts['tags']:,} tags by key.",
