@@ -43,6 +43,7 @@ from .files import (
 )
 from .lexicon import lexicon_is_current, read_lexicons, write_lexicon
 from .store import BuildError, Store, article_id, atomic_database
+from .stories import signature
 from .update import Update, changes_since
 from .urls import normalise
 from .warc import Damaged, Record, record_at, records
@@ -74,6 +75,7 @@ class Page:
     message: str | None = None
     mtime_ns: int | None = None
     capture: Capture | None = None
+    signature: bytes | None = None  # the article's story signature (stories.signature of its body)
 
 
 @dataclass
@@ -96,6 +98,7 @@ def _page_from(page: Page, data: bytes, http_charset: str | None = None) -> Page
         decoded = decode(data, http_charset)
         page.encoding = decoded.encoding
         page.article = extract(decoded.text, page_url=page.capture.url if page.capture else None)
+        page.signature = signature(page.article.body)
         warnings = [decoded.warning] + page.article.warnings
         page.message = "; ".join(w for w in warnings if w) or None
     except Rejected as rejected:

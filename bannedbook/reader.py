@@ -16,11 +16,12 @@ from datasette.facets import Facet
 from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args, urlsafe_components
 
+from .chinese import normalise
 from .plugin import marked_html
 
 ARTICLE_SQL = """
 select id, url, title, author, source, source_url, category, published, not_before, captured, not_after,
-  year, script
+  year, script, story
 from articles where id = :id
 """
 # Earliest first: the first is when and where the article was first captured.
@@ -28,11 +29,22 @@ CAPTURES_SQL = """
 select url, captured, path, kind, status from captures where article_id = :id order by captured, path
 """
 PARAGRAPHS_SQL = "select role, text from paragraphs where article_id = :id order by position"
-# Tags in the order the page gave them, each with how many articles carry it.
+# Tags in the order the page gave them, each with how many articles carry it
+# in any script.
 TAGS_SQL = """
-select at.tag_id as name, (select count(*) from article_tags other where other.tag_id = at.tag_id) as articles
+select at.tag_id as name,
+  (select count(distinct other.article_id) from article_tags other where other.tag_key = at.tag_key) as articles
 from article_tags at where at.article_id = :id order by at.rowid
 """
+# The story's other articles, first first. A story can be large (a report
+# reposted hundreds of times; in a synthetic crawl nearly every article):
+# the page shows STORY_SHOWN of them and links to the rest.
+STORY_SHOWN = 20
+STORY_SQL = """
+select id, title, source, published, not_before, not_after, url from articles
+where story = :story and id != :id order by date_order limit :shown
+"""
+STORY_COUNT_SQL = "select members from stories where id = :story"
 RELATED_SQL = """
 select links.url, links.text, links.target_article_id as target, articles.title as target_title
 from links left join articles on articles.id = links.target_article_id
@@ -76,6 +88,13 @@ async def article_page(db, article_id: str) -> dict | None:
     article["terms"] = []
     if await db.table_exists("article_terms"):  # a database built before lexicons has none
         article["terms"] = [dict(row) for row in (await db.execute(TERMS_SQL, params)).rows]
+    article["story_members"], article["story_others"] = 1, []
+    if article["story"]:
+        story = {"id": article_id, "story": article["story"], "shown": STORY_SHOWN}
+        counted = (await db.execute(STORY_COUNT_SQL, story)).first()
+        article["story_members"] = counted[0] if counted else 1
+        if article["story_members"] > 1:
+            article["story_others"] = [dict(row) for row in (await db.execute(STORY_SQL, story)).rows]
     article["author_articles"] = 0
     if article["author"]:
         article["author_articles"] = (await db.execute(AUTHOR_COUNT_SQL, {"author": article["author"]})).first()[0]
@@ -95,19 +114,26 @@ async def canned_rows(datasette, database: str, name: str, params: dict) -> list
 
 # Tags live in article_tags, not in a column of articles, so neither a column
 # nor an array facet can count them. ?_tag=NAME filters articles through the
-# tag_id index and the "tag" facet counts tags over the filtered rows; both
+# tag_key index and the "tag" facet counts tags over the filtered rows; both
 # stay fast at 100,000 articles, where json_each over a column would not.
+# A tag is its key (tags.key): 中国 and 中國 select and count the same articles.
 @hookimpl
 def filters_from_request(request, database, table, datasette):
     tags = request.args.getlist("_tag") if table == "articles" else []
     if not tags:
         return None
-    params = {f"bannedbook_tag{i}": tag for i, tag in enumerate(tags)}
+    params = {f"bannedbook_tag{i}": normalise(tag) for i, tag in enumerate(tags)}
     return FilterArguments(
-        where_clauses=[f"id in (select article_id from article_tags where tag_id = :{key})" for key in params],
+        where_clauses=[f"id in (select article_id from article_tags where tag_key = :{key})" for key in params],
         params=params,
         human_descriptions=[f'tagged "{tag}"' for tag in tags],
     )
+
+
+# A tag's label where its spellings are counted as one: the spelling most
+# articles use (the first in code-point order among equals).
+TAG_LABEL_SQL = """(select tag_id from article_tags spelled where spelled.tag_key = {key}
+  group by tag_id order by count(*) desc, tag_id limit 1)"""
 
 
 class TagFacet(Facet):
@@ -123,10 +149,13 @@ class TagFacet(Facet):
         if self.table != "articles":
             return results, timed_out
         size = self.get_facet_size()
-        selected = set(self.request.args.getlist("_tag"))
-        sql = f"""select tag_id as value, count(*) as count from article_tags
-                  where article_id in (select id from ({self.sql}))
-                  group by tag_id order by count desc, value limit {size + 1}"""
+        # Which spelling the reader asked for, by key: toggling removes that one.
+        selected = {normalise(tag): tag for tag in self.request.args.getlist("_tag")}
+        sql = f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")} as value, counted.*
+                  from (select tag_key, count(distinct article_id) as count from article_tags
+                        where article_id in (select id from ({self.sql}))
+                        group by tag_key order by count desc, tag_key limit {size + 1}) counted
+                  order by count desc, value"""
         for source_and_config in self.get_configs():
             config = source_and_config["config"]
             name = config.get("simple") or "tags"
@@ -143,9 +172,10 @@ class TagFacet(Facet):
                 "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_tag": name})),
                 "results": [{
                     "value": row["value"], "label": row["value"], "count": row["count"],
-                    "selected": row["value"] in selected,
+                    "selected": row["tag_key"] in selected,
                     "toggle_url": self.ds.urls.path(
-                        path_with_removed_args(self.request, {"_tag": row["value"]}) if row["value"] in selected
+                        path_with_removed_args(self.request, {"_tag": selected[row["tag_key"]]})
+                        if row["tag_key"] in selected
                         else path_with_added_args(self.request, {"_tag": row["value"]})),
                 } for row in rows[:size]],
                 "truncated": len(rows) > size,
@@ -191,7 +221,11 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     if template == "query-bannedbook-tag.html" and request is not None:
         async def tag_vars() -> dict:
             tag = request.args.get("tag", "")
-            return {"tags_with": (await canned_rows(datasette, database, "tags_with", {"tag": tag}))[:30]}
+            spellings = await datasette.get_database(database).execute(
+                """select tag_id as name, count(*) as articles from article_tags where tag_key = :key
+                   group by tag_id order by articles desc, name""", {"key": normalise(tag)})
+            return {"tags_with": (await canned_rows(datasette, database, "tags_with", {"tag": tag}))[:30],
+                    "spellings": [dict(row) for row in spellings.rows]}
 
         return tag_vars
     return None

@@ -27,23 +27,45 @@ FTS_SQL = f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 ({', '.join(FTS_COLUMN
 DATE_ORDER = "coalesce(published, not_before, ''), file"
 
 TABLES = {
+    # Near-duplicate articles (reposts, the other script, light edits) are
+    # one story, named after its first article in date order; an article
+    # alone is a story of one (bannedbook/storystore.py). Created before
+    # articles, whose story column refers to it.
+    "stories": (
+        {"id": str, "title": str, "first_date": str, "last_date": str, "members": int, "sources": int},
+        {"pk": "id"},
+    ),
     "articles": (
         {
             "id": str, "url": str, "title": str, "author": str, "source": str,
             "source_url": str, "category": str, "site_number": int,
             "published": str, "not_before": str, "captured": str, "not_after": str,
-            "year": int, "date_order": int,
+            # story before body: read for every match when a search is
+            # collapsed, it stays in the row's first page, never in the
+            # overflow pages of a long body.
+            "year": int, "date_order": int, "story": str,
             "script": str, "body": str, "file": str,
         },
-        {"pk": "id", "not_null": {"title", "body"}},
+        {"pk": "id", "not_null": {"title", "body"}, "foreign_keys": [("story", "stories", "id")]},
+    ),
+    # Each article's story signature (stories.signature of its body), made
+    # by the build's workers and kept so an incremental build compares new
+    # articles with the archive without reading every body again.
+    "story_signatures": (
+        {"article_id": str, "signature": bytes},
+        {"pk": "article_id", "foreign_keys": [("article_id", "articles", "id")]},
     ),
     "paragraphs": (
         {"article_id": str, "position": int, "role": str, "text": str},
         {"pk": ("article_id", "position"), "foreign_keys": [("article_id", "articles", "id")]},
     ),
-    "tags": ({"id": str, "name": str, "url": str}, {"pk": "id"}),
+    # A tag keeps the spelling the page used (id, name); key is the same
+    # tag whatever the script, case or width (chinese.normalise(name)), so
+    # 中国 and 中國 count as one. article_tags repeats the key so counts and
+    # filters read one index instead of joining tags for every row.
+    "tags": ({"id": str, "name": str, "url": str, "key": str}, {"pk": "id"}),
     "article_tags": (
-        {"article_id": str, "tag_id": str},
+        {"article_id": str, "tag_id": str, "tag_key": str},
         {"pk": ("article_id", "tag_id"),
          "foreign_keys": [("article_id", "articles", "id"), ("tag_id", "tags", "id")]},
     ),
@@ -105,6 +127,13 @@ INDEXES = [
     ("links", ["kind"]), ("raw_files", ["status", "reason"]), ("raw_files", ["article_id"]),
     ("captures", ["article_id"]), ("captures", ["payload_digest"]), ("captures", ["url"]),
     ("lexicon", ["term"]), ("lexicon", ["theme", "term"]), ("article_terms", ["term", "hits"]),
+    # A story's articles in date order (the article page's list), and one
+    # article per story (?_collapse=1) read from the index alone.
+    ("articles", ["story", "date_order"]),
+    # A tag in any script: counts, the tag page and ?_tag= read the first
+    # index alone, the tag facet (the tags of the matching articles) the second.
+    ("tags", ["key"]), ("article_tags", ["tag_key", "tag_id", "article_id"]),
+    ("article_tags", ["article_id", "tag_key"]),
 ]  # fmt: skip
 
 # Search selects articles by date_order (see FTS_SQL). The wider index holds

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from .chinese import index_columns
+from . import storystore
+from .chinese import index_columns, normalise
 from .extract import Article
 from .schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
 from .urls import article_url, is_mirror
@@ -165,7 +166,7 @@ class Store:
                 message = "; ".join(filter(None, [f"same article as {first}", message]))
             if status == "article":
                 self.holders[key] = (page.path, rank(page))
-                self.add_article(page.article, key, page.path)
+                self.add_article(page.article, key, page.path, page.signature)
         self.pending["raw_files"].append({
             "path": page.path, "sha256": page.sha256, "bytes": page.size, "mtime_ns": page.mtime_ns,
             "encoding": page.encoding, "status": status, "article_id": key,
@@ -202,7 +203,7 @@ class Store:
         db = self.db
         gone_tags = [tag for (tag,) in db.execute("select tag_id from article_tags where article_id = ?", [key])]
         db.execute("delete from temp.new_articles where id = ?", [key])
-        for table in ("paragraphs", "links", "article_tags"):
+        for table in ("paragraphs", "links", "article_tags", "story_signatures"):
             db.execute(f"delete from [{table}] where article_id = ?", [key])
         for tag in gone_tags:
             if not db.execute("select 1 from article_tags where tag_id = ? limit 1", [tag]).fetchone():
@@ -213,8 +214,9 @@ class Store:
                    {"new": new, "old": old})
         db.execute("update captures set status = 'duplicate' where path = ?", [old])
 
-    def add_article(self, article: Article, key: str, path: str) -> None:
-        """Queue an article's rows."""
+    def add_article(self, article: Article, key: str, path: str, signature: bytes | None = None) -> None:
+        """Queue an article's rows. signature: its story signature, made by
+        a worker (stories.signature of the body); the story is set in finish()."""
         day = article.published or article.not_before
         self.pending["articles"].append({
             "id": key, "url": article.url, "title": article.title, "author": article.author,
@@ -222,7 +224,7 @@ class Store:
             "site_number": article.site_number, "published": article.published,
             "not_before": article.not_before, "captured": None, "not_after": None,  # from captures, in finish()
             "year": int(day[:4]) if day else None,
-            "date_order": None,  # numbered in finish()
+            "date_order": None, "story": None,  # numbered and grouped in finish()
             "script": article.script, "body": article.body, "file": path,
         })  # fmt: skip
         self.pending["paragraphs"] += [
@@ -234,11 +236,12 @@ class Store:
              "scheme": link.scheme, "target_article_id": None}
             for i, link in enumerate(article.links, 1)
         ]  # fmt: skip
+        self.pending["story_signatures"].append({"article_id": key, "signature": signature})
         for name, url in article.tags:
             if name not in self.tags:
                 self.tags.add(name)
-                self.pending["tags"].append({"id": name, "name": name, "url": url})
-            self.pending["article_tags"].append({"article_id": key, "tag_id": name})
+                self.pending["tags"].append({"id": name, "name": name, "url": url, "key": normalise(name)})
+            self.pending["article_tags"].append({"article_id": key, "tag_id": name, "tag_key": normalise(name)})
         if len(self.pending["articles"]) >= self.BATCH:
             self.flush()
 
@@ -296,12 +299,14 @@ class Store:
                             where {where}""")
 
     def finish(self, map_: Callable = map) -> None:
-        """Number and index the articles, resolve links to articles in the
-        archive, build the indexes and analyse. map_ runs the indexing (a
-        process pool's map spreads it over every core)."""
+        """Number and index the articles, group them into stories, resolve
+        links to articles in the archive, build the indexes and analyse.
+        map_ runs the indexing (a process pool's map spreads it over every
+        core)."""
         self.resolve_revisits()
         self.date_captures("temp.new_articles")
         after = self.number_new_articles()
+        storystore.group_all(self.db)
         write_search_index(self.db, after, map_)
         for table, names in INDEXES:
             self.db[table].create_index(names)

@@ -17,19 +17,25 @@ what reposts change, so they are left out):
    SHINGLE characters, and summarised by datasketch's MinHash. The signature
    is bytes (a BLOB the build can keep, so an incremental build computes it
    only for new pages), made in the build's worker processes.
-2. `group(items)`: MinHashLSH (datasketch) proposes as candidates only pairs
-   that agree on a whole band of the signature, so the work grows with the
-   number of articles and their near-duplicates, never with all pairs. Each
-   candidate pair is checked: one story when the text the two share (the
-   MinHash estimate of their common shingles) is at least SHARE of the
-   longer one's. Union-find joins the checked pairs into stories. The index
-   holds _BANDS_PER_PASS bands at a time: the candidates are the same as
-   with all bands in one index, for a fraction of its memory (a set per
-   band and article) and a little more time.
+2. `group(items)`: locality-sensitive hashing proposes as candidates only
+   pairs that agree on a whole band of the signature (BANDS bands of
+   consecutive values), so the work grows with the number of articles and
+   their near-duplicates, never with all pairs. Each candidate pair is
+   checked: one story when the text the two share (the MinHash estimate of
+   their common shingles) is at least SHARE of the longer one's. Union-find
+   joins the checked pairs into stories. The candidates are exactly those
+   datasketch's MinHashLSH proposes with these bands (the same bands, exact
+   equality), found band by band by sorting the signatures as one numpy
+   array. The build groups the whole archive in one process, and
+   MinHashLSH's storage (a dict entry and a set per band and article) took
+   several times the memory and the time for the same stories
+   (benchmarks/stories_bench.py measures the grouping, alone and inside a
+   build).
 3. `affected_stories(...)`: for an incremental build, the stories that new,
-   changed or removed articles touch, found by querying an index of the
-   changed articles with every stored signature; regrouping the members of
-   those stories with the changed articles gives what a full `group` would.
+   changed or removed articles touch: the stored articles that share a
+   bucket with a changed one and pass the same check, the stored signatures
+   read a chunk at a time; regrouping the members of those stories with the
+   changed articles gives what a full `group` would.
 
 Why these parameters. benchmarks/make_story_pairs.py builds labelled pairs from
 real text (People's Daily 1998 and the seed page): reposts edited as above,
@@ -74,11 +80,11 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash
 
 from .chinese import normalise
 
@@ -87,7 +93,7 @@ PERMUTATIONS = 128
 BANDS = 42
 SHARE = 0.5
 MIN_SHINGLES = 50
-_BANDS_PER_PASS = 6
+_CHUNK = 20_000  # stored signatures banded at once by affected_stories
 
 # Fixed: a signature made with another seed or scheme could not be compared.
 _SEED = 1
@@ -140,8 +146,8 @@ class _Signatures:
     def __init__(self) -> None:
         self.params: tuple[int, int] | None = None
 
-    def read(self, key: Hashable, value: bytes) -> tuple[int, LeanMinHash]:
-        """(number of distinct shingles, MinHash) of a stored signature."""
+    def read(self, key: Hashable, value: bytes) -> tuple[int, np.ndarray]:
+        """(number of distinct shingles, MinHash values) of a stored signature."""
         try:
             tag, version, shingle, permutations, count = _HEADER.unpack_from(value)
         except (struct.error, TypeError) as error:
@@ -153,21 +159,35 @@ class _Signatures:
         elif self.params != (shingle, permutations):
             raise ValueError(f"{key!r}: signature made with (shingle, permutations) = {(shingle, permutations)}, "
                              f"others with {self.params}; compute them all with the same parameters")
-        values = np.frombuffer(value, dtype="<u4", offset=_HEADER.size)
-        return count, LeanMinHash(seed=_SEED, hashvalues=values, scheme=_SCHEME)
+        return count, np.frombuffer(value, dtype="<u4", offset=_HEADER.size)
 
 
-def _index(permutations: int, bands: int) -> MinHashLSH:
-    return MinHashLSH(num_perm=permutations, params=(bands, permutations // bands))
-
-
-def _shared(count_a: int, a: LeanMinHash, count_b: int, b: LeanMinHash) -> float:
+def _shared(count_a: int, a: np.ndarray, count_b: int, b: np.ndarray) -> float:
     """The share of the longer article's shingles that the other has too:
-    |A ∩ B| = J (|A| + |B|) / (1 + J), with J estimated by MinHash."""
+    |A ∩ B| = J (|A| + |B|) / (1 + J), with J estimated by MinHash (the
+    share of equal values, as datasketch's MinHash.jaccard counts it)."""
     if not count_a or not count_b:
         return 0.0
-    jaccard = a.jaccard(b)
+    jaccard = np.count_nonzero(a == b) / len(a)
     return jaccard * (count_a + count_b) / (1 + jaccard) / max(count_a, count_b)
+
+
+def _buckets(values: np.ndarray, rows: np.ndarray, bands: int, first_new: int | None = None) -> Iterator[list[int]]:
+    """Rows (two or more, ascending) whose values agree on a whole band, band
+    by band: what MinHashLSH with (bands, len // bands) puts in one bucket.
+    With first_new, only buckets holding a row from first_new on."""
+    width = values.shape[1] // bands
+    for band in range(bands):
+        part = values[rows, band * width:(band + 1) * width]
+        order = np.lexsort(part.T[::-1])
+        ordered = part[order]
+        starts = np.flatnonzero(np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1))))
+        ends = np.append(starts[1:], len(order))
+        wanted = ends - starts >= 2
+        if first_new is not None:
+            wanted &= np.add.reduceat((rows[order] >= first_new).astype(np.int32), starts) > 0
+        for start in np.flatnonzero(wanted).tolist():
+            yield sorted(rows[order[starts[start]:ends[start]]].tolist())
 
 
 def shared(a: bytes, b: bytes) -> float:
@@ -184,11 +204,14 @@ def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int 
     its story (the build passes them in date order). Keys must be distinct.
     """
     keys: list[K] = []
-    sketches: list[tuple[int, LeanMinHash]] = []
+    counts: list[int] = []
+    rows: list[np.ndarray] = []
     signatures = _Signatures()
     for key, value in items:
         keys.append(key)
-        sketches.append(signatures.read(key, value))
+        count, values = signatures.read(key, value)
+        counts.append(count)
+        rows.append(values)
     if len(set(keys)) != len(keys):
         raise ValueError("group() needs distinct keys")
     parent = list(range(len(keys)))
@@ -200,26 +223,14 @@ def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int 
         return i
 
     if signatures.params:
-        comparable = [i for i, (count, _) in enumerate(sketches) if count >= MIN_SHINGLES]
-        rows = signatures.params[1] // bands
-        # The index holds a few bands at a time: a pair agreeing on any band
-        # is a candidate in one of the passes, as in one index of all bands,
-        # while the index's memory (a set per band and article) is a fraction.
-        for first in range(0, bands, _BANDS_PER_PASS):
-            width = min(_BANDS_PER_PASS, bands - first)
-            index = MinHashLSH(num_perm=width * rows, params=(width, rows))
-            values = slice(first * rows, (first + width) * rows)
-            parts = {i: LeanMinHash(seed=_SEED, hashvalues=sketches[i][1].hashvalues[values], scheme=_SCHEME)
-                     for i in comparable}
-            with index.insertion_session() as session:
-                for i, part in parts.items():
-                    session.insert(i, part, check_duplication=False)
-            for i, part in parts.items():
-                for j in index.query(part):
-                    if j <= i:
-                        continue
+        matrix = np.vstack(rows)  # one array: a few hundred bytes an article
+        del rows
+        comparable = np.flatnonzero(np.array(counts) >= MIN_SHINGLES)
+        for bucket in _buckets(matrix, comparable, bands):
+            for n, i in enumerate(bucket):
+                for j in bucket[n + 1:]:
                     a, b = root(i), root(j)
-                    if a != b and _shared(*sketches[i], *sketches[j]) >= share:
+                    if a != b and _shared(counts[i], matrix[i], counts[j], matrix[j]) >= share:
                         # The earlier article is the root, so it names the story.
                         parent[max(a, b)] = min(a, b)
     return {key: keys[root(i)] for i, key in enumerate(keys)}
@@ -255,20 +266,33 @@ def affected_stories(
     fresh = [(key, *signatures.read(key, value)) for key, value in changed]
     gone = set(removed) | {key for key, _ in changed if key in stories}
     affected = {stories[key] for key in gone if key in stories}
-    comparable = [(count, sketch) for _, count, sketch in fresh if count >= MIN_SHINGLES]
-    if not comparable:
+    new = [(count, values) for _, count, values in fresh if count >= MIN_SHINGLES]
+    if not new:
         return affected
-    # An index of the few changed articles, queried with each stored one:
-    # memory stays small however large the archive.
-    index = _index(signatures.params[1], bands)
-    for i, (_, sketch) in enumerate(comparable):
-        index.insert(i, sketch, check_duplication=False)
+    # The stored articles a chunk at a time, each chunk banded together with
+    # the few changed ones: memory stays small however large the archive.
+    chunk: list[tuple[K, int, np.ndarray]] = []
+
+    def check() -> None:
+        matrix = np.vstack([values for _, _, values in chunk] + [values for _, values in new])
+        counts = [count for _, count, _ in chunk] + [count for count, _ in new]
+        for bucket in _buckets(matrix, np.arange(len(counts)), bands, first_new=len(chunk)):
+            fresh_rows = [j for j in bucket if j >= len(chunk)]
+            for i in bucket:
+                if i >= len(chunk) or stories[chunk[i][0]] in affected:
+                    continue
+                if any(_shared(counts[i], matrix[i], counts[j], matrix[j]) >= share for j in fresh_rows):
+                    affected.add(stories[chunk[i][0]])
+        chunk.clear()
+
     for key, value in stored:
         if key in gone or stories.get(key) in affected:
             continue
-        count, sketch = signatures.read(key, value)
-        if count < MIN_SHINGLES:
-            continue
-        if any(_shared(count, sketch, *comparable[j]) >= share for j in index.query(sketch)):
-            affected.add(stories[key])
+        count, values = signatures.read(key, value)
+        if count >= MIN_SHINGLES:
+            chunk.append((key, count, values))
+        if len(chunk) == _CHUNK:
+            check()
+    if chunk:
+        check()
     return affected

@@ -36,7 +36,7 @@ from datasette.database import QueryInterrupted
 from datasette.filters import FilterArguments
 from datasette.utils import sqlite_timelimit
 
-from .chinese import match_expression
+from .chinese import match_expression, normalise
 from .schema import FTS_TABLE
 
 DATABASE = "bannedbook"
@@ -240,7 +240,8 @@ class Series:
 
 
 FILTER_SQL = {
-    "tag": "id in (select article_id from article_tags where tag_id = :tag)",
+    # A tag in either script, as ?_tag= selects it (tags.key: normalised).
+    "tag": "id in (select article_id from article_tags where tag_key = :tag)",
     "author": "author = :author",
     "source": "source = :source",
 }
@@ -290,8 +291,8 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
     universe = None  # with filters, the rowids of the articles they let through
     if params.filters():
         where = " and ".join(FILTER_SQL[name] for name in params.filters())
-        universe = [r for (r,) in conn.execute(f"select rowid from articles where {where} order by rowid",
-                                               params.filters())]
+        values = params.filters() | ({"tag": normalise(params.tag)} if params.tag else {})
+        universe = [r for (r,) in conn.execute(f"select rowid from articles where {where} order by rowid", values)]
         allowed = set(universe)
     series = []
     for kind, values in (("q", params.queries), ("theme", params.themes)):

@@ -16,7 +16,8 @@ In the order a build meets them:
    and reading all its files again together (forget_articles).
 4. Update.finish: if articles were removed, or one is older than the newest,
    every article is numbered again (date_order stays 1..N in date order) and
-   the search index rewritten; otherwise the new ones are appended. Then
+   the search index rewritten; otherwise the new ones are appended. The
+   stories the change touches are grouped again (storystore.regroup). Then
    links and tags touched by the change are resolved again.
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import storystore
 from .chinese import index_columns, index_text
 from .files import file_sha256, file_state, is_warc, split_name
 from .schema import DATE_ORDER, FTS_TABLE
@@ -156,13 +158,14 @@ class Update(Store):
         db.conn.executemany("insert into temp.gone_articles (id, url) select id, url from articles where id = ?",
                             [(key,) for key in keys])
         gone = "select id from temp.gone_articles"
+        storystore.remember_gone(db, gone)
         db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, body_index, title_index)
                        select 'delete', rowid, index_body(title, body), index_title(title)
                        from articles where id in ({gone})""")
         db.execute(f"""insert or ignore into temp.touched_tags
                        select tag_id from article_tags where article_id in ({gone})""")
         db.execute("insert or ignore into temp.gone_urls select url from temp.gone_articles where url is not null")
-        for table in ("paragraphs", "links", "article_tags", "captures"):
+        for table in ("paragraphs", "links", "article_tags", "captures", "story_signatures"):
             db.execute(f"delete from [{table}] where article_id in ({gone})")
         db.execute(f"delete from articles where id in ({gone})")
 
@@ -187,6 +190,7 @@ class Update(Store):
             db.execute("delete from articles")
             db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
         after = self.number_new_articles()
+        storystore.regroup(db, "select id from temp.added")
         write_search_index(db, after, map_)
         self._resolve_touched()
         db.execute("PRAGMA analysis_limit = 1000")

@@ -59,13 +59,20 @@ def article_kind(url: str) -> str | None:
 
 def is_mirror(url: str | None) -> bool:
     """True for the site's Traditional copy of an article (/bnews/zh-tw/…)."""
-    return bool(url) and bool(_MIRROR.match(urlsplit(url).path))
+    return bool(url) and bool(_MIRROR.match(_path(url)))
 
 
 def article_url(url: str) -> str:
     """The URL that names the article a page shows: the Simplified one for
     the site's Traditional mirror, else the URL itself."""
+    if not _MIRROR.match(_path(url)):
+        return url
     parts = urlsplit(url)
-    if _MIRROR.match(parts.path):
-        parts = parts._replace(path=_MIRROR.sub("/bnews/", parts.path))
-    return urlunsplit(parts)
+    return urlunsplit(parts._replace(path=_MIRROR.sub("/bnews/", parts.path)))
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:  # a crawled page may state any URL ("http://[::1" …)
+        return ""

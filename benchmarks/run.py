@@ -6,7 +6,8 @@ For each size: the crawl /tmp/corpus20k (or …100k, named for the size under
 --corpora), made by benchmarks/corpus.py under --work when it is missing or
 incomplete; build_bench.py (build, rebuilds, size, start-up) into --work,
 profile_build.py on the crawl, then search_bench.py, index_variants.py,
-pages_bench.py, load.py, trends_bench.py and lexicon_bench.py on the
+pages_bench.py, load.py, trends_bench.py, lexicon_bench.py and stories_bench.py
+--built (the story step on a copy, and what stories cost the pages) on the
 database it built. At the largest size,
 warc_bench.py builds from a 1 GB WARC file made of that crawl. crash.py and
 crawl_bench.py run once.
@@ -59,6 +60,7 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
             ("load.py", "--db", db),
             ("trends_bench.py", "--db", db),
             ("lexicon_bench.py", "--db", db),
+            ("stories_bench.py", "--built", db, "--work", str(folder)),
         ]
     if raw is not None:
         steps.append(("warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))

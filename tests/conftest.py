@@ -89,3 +89,14 @@ def research_db(tmp_path_factory) -> Path:
     db = folder / "bannedbook.db"
     build(folder / "raw", db, workers=2, progress=False, lexicon=[ROOT / "lexicons" / "example.csv"])
     return db
+
+
+@pytest.fixture(scope="session")
+def story_db(tmp_path_factory) -> Path:
+    """One report four times over, its tags in both scripts, and another report (tests/story_pages.py)."""
+    from story_pages import write_story_crawl
+
+    folder = tmp_path_factory.mktemp("stories")
+    db = folder / "bannedbook.db"
+    build(write_story_crawl(folder / "raw"), db, workers=1, progress=False)
+    return db

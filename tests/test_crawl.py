@@ -452,3 +452,12 @@ def test_sitemaps_without_namespace_gzipped_and_with_entities():
                b"</url></urlset>")
     (loc,) = parse_sitemap(hostile).pages
     assert loc == "https://a.org/"
+
+
+def test_any_url_a_page_states_is_read_without_raising():
+    from bannedbook.urls import article_url, is_mirror
+
+    for url in ("http://[::1", "http://[::1/bnews/zh-tw/a/20240708/1.html", "", "zh-tw", "//[zz"):
+        assert article_url(url) == url and not is_mirror(url)
+    assert article_url("https://www.bannedbook.org/bnews/zh-tw/a/20240708/1.html") == (
+        "https://www.bannedbook.org/bnews/a/20240708/1.html")

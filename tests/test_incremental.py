@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from corpus import generate
-from pages import SEED, write_crawl
+from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, SEED_NAME, full_page, write_crawl
 from snapshot import content
 
 from bannedbook import build as pipeline
@@ -161,3 +161,38 @@ def test_articles_stay_numbered_in_date_order(first, tmp_path, change):
     build(raw, tmp_path / "full.db", full=True)
     assert date_order(db) == date_order(tmp_path / "full.db")
     assert content(db) == content(tmp_path / "full.db")
+
+
+def test_stories_regrouped_as_a_full_build_groups_them(first, tmp_path):
+    """A repost of an article, older than it, joins its story and names it; the
+    first article of another story goes (its next one names it); an article
+    of that story changes into another report and leaves it."""
+    raw, db = copy(first, tmp_path)
+    (seed,) = rows(db, "select story from articles where file = ?", [SEED_NAME])[0]
+    members = [file for (file,) in rows(db, "select file from articles where story = ? order by date_order", [seed])]
+    assert members[0] == SEED_NAME and len(members) >= 4
+    (raw / SEED_NAME).unlink()
+    (raw / "copies" / "exact-duplicate.txt").unlink()  # the same bytes: it would take the seed's place
+    changed = members[-1]
+    (raw / changed).write_text(full_page(url=CANONICAL.replace("2059001", "2059099"),
+                                         fragment=NO_AUTHOR_NO_TAGS.replace("短文", "另一篇短文")))
+    # A story of two in the generated crawl, and a repost of its first article dated before it.
+    story, first_id = rows(db, """select a.story, a.id from stories s join articles a on a.id = s.id
+                                  where s.members = 2 and coalesce(a.published, a.not_before) > '2000-01-02'
+                                  order by a.date_order limit 1""")[0]
+    (title,) = rows(db, "select title from articles where id = ?", [first_id])[0]
+    body = "".join(f"<p>{text}</p>" for (text,) in rows(
+        db, "select text from paragraphs where article_id = ? and role = 'body' order by position", [first_id]))
+    (raw / "zz-repost.html").write_text(full_page(
+        url=CANONICAL.replace("2059001", "2059098"), published="2000-01-01T08:00:00+08:00",
+        fragment=f"<h2>转载：{title}</h2><div class='entry'>{body}<p>（转载自本网）</p></div>"))
+
+    assert_same_as_full_build(raw, db, tmp_path)
+    story_of = dict(rows(db, "select file, story from articles"))
+    id_of = dict(rows(db, "select file, id from articles"))
+    assert story_of[members[1]] == id_of[members[1]]  # the next article names the story now
+    assert {story_of[file] for file in members[1:-1]} == {id_of[members[1]]}
+    assert story_of[changed] == id_of[changed]
+    assert story_of["zz-repost.html"] == id_of["zz-repost.html"]
+    assert rows(db, "select count(*) from articles where story = ?", [id_of["zz-repost.html"]]) == [(3,)]
+    assert rows(db, "select count(*) from stories where id in (?, ?)", [seed, story]) == [(0,)]

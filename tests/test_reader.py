@@ -164,7 +164,7 @@ def test_research_queries(site, reader_db, ids):
     assert {r["tag"]: r["articles"] for r in top} == tag_counts
     assert [r["articles"] for r in top] == sorted((r["articles"] for r in top), reverse=True)
     months = site("/bannedbook/articles_per_month.json?_shape=array").json()
-    assert months == [{"month": "2024-07", "articles": 2}]
+    assert months == [{"month": "2024-07", "articles": 2, "stories": 2}]
     assert site("/bannedbook/articles_per_month.json?_shape=array&q=" + quote("普京")).json()[0]["articles"] == 1
     rows = site("/bannedbook/tags_with.json?_shape=array&tag=" + quote("普京")).json()
     with_tag = {r["tag"]: r["articles"] for r in rows}
@@ -186,15 +186,19 @@ def test_month_chart_zero_fills_gaps(tmp_path):
              .encode() for day in ("2024-03-15", "2024-07-08", "2024-07-09")}
     build(write_crawl(tmp_path / "raw", pages), tmp_path / "bannedbook.db", workers=1, progress=False)
     html = asyncio.run(make_datasette(tmp_path / "bannedbook.db").client.get("/bannedbook/articles_per_month")).text
-    bars = soup_text(html).select("svg rect")
+    bars = soup_text(html).select("svg rect.articles")
     assert [b.title.get_text() for b in bars] == ["2024-03: 1", "2024-04: 0", "2024-05: 0", "2024-06: 0", "2024-07: 2"]
     heights = [float(b["height"]) for b in bars]
     assert heights[1:4] == [0, 0, 0] and heights[4] > heights[0] > 0
+    # The three pages are one story (the same text under three URLs): July's two count once.
+    stories = soup_text(html).select("svg rect.stories")
+    assert [b.title.get_text() for b in stories] == ["2024-03: 1 个报道 stories", "2024-07: 1 个报道 stories"]
+    assert float(stories[1]["height"]) == float(bars[0]["height"]) < heights[4]
 
 
 def test_home_page_charts_and_examples(site):
     page = soup(site("/"))
-    assert [r.title.get_text() for r in page.select(".chart-timeline rect")] == ["2024-07: 2"]
+    assert [r.title.get_text() for r in page.select(".chart-timeline rect.articles")] == ["2024-07: 2"]
     assert float(page.select_one(".chart-timeline rect")["height"]) > 0
     assert "习近平: 2" in [r.title.get_text() for r in page.select(".chart-bars rect")]
     links = [a["href"] for a in page.select("ul.examples a")]
