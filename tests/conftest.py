@@ -50,6 +50,27 @@ def reader_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def site_for():
+    """site_for(db) is get(path): the site in process, through Datasette's
+    own test client, failing on any answer but 200."""
+    import asyncio
+
+    from bannedbook.site import make_datasette
+
+    def site(db: Path):
+        datasette = make_datasette(db)
+
+        def get(path: str):
+            response = asyncio.run(datasette.client.get(path))
+            assert response.status_code == 200, (path, response.text[:2000])
+            return response
+
+        return get
+
+    return site
+
+
+@pytest.fixture(scope="session")
 def serve():
     """serve(db) starts a real `datasette` on 127.0.0.1 as `make serve DB=db`
     does (the project's full configuration); returns its URL."""
@@ -76,6 +97,22 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A new browser page that fails the test on a script error, a dialog,
+    or anything the Content-Security-Policy blocks (chromium reports that
+    on the console)."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    yield page
+    page.close()
+    assert not errors, errors
 
 
 @pytest.fixture(scope="session")

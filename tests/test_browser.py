@@ -14,16 +14,6 @@ def url(serve, reader_db):
     return serve(reader_db)
 
 
-@pytest.fixture
-def page(browser):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
-    yield page
-    page.close()
-    assert not errors, errors
-
 
 def test_search_read_and_follow_a_tag(url, page, gold):
     # Search in Traditional characters, from the home page's box.

@@ -18,15 +18,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture(scope="module")
-def site(reader_db):
-    datasette = make_datasette(reader_db)
-
-    def get(path):
-        response = asyncio.run(datasette.client.get(path))
-        assert response.status_code == 200, (path, response.text[:2000])
-        return response
-
-    return get
+def site(reader_db, site_for):
+    return site_for(reader_db)
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,6 @@ def url(serve, research_db):
     return serve(research_db)
 
 
-@pytest.fixture
-def page(browser):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
-    # The strict Content-Security-Policy reports what it blocks on the console.
-    page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text
-            else None)
-    yield page
-    page.close()
-    assert not errors, errors
-
 
 def table_count(page) -> int:
     """The row count Datasette's table page states ("1,234 rows where …")."""

@@ -15,15 +15,6 @@ def url(serve, story_db):
     return serve(story_db)
 
 
-@pytest.fixture
-def page(browser):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    yield page
-    page.close()
-    assert not errors, errors
-
 
 def test_the_story_list_leads_to_the_other_versions(url, page, story_db):
     with sqlite3.connect(story_db) as db:

@@ -3,7 +3,6 @@ the story's other versions, one result per story (the table's _collapse=1,
 the search's collapse=1), and a tag counted as one in either script
 (tests/story_pages.py: one report four times over, and another report)."""
 
-import asyncio
 import sqlite3
 from urllib.parse import quote
 
@@ -14,19 +13,11 @@ from story_pages import REPOST_ONLY, REPOST_SOURCE, SEED_STORY_FILES
 
 from bannedbook import reader
 from bannedbook.reader import query_string
-from bannedbook.site import make_datasette
 
 
 @pytest.fixture(scope="module")
-def site(story_db):
-    datasette = make_datasette(story_db)
-
-    def get(path):
-        response = asyncio.run(datasette.client.get(path))
-        assert response.status_code == 200, (path, response.text[:2000])
-        return response
-
-    return get
+def site(story_db, site_for):
+    return site_for(story_db)
 
 
 @pytest.fixture(scope="module")
