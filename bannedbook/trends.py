@@ -26,9 +26,12 @@ import datetime as dt
 import io
 import re
 import sqlite3
+from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
+from pathlib import Path
 from urllib.parse import urlencode
 
 from datasette import Response, hookimpl
@@ -63,6 +66,7 @@ class Params:
     themes: list[str]
     by: str = "month"
     share: bool = False
+    stories: bool = False  # count stories (articles.story) instead of articles
     tag: str = ""
     author: str = ""
     source: str = ""
@@ -80,6 +84,7 @@ def parse(args) -> Params:
         themes=[t.strip() for t in args.getlist("theme") if t.strip()],
         by=(args.get("by") or "month").strip(),
         share=(args.get("share") or "") not in ("", "0"),
+        stories=(args.get("stories") or "") not in ("", "0"),
         **{name: (args.get(name) or "").strip() for name in (*FILTERS, "since", "until")},
     )
     if params.by not in BY:
@@ -159,9 +164,9 @@ class Days:
     def undated_articles(self) -> int:
         return self.undated[2] if self.undated else 0
 
-    def undated_in(self, rowids: list[int]) -> int:
-        """How many of the sorted rowids are undated articles."""
-        return count(rowids, self.undated[0], self.undated[1]) if self.undated else 0
+    def undated_in(self, rowids: list[int], story_of: Sequence[int] | None = None) -> int:
+        """How many of the sorted rowids are undated articles (or stories)."""
+        return count(rowids, self.undated[0], self.undated[1], story_of) if self.undated else 0
 
     def span(self, since: str, until: str) -> tuple[int, int]:
         """Indexes [lo, hi) of the days whose articles a table search with
@@ -222,9 +227,32 @@ def _valid(day: str) -> bool:
     return True
 
 
-def count(rowids: list[int], first: int, last: int) -> int:
-    """How many of the sorted rowids lie in [first, last]."""
-    return max(0, bisect_right(rowids, last) - bisect_left(rowids, first))
+def count(rowids: list[int], first: int, last: int, story_of: Sequence[int] | None = None) -> int:
+    """How many of the sorted rowids lie in [first, last]; with story_of
+    (rowid -> its story's number), how many stories they belong to."""
+    lo, hi = bisect_left(rowids, first), bisect_right(rowids, last)
+    if story_of is None:
+        return max(0, hi - lo)
+    return len({story_of[rowid] for rowid in rowids[lo:hi]})
+
+
+_STORIES: dict[tuple, array] = {}
+
+
+def story_numbers(conn) -> array:
+    """rowid -> the rowid of its story's first article, for the whole
+    database. The file is served immutable, so it is read once per process."""
+    (path,) = [row[2] for row in conn.execute("pragma database_list") if row[1] == "main"]
+    info = Path(path).stat()
+    key = (path, info.st_size, info.st_mtime_ns)
+    if key not in _STORIES:
+        numbers = array("q", [0]) * (conn.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0] + 1)
+        for rowid, story in conn.execute(
+                "select a.rowid, s.rowid from articles a join articles s on s.id = coalesce(a.story, a.id)"):
+            numbers[rowid] = story
+        _STORIES.clear()
+        _STORIES[key] = numbers
+    return _STORIES[key]
 
 
 @dataclass
@@ -269,6 +297,7 @@ class Trends:
     def as_json(self) -> dict:
         return {
             "by": self.params.by,
+            "count": "stories" if self.params.stories else "articles",
             "date": DATE_BASIS,
             "since": self.since,
             "until": self.until,
@@ -288,6 +317,7 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
     """The trends for params, from a connection to the archive."""
     days = Days.read(conn)
     periods = periods_for(days, params, today)
+    story_of = story_numbers(conn) if params.stories else None
     universe = None  # with filters, the rowids of the articles they let through
     if params.filters():
         where = " and ".join(FILTER_SQL[name] for name in params.filters())
@@ -303,13 +333,16 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
             else:
                 rows = conn.execute(THEME_SQL, {"theme": value})
             rowids = [r for (r,) in rows if universe is None or r in allowed]
-            series.append(_series(kind, value, rowids, periods, days))
-    if universe is None:
+            series.append(_series(kind, value, rowids, periods, days, story_of))
+    if universe is None and story_of is None:
         totals = [p.articles for p in periods]
         everything, undated = days.before[-1] + days.undated_articles(), days.undated_articles()
     else:
-        totals = [count(universe, p.first, p.last) for p in periods]
-        everything, undated = len(universe), days.undated_in(universe)
+        if universe is None:
+            universe = list(range(1, len(story_of)))
+        totals = [count(universe, p.first, p.last, story_of) for p in periods]
+        everything = len(set(map(story_of.__getitem__, universe))) if story_of else len(universe)
+        undated = days.undated_in(universe, story_of)
     for line in series:
         line.shares = [round(n / total, 6) if total else None for n, total in zip(line.counts, totals, strict=True)]
     return Trends(params, periods, totals, series, undated, everything - undated - sum(totals),
@@ -317,12 +350,14 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
                   until=periods[-1].until if periods else params.until or today.isoformat())
 
 
-def _series(kind: str, value: str, rowids: list[int], periods: list[Period], days: Days) -> Series:
+def _series(kind: str, value: str, rowids: list[int], periods: list[Period], days: Days,
+            story_of: Sequence[int] | None = None) -> Series:
     line = Series(value if kind == "q" else f"主题 theme: {value}", kind, value)
-    line.counts = [count(rowids, p.first, p.last) for p in periods]
-    line.total = len(rowids)
-    line.undated = days.undated_in(rowids)
-    line.outside = line.total - line.undated - sum(line.counts)
+    line.counts = [count(rowids, p.first, p.last, story_of) for p in periods]
+    line.total = len(set(map(story_of.__getitem__, rowids))) if story_of else len(rowids)
+    line.undated = days.undated_in(rowids, story_of)
+    # A story can have members in several periods: outside is only for articles.
+    line.outside = 0 if story_of else line.total - line.undated - sum(line.counts)
     return line
 
 
@@ -338,6 +373,8 @@ def search_args(line: Series, params: Params, since: str = "", until: str = "", 
     else:
         args += [("_since", since), ("_until", until)]
     args += [("_tag", params.tag), ("author", params.author), ("source", params.source)]
+    if params.stories:
+        args.append(("_collapse", "1"))  # one row per story: the table counts stories
     return [(key, value) for key, value in args if value]
 
 
@@ -355,6 +392,7 @@ def ranked_href(datasette, line: Series, params: Params) -> str:
 def trends_href(params: Params, format_: str = "", **changes) -> str:
     """This page (or its .json, .csv) with changes to its parameters."""
     values = {"q": params.queries, "theme": params.themes, "by": params.by, "share": "1" if params.share else "",
+              "stories": "1" if params.stories else "",
               **{name: getattr(params, name) for name in (*FILTERS, "since", "until")}, **changes}
     args = [(key, item) for key, value in values.items()
             for item in (value if isinstance(value, list) else [value]) if item]
@@ -472,6 +510,7 @@ async def trends_view(datasette, request) -> Response:
         "json_href": trends_href(params, ".json"),
         "csv_href": trends_href(params, ".csv"),
         "share_href": trends_href(params, share="" if params.share else "1"),
+        "stories_href": trends_href(params, stories="" if params.stories else "1"),
         "by_hrefs": {by: trends_href(params, by=by) for by in BY},
         "blank_queries": max(0, min(MAX_SERIES - len(params.queries) - len(params.themes), 2)),
     }
@@ -485,7 +524,7 @@ def _csv(trends: Trends) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     series = trends.series
-    writer.writerow(["period", "since", "until", "articles",
+    writer.writerow(["period", "since", "until", "stories" if trends.params.stories else "articles",
                      *[column for line in series for column in (line.label, f"{line.label} (share)")]])
     for i, period in enumerate(trends.periods):
         writer.writerow([period.label, period.since, period.until, trends.totals[i],
