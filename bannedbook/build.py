@@ -14,14 +14,13 @@ otherwise, or with full=True, everything is.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import Pool
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 from tqdm import tqdm
@@ -46,6 +45,7 @@ from .store import BuildError, Store, article_id, atomic_database
 from .update import Update, changes_since
 from .urls import normalise
 from .warc import Damaged, Record, record_at, records
+from .workers import make_pool
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -236,11 +236,11 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
     counts["lexicon terms"] = len(terms.terms)
     if changes is not None and not changes:
         if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
-            with atomic_database(db_path, update=True) as db, Pool(workers or os.cpu_count()) as pool:
+            with atomic_database(db_path, update=True) as db, make_pool(workers) as pool:
                 counts.update(write_lexicon(db, terms, pool))
         return counts + _totals(db_path)  # nothing changed: the database stands
     names = sorted(files if changes is None else changes.read, key=order)
-    with atomic_database(db_path, update=changes is not None) as db, Pool(workers or os.cpu_count()) as pool:
+    with atomic_database(db_path, update=changes is not None) as db, make_pool(workers) as pool:
         store = Store(db) if changes is None else Update(db, changes)
         counts["removed"] = changes.gone if changes else 0
         held = _write(store, pool, raw, files, names, counts, progress)

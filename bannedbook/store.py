@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -337,16 +338,32 @@ def index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
     return (rowid, *index_columns(title, body))
 
 
+INDEX_BATCH = 500  # articles whose index text is made while the previous ones are inserted
+
+
 def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map) -> None:
     """Write the search index rows of the articles numbered after `after`,
     through chinese.index_columns (the normalisation that rewrites queries);
-    map_ runs it (a process pool's map spreads it over every core)."""
+    map_ runs it (a process pool's map spreads it over every core).
+
+    FTS5's insert is the longest step of a build and runs on one core, in
+    rowid order once the articles are numbered; the index text of the next
+    batch is made meanwhile (map_ waits in a thread: SQLite lets go of the
+    GIL while it inserts), so making it adds no time while the insert is
+    the slower of the two (docs/benchmarks.md, profile_build)."""
     end = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
-    for low in range(after + 1, end + 1, 1000):
-        rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
-                          [low, low + 999]).fetchall()
-        db.conn.executemany(f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)",
-                            map_(index_row, rows))
+    insert = f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)"
+    with ThreadPoolExecutor(1) as helper:
+        made = None
+        for low in range(after + 1, end + 1, INDEX_BATCH):
+            rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
+                              [low, low + INDEX_BATCH - 1]).fetchall()
+            making = helper.submit(lambda rows=rows: list(map_(index_row, rows)))
+            if made:
+                db.conn.executemany(insert, made.result())
+            made = making
+        if made:
+            db.conn.executemany(insert, made.result())
 
 
 def rebuild_search_index(db: sqlite_utils.Database) -> None:
