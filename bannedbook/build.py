@@ -3,7 +3,7 @@ bannedbook.db out.
 
     find inputs -> read -> decode -> extract   (a map over inputs, every core)
     -> write (one process, in input order) -> number and index
-    -> days and lexicon (the research tables)
+    -> days, facet counts and lexicon (the research and summary tables)
 
 An input is a page file or a record of a WARC file. Every input gets a
 raw_files row; rejected ones say why. When the database exists and this
@@ -42,6 +42,7 @@ from .files import (
 )
 from .lexicon import lexicon_is_current, read_lexicons, write_lexicon
 from .store import BuildError, Store, article_id, atomic_database
+from .summaries import write_summaries
 from .update import Update, changes_since
 from .urls import normalise
 from .warc import Damaged, Record, record_at, records
@@ -249,6 +250,7 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
             _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), counts, False)
         store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
         write_days(db)
+        write_summaries(db)
         counts.update(write_lexicon(db, terms, pool))
     return counts + _totals(db_path)
 

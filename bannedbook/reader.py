@@ -179,7 +179,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             return {"article": await article_page(datasette.get_database(database), article_id)}
 
         return article_vars
-    if template == "index.html" and "bannedbook" in datasette.databases:
+    if template in ("index.html", "home.html") and "bannedbook" in datasette.databases:
         async def home_vars() -> dict:
             return {
                 "timeline": await canned_rows(datasette, "bannedbook", "articles_per_month", {}),

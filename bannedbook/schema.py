@@ -81,6 +81,14 @@ TABLES = {
         {"day": str, "first_date_order": int, "last_date_order": int, "articles": int},
         {},
     ),
+    # How many articles have each value of each facet of the articles table
+    # (tags, author, source, category, year, script), over the whole archive:
+    # counted once by the build (bannedbook/summaries.py) for the home page,
+    # the top_tags query and the unfiltered table's facets. Values as text.
+    "facet_counts": (
+        {"facet": str, "value": str, "articles": int},
+        {"pk": ("facet", "value")},
+    ),
     # Researchers' lexicons (bannedbook/lexicon.py). lexicon also gets the
     # CSVs' other columns, after these.
     "lexicon": (
@@ -115,6 +123,8 @@ INDEX_SQL = [
     "create unique index idx_articles_date_order on articles (date_order)",
     "create index idx_articles_facets on articles (date_order, id, author, source, category, year, script)",
     "create index idx_links_related on links (url, article_id, target_article_id, text) where kind = 'related'",
+    # A facet's most common values first, without sorting them all.
+    "create index idx_facet_counts_top on facet_counts (facet, articles desc, value)",
 ]
 
 
