@@ -2,7 +2,7 @@
 what a worker spends it on, and how the writer and the workers wait on each
 other in a whole build.
 
-    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline]
+    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline] [--out FILE] [--code TEXT]
 
 Takes --pages files spread evenly over the crawl and, in this one process
 (after reading them once, so every stage finds them in the OS cache):
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from common import finish, save, show, table
+from common import code_version, finish, save, show, table
 from pyinstrument import Profiler
 
 from bannedbook.build import read_page
@@ -55,6 +55,27 @@ STAGES: list[tuple[str, Callable[[str, str, str | None], bool]]] = [
     ("`safe_text` (control and bidi characters)", lambda path, function, cls: function == "safe_text"),
 ]
 REST = "the rest: extract.py's own code, regular expressions, hashing"
+
+# What the watched builds showed, before and after (figures: this file's
+# tables, and the results of the starting commit beside them).
+STORY = [
+    "Before (f65a091): half of a build came after the last page: the writer read every article back,"
+    " handed it to the pool for its index text and waited for the whole batch (pool.map) before inserting"
+    " it, batch after batch; the FTS5 insert, on one core, was the larger part. While pages were read the"
+    " workers spent about a fifth of their time blocked sending results: the pool's 64 KiB result pipe"
+    " filled whenever the writer held the GIL to bind a batch of rows.",
+    "After: the index text of the next batch is made while the writer inserts the current one (the pool"
+    " works on the core the insert leaves idle), and the result pipe holds 1 MiB (bannedbook/workers.py)."
+    " Making the index text in the workers instead, carried on Page and kept in a temp table until the"
+    " articles are numbered, was measured as well and was 3-4 s slower at 20,000 pages: it lengthens the"
+    " read phase, where the two workers are the bottleneck, and adds 2.3 x the text to the writer's work.",
+    "What remains after the last page is the FTS5 insert itself, about 1.5-1.8 ms an article on one core:"
+    " it cannot start before every article is numbered (the index's rowid is the final date_order), so it"
+    " cannot overlap extraction. An index written by a second process into its own file and copied in"
+    " (0.7 s for the 20,000-page index's shadow tables) could overlap it only with the writer's other"
+    " finishing work, a few seconds; FTS5's automerge 0 and crisismerge 64 saved about 4 s of 34 but left"
+    " some 30 MB of free pages in the file. Neither was kept.",
+]
 
 
 def sample(raw: Path, count: int) -> list[Path]:
@@ -116,6 +137,7 @@ class _Watched:
         self.read_phase: list[float] = []  # perf_counter when the first result was asked for, when the last came
         self.busy: dict[int, list[float]] = {}  # worker pid -> [wall seconds, CPU seconds] in _read
         self.queues: dict[int, tuple[float, float]] = {}  # worker pid -> seconds in (get, put) so far
+        self.index = 0.0  # the writer, in write_search_index (the FTS5 insert, and its text made meanwhile)
 
 
 def _watch(watched: _Watched) -> Callable[[], None]:
@@ -124,15 +146,17 @@ def _watch(watched: _Watched) -> Callable[[], None]:
     worker, and queues that time a worker's waits for inputs and for room
     for its results (workers fork from this process, so they run the patched
     functions). Returns the function that undoes the patches."""
+    import importlib.util
     import multiprocessing.pool
     import multiprocessing.queues
     import os
 
     from bannedbook import build as pipeline
-    from bannedbook import workers
+    from bannedbook import store, update
 
-    original_read, original_pool = pipeline._read, workers.Pool
+    original_read = pipeline._read
     original_get, original_put = multiprocessing.queues.SimpleQueue.get, multiprocessing.queues.SimpleQueue.put
+    original_index = store.write_search_index
     in_queues = [0.0, 0.0]  # in a worker: seconds waiting for inputs (get) and sending results (put)
 
     def timed_get(queue):
@@ -158,6 +182,13 @@ def _watch(watched: _Watched) -> Callable[[], None]:
 
     timed_read.__module__, timed_read.__qualname__ = original_read.__module__, original_read.__qualname__
 
+    def timed_index(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original_index(*args, **kwargs)
+        finally:
+            watched.index += time.perf_counter() - started
+
     def timed_results(results: Iterator) -> Iterator:
         watched.read_phase.append(time.perf_counter())
         while True:
@@ -180,12 +211,22 @@ def _watch(watched: _Watched) -> Callable[[], None]:
         def imap(self, function, iterable, chunksize=1):
             return timed_results(super().imap(function, iterable, chunksize))
 
-    pipeline._read, workers.Pool = timed_read, TimedPool
-    multiprocessing.queues.SimpleQueue.get, multiprocessing.queues.SimpleQueue.put = timed_get, timed_put
+    # Where the build takes its pool from (bannedbook/workers.py; older code: build.py itself).
+    if importlib.util.find_spec("bannedbook.workers"):
+        from bannedbook import workers as pool_home
+    else:
+        pool_home = pipeline
+    patches = [(pipeline, "_read", timed_read), (pool_home, "Pool", TimedPool),
+               (multiprocessing.queues.SimpleQueue, "get", timed_get),
+               (multiprocessing.queues.SimpleQueue, "put", timed_put),
+               (store, "write_search_index", timed_index), (update, "write_search_index", timed_index)]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, replacement in patches:
+        setattr(owner, name, replacement)
 
     def undo() -> None:
-        pipeline._read, workers.Pool = original_read, original_pool
-        multiprocessing.queues.SimpleQueue.get, multiprocessing.queues.SimpleQueue.put = original_get, original_put
+        for owner, name, original in originals:
+            setattr(owner, name, original)
 
     return undo
 
@@ -237,6 +278,9 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
         ["… … the writer waiting for the workers' next page", round(watched.waited, 2), None],
         ["… … the writer writing (the rest)", round(reading - watched.waited, 2), None],
         ["… after the last page: finish, days, lexicon", round(wall - (last - started), 2), None],
+        [f"… … the search index (`write_search_index`), {counts['articles']:,} articles", round(watched.index, 2),
+         None],
+        ["… … … per article (ms)", round(1000 * watched.index / max(counts["articles"], 1), 2), None],
         [f"workers ({count}): inside `_read`, wall", round(busy_wall, 2), None],
         [f"workers ({count}): inside `_read`, CPU", round(busy_cpu, 2), None],
         [f"workers ({count}): outside `_read` while pages were read (idle)", round(count * reading - busy_wall, 2),
@@ -261,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=800, help="files to take, spread over the crawl (default 800)")
     parser.add_argument("--workers", type=int, help="worker processes of the watched build (default: all cores)")
     parser.add_argument("--no-pipeline", action="store_true", help="leave out the watched full build")
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/profile_build-SIZE.json)")
+    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
     args = parser.parse_args(argv)
     if not args.raw.is_dir():
         parser.error(f"{args.raw} is not a folder")
@@ -302,9 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_pipeline:
         more, said = pipeline(args.raw, args.workers)
         tables += more
-        notes += said
+        notes += said + STORY
     show(tables, notes)
-    save("profile_build", "Where the build's time goes", tables, notes, pages=crawl)
+    save("profile_build", "Where the build's time goes", tables, notes, pages=crawl, out=args.out,
+         code=args.code or code_version())
     return finish([])
 
 
