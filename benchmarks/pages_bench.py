@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         target("pages answered with an error", sum(r["errors"] for r in result.values()), 0),
     ]
     show(tables, notes)
-    notes += STORY
+    notes += STORY if args.code is None else []  # the story is this checkout's
     save("pages", "Page speed: each kind of page against an article page", tables, notes, targets, pages=pages,
          out=args.out, code=args.code or code_version())
     return finish(targets)

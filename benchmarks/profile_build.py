@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_pipeline:
         more, said = pipeline(args.raw, args.workers)
         tables += more
-        notes += said + STORY
+        notes += said + (STORY if args.code is None else [])  # the story is this checkout's
     show(tables, notes)
     save("profile_build", "Where the build's time goes", tables, notes, pages=crawl, out=args.out,
          code=args.code or code_version())
