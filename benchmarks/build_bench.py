@@ -35,7 +35,7 @@ from datetime import date
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from common import code_version, crawl_pages, finish, save, show, table, target
+from common import code_version, crawl_pages, finish, save, show, table, target, titled
 from corpus import generate
 
 from bannedbook.files import find_pages
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         " first answer of `/`, the starter polling every 0.1 s.",
     ]
     show(tables, notes)
-    save("build", "Build and start-up", tables, notes, targets, pages=pages, out=args.out,
+    save("build", titled("Build and start-up", args.code), tables, notes, targets, pages=pages, out=args.out,
          code=args.code or code_version())
     return finish(targets)
 

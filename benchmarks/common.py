@@ -100,6 +100,12 @@ def code_version() -> str:
     return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty} ({Path(bannedbook.__file__).parent})"
 
 
+def titled(title: str, code: str | None) -> str:
+    """A result's title, naming the code measured when it is not this
+    checkout's (--code), so that its section and the current one differ."""
+    return f"{title}, code {code.split(' (')[0]}" if code else title
+
+
 def command() -> str:
     """This process's command line, as someone would type it in the project folder."""
     script = os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)

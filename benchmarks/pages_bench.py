@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from common import code_version, crawl_pages, finish, percentile, save, show, table, target
+from common import code_version, crawl_pages, finish, percentile, save, show, table, target, titled
 
 from bannedbook.site import served
 
@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     show(tables, notes)
     notes += STORY if args.code is None else []  # the story is this checkout's
-    save("pages", "Page speed: each kind of page against an article page", tables, notes, targets, pages=pages,
-         out=args.out, code=args.code or code_version())
+    save("pages", titled("Page speed: each kind of page against an article page", args.code), tables, notes,
+         targets, pages=pages, out=args.out, code=args.code or code_version())
     return finish(targets)
 
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from common import code_version, finish, save, show, table
+from common import code_version, finish, save, show, table, titled
 from pyinstrument import Profiler
 
 from bannedbook.build import read_page
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         tables += more
         notes += said + (STORY if args.code is None else [])  # the story is this checkout's
     show(tables, notes)
-    save("profile_build", "Where the build's time goes", tables, notes, pages=crawl, out=args.out,
+    save("profile_build", titled("Where the build's time goes", args.code), tables, notes, pages=crawl, out=args.out,
          code=args.code or code_version())
     return finish([])
 
