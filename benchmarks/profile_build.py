@@ -146,7 +146,6 @@ def _watch(watched: _Watched) -> Callable[[], None]:
     worker, and queues that time a worker's waits for inputs and for room
     for its results (workers fork from this process, so they run the patched
     functions). Returns the function that undoes the patches."""
-    import importlib.util
     import multiprocessing.pool
     import multiprocessing.queues
     import os
@@ -212,7 +211,7 @@ def _watch(watched: _Watched) -> Callable[[], None]:
             return timed_results(super().imap(function, iterable, chunksize))
 
     # Where the build takes its pool from (bannedbook/workers.py; older code: build.py itself).
-    if importlib.util.find_spec("bannedbook.workers"):
+    if hasattr(pipeline, "make_pool"):
         from bannedbook import workers as pool_home
     else:
         pool_home = pipeline
