@@ -65,3 +65,31 @@ def test_a_pool_without_a_pipe_is_left_as_it_is():
         pass
 
     assert widen_result_pipe(NoPipe()) is None
+
+
+def test_a_whole_index_is_written_with_bulk_merging_and_left_with_the_defaults(crawl_db, tmp_path, monkeypatch):
+    """FTS5's merge settings are changed only while a whole index is
+    written: a build leaves the defaults for whatever writes it next."""
+    seen = []
+    original = store._merge_settings
+    monkeypatch.setattr(store, "_merge_settings", lambda db, settings: (seen.append(settings), original(db, settings)))
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(crawl_db.read_bytes())
+    db = sqlite_utils.Database(copy)
+    store.rebuild_search_index(db)
+    assert seen == [store.BULK_MERGE, store.DEFAULT_MERGE]
+    config = dict(db.execute("select k, v from articles_fts_config where k in ('automerge', 'crisismerge')"))
+    assert config == store.DEFAULT_MERGE
+    assert dict(rows(crawl_db, "select k, v from articles_fts_config where k != 'version'")) == store.DEFAULT_MERGE
+    # Appending after the last article keeps the defaults throughout.
+    last = db.execute("select max(rowid) from articles").fetchone()[0]
+    store.write_search_index(db, after=last)
+    assert seen == [store.BULK_MERGE, store.DEFAULT_MERGE]
+
+
+def rows(db_path, sql) -> list:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
