@@ -303,7 +303,8 @@ class Store:
         self.resolve_revisits()
         self.date_captures("temp.new_articles")
         after = self.number_new_articles()
-        write_search_index(self.db, after, map_)  # optimised: the indexes below reuse the pages it frees
+        # Written whole and optimised: the indexes below reuse the pages it frees.
+        write_search_index(self.db, after, map_, whole=True)
         for table, names in INDEXES:
             self.db[table].create_index(names)
         for sql in INDEX_SQL:
@@ -348,11 +349,13 @@ def _merge_settings(db: sqlite_utils.Database, settings: dict[str, int]) -> None
         db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}], rank) values (?, ?)", [name, value])
 
 
-def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map) -> None:
+def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map,
+                       whole: bool = False) -> None:
     """Write the search index rows of the articles numbered after `after`,
     through chinese.index_columns (the normalisation that rewrites queries);
-    map_ runs it (a process pool's map spreads it over every core). Written
-    from the first article (after = 0), the index is then optimised.
+    map_ runs it (a process pool's map spreads it over every core). whole:
+    the index is written whole into a new file (a full build), then
+    optimised.
 
     FTS5's insert is the longest step of a build and runs on one core, in
     rowid order once the articles are numbered; the index text of the next
@@ -361,11 +364,12 @@ def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable
     the slower of the two. Writing a whole index, FTS5 merges its segments
     only when 64 wait at one level, then once for all ('optimize'): about
     a sixth less time than its default incremental merging, and the pages
-    the merges free are reused by the tables' indexes the build writes next
-    (docs/benchmarks.md, profile_build)."""
+    the merges free are reused by the tables' indexes a full build writes
+    next (docs/benchmarks.md, profile_build). An update that rewrites the
+    index keeps the default merging, which reuses them as it goes: it has
+    no indexes left to write, and would leave them empty in the file."""
     end = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
     insert = f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)"
-    whole = after == 0
     if whole:
         _merge_settings(db, BULK_MERGE)
     with ThreadPoolExecutor(1) as helper:
@@ -388,3 +392,4 @@ def rebuild_search_index(db: sqlite_utils.Database) -> None:
     """(Re)fill the search index from articles."""
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
     write_search_index(db)
+    db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")

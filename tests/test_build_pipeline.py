@@ -68,23 +68,26 @@ def test_a_pool_without_a_pipe_is_left_as_it_is():
 
 
 def test_a_whole_index_is_written_with_bulk_merging_and_left_with_the_defaults(crawl_db, tmp_path, monkeypatch):
-    """FTS5's merge settings are changed only while a whole index is
-    written: a build leaves the defaults for whatever writes it next."""
+    """FTS5's merge settings change only while a full build writes the whole
+    index, and it leaves the defaults for whatever writes it next; an update
+    or a rebuild keeps them throughout."""
     seen = []
     original = store._merge_settings
     monkeypatch.setattr(store, "_merge_settings", lambda db, settings: (seen.append(settings), original(db, settings)))
     copy = tmp_path / "copy.db"
     copy.write_bytes(crawl_db.read_bytes())
     db = sqlite_utils.Database(copy)
+    assert dict(rows(crawl_db, "select k, v from articles_fts_config where k != 'version'")) == store.DEFAULT_MERGE
     store.rebuild_search_index(db)
+    store.write_search_index(db, after=db.execute("select max(rowid) from articles").fetchone()[0])
+    assert seen == []
+    db.execute("insert into articles_fts(articles_fts) values ('delete-all')")
+    store.write_search_index(db, whole=True)
     assert seen == [store.BULK_MERGE, store.DEFAULT_MERGE]
     config = dict(db.execute("select k, v from articles_fts_config where k in ('automerge', 'crisismerge')"))
     assert config == store.DEFAULT_MERGE
-    assert dict(rows(crawl_db, "select k, v from articles_fts_config where k != 'version'")) == store.DEFAULT_MERGE
-    # Appending after the last article keeps the defaults throughout.
-    last = db.execute("select max(rowid) from articles").fetchone()[0]
-    store.write_search_index(db, after=last)
-    assert seen == [store.BULK_MERGE, store.DEFAULT_MERGE]
+    db.conn.commit()
+    assert index_dump(copy) == index_dump(crawl_db)
 
 
 def rows(db_path, sql) -> list:
