@@ -1,12 +1,18 @@
 """How long readers wait for each kind of page, against an article page.
 
-    python benchmarks/pages_bench.py --db DB [--requests 20] [--no-gate] [--out FILE] [--code TEXT]
+    python benchmarks/pages_bench.py --db DB [--smaller DB] [--requests 20] [--no-gate] [--out FILE] [--code TEXT]
 
 Serves DB as `make serve DB=DB` does (`bannedbook.site.served`), warms every
 page up once, then asks for each kind of page --requests times, the kinds
 interleaved so that background load falls on all alike, and gives p50 and
 p95 for each with its ratio to the article page's (`/bannedbook/articles/ID`,
 the baseline: absolute times move with the machine, the ratios much less).
+
+With --smaller (a database of a smaller crawl), the same pages are timed on
+it too and each kind's growth is given: milliseconds per 10,000 more
+articles, and where its ratio would stand at 100,000 articles if it grew
+on in a straight line (a guide to what to watch, not a measurement; the
+pages that pick the most used tags pick bigger ones in a bigger crawl).
 
 Targets, gated unless --no-gate: the home page's p50 <= 2 x the article
 page's; the HTML table search for 的 <= 10 x. Gated always: no page answers
@@ -122,9 +128,42 @@ def matches(url: str, words: list[str]) -> list[int]:
                 ["filtered_table_rows_count"] for w in words]
 
 
+PROJECTED = 100_000  # articles, for the growth table's straight-line guess
+
+
+def articles_in(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("select count(*) from articles").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def growth_table(small: dict, large: dict, small_articles: int, large_articles: int) -> dict:
+    """Each kind's p50 on both databases, its growth per 10,000 articles, and
+    its ratio to the article page at PROJECTED articles if both grew on in
+    a straight line."""
+    span = large_articles - small_articles
+
+    def at(kind: str, articles: int) -> float:
+        slope = (large[kind]["p50"] - small[kind]["p50"]) / span
+        return large[kind]["p50"] + slope * (articles - large_articles)
+
+    # The article page reads one article's rows by key: its own slope is the
+    # machine's noise, so the guess divides by its p50 on the larger database.
+    rows = [[kind, round(small[kind]["p50"], 1), round(large[kind]["p50"], 1),
+             round((large[kind]["p50"] - small[kind]["p50"]) / span * 10_000, 1),
+             round(at(kind, PROJECTED) / large[BASELINE]["p50"], 1)] for kind in large]
+    return table(f"Growth with the archive: {small_articles:,} and {large_articles:,} articles",
+                 ["page", f"p50 at {small_articles:,} (ms)", f"p50 at {large_articles:,} (ms)",
+                  "ms per 10,000 more articles",
+                  f"at {PROJECTED:,} in a straight line ÷ article page at {large_articles:,}"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, required=True, help="a built database")
+    parser.add_argument("--smaller", type=Path, help="a database of a smaller crawl, to see what grows")
     parser.add_argument("--requests", type=int, default=20, help="timed requests of each kind (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the article pages (default 1)")
     parser.add_argument("--no-gate", action="store_true", help="report the page-speed targets without failing")
@@ -133,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.db.is_file():
         parser.error(f"{args.db} is not a file")
+    if args.smaller and not args.smaller.is_file():
+        parser.error(f"{args.smaller} is not a file")
     if args.requests < 1:
         parser.error("--requests must be at least 1")
     chosen = picks(args.db, args.seed)
@@ -140,12 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     with served(args.db) as url:
         result = measure(url, kinds, args.requests)
         found = matches(url, [COMMON, *chosen["rare"]])
+    smaller = None
+    if args.smaller:
+        with served(args.smaller) as url:
+            smaller = measure(url, page_kinds(picks(args.smaller, args.seed)), args.requests)
     base = result[BASELINE]
     tables = [table("Pages", ["page", "asked", "p50 (ms)", "p95 (ms)", "p50 ÷ article p50", "p95 ÷ article p95",
                               "errors"],
                     [[kind, kinds[kind][0], round(r["p50"], 1), round(r["p95"], 1), round(r["p50"] / base["p50"], 2),
                       round(r["p95"] / base["p95"], 2), r["errors"]] for kind, r in result.items()])]
     pages = crawl_pages(args.db)
+    if smaller:
+        tables.append(growth_table(smaller, result, articles_in(args.smaller), articles_in(args.db)))
     notes = [f"A crawl of {pages:,} pages, served as `make serve DB=…` serves it, on 127.0.0.1; {args.requests}"
              " timed requests of each kind after one warm-up request of every page, kinds interleaved.",
              f"{COMMON} is found in {found[0]:,} articles; the rare words in"
