@@ -3,7 +3,7 @@ bannedbook.db out.
 
     find inputs -> read -> decode -> extract   (a map over inputs, every core)
     -> write (one process, in input order) -> number and index
-    -> days and lexicon (the research tables)
+    -> days, facet counts and lexicon (the research and summary tables)
 
 An input is a page file or a record of a WARC file. Every input gets a
 raw_files row; rejected ones say why. When the database exists and this
@@ -14,14 +14,13 @@ otherwise, or with full=True, everything is.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import Pool
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 from tqdm import tqdm
@@ -44,9 +43,11 @@ from .files import (
 from .lexicon import lexicon_is_current, read_lexicons, write_lexicon
 from .store import BuildError, Store, article_id, atomic_database
 from .stories import signature
+from .summaries import write_summaries
 from .update import Update, changes_since
 from .urls import normalise
 from .warc import Damaged, Record, record_at, records
+from .workers import make_pool
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -239,11 +240,11 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
     counts["lexicon terms"] = len(terms.terms)
     if changes is not None and not changes:
         if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
-            with atomic_database(db_path, update=True) as db, Pool(workers or os.cpu_count()) as pool:
+            with atomic_database(db_path, update=True) as db, make_pool(workers) as pool:
                 counts.update(write_lexicon(db, terms, pool))
         return counts + _totals(db_path)  # nothing changed: the database stands
     names = sorted(files if changes is None else changes.read, key=order)
-    with atomic_database(db_path, update=changes is not None) as db, Pool(workers or os.cpu_count()) as pool:
+    with atomic_database(db_path, update=changes is not None) as db, make_pool(workers) as pool:
         store = Store(db) if changes is None else Update(db, changes)
         counts["removed"] = changes.gone if changes else 0
         held = _write(store, pool, raw, files, names, counts, progress)
@@ -252,6 +253,7 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
             _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), counts, False)
         store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
         write_days(db)
+        write_summaries(db)
         counts.update(write_lexicon(db, terms, pool))
     return counts + _totals(db_path)
 

@@ -18,6 +18,7 @@ from datasette.utils import path_with_added_args, path_with_removed_args, urlsaf
 
 from .chinese import normalise
 from .plugin import marked_html
+from .schema import TAG_LABEL_SQL
 
 ARTICLE_SQL = """
 select id, url, title, author, source, source_url, category, published, not_before, captured, not_after,
@@ -130,10 +131,6 @@ def filters_from_request(request, database, table, datasette):
     )
 
 
-# A tag's label where its spellings are counted as one: the spelling most
-# articles use (the first in code-point order among equals).
-TAG_LABEL_SQL = """(select tag_id from article_tags spelled where spelled.tag_key = {key}
-  group by tag_id order by count(*) desc, tag_id limit 1)"""
 
 
 class TagFacet(Facet):
@@ -209,7 +206,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             return {"article": await article_page(datasette.get_database(database), article_id)}
 
         return article_vars
-    if template == "index.html" and "bannedbook" in datasette.databases:
+    if template in ("index.html", "home.html") and "bannedbook" in datasette.databases:
         async def home_vars() -> dict:
             return {
                 "timeline": await canned_rows(datasette, "bannedbook", "articles_per_month", {}),

@@ -103,6 +103,20 @@ TABLES = {
         {"day": str, "first_date_order": int, "last_date_order": int, "articles": int},
         {},
     ),
+    # How many articles have each value of each facet of the articles table
+    # (tags, author, source, category, year, script), over the whole archive:
+    # counted once by the build (bannedbook/summaries.py) for the home page,
+    # the top_tags query and the unfiltered table's facets. Values as text.
+    "facet_counts": (
+        {"facet": str, "value": str, "articles": int},
+        {"pk": ("facet", "value")},
+    ),
+    # Articles and stories per month (published, else not_before), the same
+    # way: for the home page's chart and articles_per_month without a search.
+    "month_counts": (
+        {"month": str, "articles": int, "stories": int},
+        {"pk": "month"},
+    ),
     # Researchers' lexicons (bannedbook/lexicon.py). lexicon also gets the
     # CSVs' other columns, after these.
     "lexicon": (
@@ -144,6 +158,8 @@ INDEX_SQL = [
     "create unique index idx_articles_date_order on articles (date_order)",
     "create index idx_articles_facets on articles (date_order, id, author, source, category, year, script)",
     "create index idx_links_related on links (url, article_id, target_article_id, text) where kind = 'related'",
+    # A facet's most common values first, without sorting them all.
+    "create index idx_facet_counts_top on facet_counts (facet, articles desc, value)",
 ]
 
 
@@ -158,3 +174,9 @@ def insert_sql(table: str, target: str | None = None) -> str:
     names = columns(table)
     return (f"insert into {target or f'[{table}]'} ({', '.join(f'[{c}]' for c in names)}) "
             f"values ({', '.join(f':{c}' for c in names)})")
+
+
+# A tag's label where its spellings are counted as one (tags.key): the
+# spelling most articles use (the first in code-point order among equals).
+TAG_LABEL_SQL = """(select tag_id from article_tags spelled where spelled.tag_key = {key}
+  group by tag_id order by count(*) desc, tag_id limit 1)"""

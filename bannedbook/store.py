@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -307,13 +308,13 @@ class Store:
         self.date_captures("temp.new_articles")
         after = self.number_new_articles()
         storystore.group_all(self.db)
-        write_search_index(self.db, after, map_)
+        # Written whole and optimised: the indexes below reuse the pages it frees.
+        write_search_index(self.db, after, map_, whole=True)
         for table, names in INDEXES:
             self.db[table].create_index(names)
         for sql in INDEX_SQL:
             self.db.execute(sql)
         self.resolve_links("url in (select url from articles where url is not null)")
-        self.db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
         self.db.execute("ANALYZE")
         self.db.conn.commit()
 
@@ -342,16 +343,54 @@ def index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
     return (rowid, *index_columns(title, body))
 
 
-def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map) -> None:
+INDEX_BATCH = 500  # articles whose index text is made while the previous ones are inserted
+# FTS5's merge settings while the whole index is written, and its defaults.
+BULK_MERGE = {"automerge": 0, "crisismerge": 64}
+DEFAULT_MERGE = {"automerge": 4, "crisismerge": 16}
+
+
+def _merge_settings(db: sqlite_utils.Database, settings: dict[str, int]) -> None:
+    for name, value in settings.items():
+        db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}], rank) values (?, ?)", [name, value])
+
+
+def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map,
+                       whole: bool = False) -> None:
     """Write the search index rows of the articles numbered after `after`,
     through chinese.index_columns (the normalisation that rewrites queries);
-    map_ runs it (a process pool's map spreads it over every core)."""
+    map_ runs it (a process pool's map spreads it over every core). whole:
+    the index is written whole into a new file (a full build), then
+    optimised.
+
+    FTS5's insert is the longest step of a build and runs on one core, in
+    rowid order once the articles are numbered; the index text of the next
+    batch is made meanwhile (map_ waits in a thread: SQLite lets go of the
+    GIL while it inserts), so making it adds no time while the insert is
+    the slower of the two. Writing a whole index, FTS5 merges its segments
+    only when 64 wait at one level, then once for all ('optimize'): about
+    a sixth less time than its default incremental merging, and the pages
+    the merges free are reused by the tables' indexes a full build writes
+    next (docs/benchmarks.md, profile_build). An update that rewrites the
+    index keeps the default merging, which reuses them as it goes: it has
+    no indexes left to write, and would leave them empty in the file."""
     end = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
-    for low in range(after + 1, end + 1, 1000):
-        rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
-                          [low, low + 999]).fetchall()
-        db.conn.executemany(f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)",
-                            map_(index_row, rows))
+    insert = f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)"
+    if whole:
+        _merge_settings(db, BULK_MERGE)
+    with ThreadPoolExecutor(1) as helper:
+        made = None
+        for low in range(after + 1, end + 1, INDEX_BATCH):
+            rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
+                              [low, low + INDEX_BATCH - 1]).fetchall()
+            making = helper.submit(lambda rows=rows: list(map_(index_row, rows)))
+            if made:
+                db.conn.executemany(insert, made.result())
+            made = making
+        if made:
+            db.conn.executemany(insert, made.result())
+    if whole:
+        _merge_settings(db, DEFAULT_MERGE)
+        db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
 
 
 def rebuild_search_index(db: sqlite_utils.Database) -> None:

@@ -1,6 +1,6 @@
 """Measure the build and the server's start-up on one crawl.
 
-    python benchmarks/build_bench.py --raw /tmp/corpus20k [--work DIR]
+    python benchmarks/build_bench.py --raw /tmp/corpus20k [--work DIR] [--out FILE] [--code TEXT]
 
 In one run, on this machine: the bare `BeautifulSoup(html, 'lxml')` parse of
 every file in one process (the floor for a bs4 extractor on one core); a
@@ -13,9 +13,12 @@ once started as `make serve` starts it. Times are also given as ratios
 against the bare parse and the full build of the same run, which a busy
 machine moves less than the seconds.
 
-Gated targets: unchanged rebuild <= 5 % of a full build, peak RSS of the full
-build <= 500 MB, the server answering its home page <= 2 s after start.
-Reported only: full build <= 0.75 x the bare parse.
+Gated targets: the full build <= 2.5 x the bare parse, unchanged rebuild <=
+5 % of a full build, peak RSS of the full build <= 500 MB, the server
+answering its home page <= 2 s after start. Reported only: the full build
+<= 0.75 x the bare parse (a stretch). (--code says what code is measured
+when this script runs in a copy of an older commit, with --out for its
+result file.) profile_build.py says where a build's time goes.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from datetime import date
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from common import crawl_pages, finish, save, show, table, target
+from common import code_version, crawl_pages, finish, save, show, table, target, titled
 from corpus import generate
 
 from bannedbook.files import find_pages
@@ -175,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--raw", type=Path, required=True, help="a crawl (benchmarks/corpus.py); only read")
     parser.add_argument("--work", type=Path, help="folder for the databases (default: /tmp/build-bench-<raw name>)")
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/build-SIZE.json)")
+    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
     args = parser.parse_args(argv)
     if not args.raw.is_dir():
         parser.error(f"{args.raw} is not a folder")
@@ -195,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         target("unchanged rebuild ÷ full build", round(unchanged / full, 4), 0.05),
         target("peak RSS of the full build (MB)", round(m["full"][1] / 1e6), 500),
         target("server answers its home page, seconds after start", round(m["ready"], 2), 2),
-        target("full build ÷ bare parse", round(full / m["bare"], 3), 0.75, gated=False),
+        target("full build ÷ bare parse", round(full / m["bare"], 3), 2.5),
+        target("full build ÷ bare parse (stretch)", round(full / m["bare"], 3), 0.75, gated=False),
     ]
     notes = [
         f"Crawl: {pages:,} pages of `benchmarks/corpus.py` under `{args.raw}`.",
@@ -208,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         " first answer of `/`, the starter polling every 0.1 s.",
     ]
     show(tables, notes)
-    save("build", "Build and start-up", tables, notes, targets, pages=pages)
+    save("build", titled("Build and start-up", args.code), tables, notes, targets, pages=pages, out=args.out,
+         code=args.code or code_version())
     return finish(targets)
 
 

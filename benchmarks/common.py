@@ -85,6 +85,27 @@ def crawl_pages(db: Path | str) -> int:
         conn.close()
 
 
+def code_version() -> str:
+    """The commit measured, '+' when the worktree has changes, and where the
+    package was imported from (a copy of an older commit is measured by
+    copying the benchmark into it and running it there)."""
+    import subprocess
+
+    import bannedbook
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = "+" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty} ({Path(bannedbook.__file__).parent})"
+
+
+def titled(title: str, code: str | None) -> str:
+    """A result's title, naming the code measured when it is not this
+    checkout's (--code), so that its section and the current one differ."""
+    return f"{title}, code {code.split(' (')[0]}" if code else title
+
+
 def command() -> str:
     """This process's command line, as someone would type it in the project folder."""
     script = os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)

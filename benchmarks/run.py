@@ -6,11 +6,11 @@ For each size: the crawl /tmp/corpus20k (or …100k, named for the size under
 --corpora), made by benchmarks/corpus.py under --work when it is missing or
 incomplete; build_bench.py (build, rebuilds, size, start-up) into --work,
 profile_build.py on the crawl, then search_bench.py, index_variants.py,
-pages_bench.py, load.py, trends_bench.py, lexicon_bench.py and stories_bench.py
+pages_bench.py (with the previous size's database too, to see what
+grows), load.py, trends_bench.py, lexicon_bench.py and stories_bench.py
 --built (the story step on a copy, and what stories cost the pages) on the
-database it built. At the largest size,
-warc_bench.py builds from a 1 GB WARC file made of that crawl. crash.py and
-crawl_bench.py run once.
+database it built. At the largest size, warc_bench.py builds from a 1 GB
+WARC file made of that crawl. crash.py and crawl_bench.py run once.
 Each runs as its own process, so one's memory and imports never colour
 another's figures. A benchmark that misses a target does not stop the
 others; the report is written at the end, and the exit status is 1 when any
@@ -43,6 +43,7 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
     """The benchmarks to run, in order."""
     steps: list[Step] = []
     raw = None
+    smaller: list[str] = []  # pages_bench also times the previous size's pages: what grows
     for size in sizes:
         raw = corpora / f"corpus{size_label(size)}"
         if not complete(raw, size):
@@ -56,12 +57,13 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
             ("profile_build.py", "--raw", str(raw)),
             ("search_bench.py", "--db", db),
             ("index_variants.py", "--db", db),
-            ("pages_bench.py", "--db", db),
+            ("pages_bench.py", "--db", db, *smaller),
             ("load.py", "--db", db),
             ("trends_bench.py", "--db", db),
             ("lexicon_bench.py", "--db", db),
             ("stories_bench.py", "--built", db, "--work", str(folder)),
         ]
+        smaller = ["--smaller", db]
     if raw is not None:
         steps.append(("warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
     steps += [("crash.py",), ("crawl_bench.py",)]

@@ -93,3 +93,7 @@ def test_plan_runs_every_benchmark_at_each_size(tmp_path):
     assert warc[warc.index("--raw") + 1].endswith("corpus5k")
     assert scripts.count("corpus.py") == 2  # neither crawl exists yet
     assert scripts.index("corpus.py") < scripts.index("build_bench.py")
+    # The larger size's page timings are set beside the smaller's.
+    first, second = [step for step in steps if step[0] == "pages_bench.py"]
+    assert "--smaller" not in first
+    assert second[second.index("--smaller") + 1] == first[first.index("--db") + 1]
