@@ -305,6 +305,9 @@ class Store:
         map_ runs the indexing (a process pool's map spreads it over every
         core)."""
         self.resolve_revisits()
+        # Every page is written: what chose among them is not needed any more.
+        self.holders.clear()
+        self.first_by_hash.clear()
         self.date_captures("temp.new_articles")
         after = self.number_new_articles()
         storystore.group_all(self.db)
@@ -343,7 +346,7 @@ def index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
     return (rowid, *index_columns(title, body))
 
 
-INDEX_BATCH = 500  # articles whose index text is made while the previous ones are inserted
+INDEX_BATCH = 250  # articles whose index text is made while the previous ones are inserted
 # FTS5's merge settings while the whole index is written, and its defaults.
 BULK_MERGE = {"automerge": 0, "crisismerge": 64}
 DEFAULT_MERGE = {"automerge": 4, "crisismerge": 16}

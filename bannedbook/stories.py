@@ -84,7 +84,6 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 import numpy as np
-from datasketch import MinHash
 
 from .chinese import normalise
 
@@ -94,6 +93,7 @@ BANDS = 42
 SHARE = 0.5
 MIN_SHINGLES = 50
 _CHUNK = 20_000  # stored signatures banded at once by affected_stories
+_BLOCK = 4096  # rows group's array starts with when it is not told how many
 
 # Fixed: a signature made with another seed or scheme could not be compared.
 _SEED = 1
@@ -115,12 +115,16 @@ def shingles(text: str, size: int = SHINGLE) -> set[str]:
     return {letters[i : i + size] for i in range(len(letters) - size + 1)}
 
 
-_EMPTY: dict[int, MinHash] = {}
+_EMPTY: dict = {}  # permutations -> an empty MinHash to copy
 
 
 def signature(text: str, *, shingle: int = SHINGLE, permutations: int = PERMUTATIONS) -> bytes:
     """The article body's MinHash signature, as bytes to store."""
     if permutations not in _EMPTY:
+        # Here, not at the top: datasketch loads scipy (tens of MB), which
+        # only the processes that sign articles need, not the writer that groups.
+        from datasketch import MinHash
+
         _EMPTY[permutations] = MinHash(num_perm=permutations, seed=_SEED, hashfunc=zlib.crc32, scheme=_SCHEME)
     runs = shingles(text, shingle)
     minhash = _EMPTY[permutations].copy()
@@ -197,21 +201,31 @@ def shared(a: bytes, b: bytes) -> float:
     return _shared(*signatures.read("a", a), *signatures.read("b", b))
 
 
-def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int = BANDS) -> dict[K, K]:
+def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int = BANDS,
+          size: int | None = None) -> dict[K, K]:
     """Each article's story: {key: key of the story's first article}.
 
     items: (key, signature) in the order that decides which article names
     its story (the build passes them in date order). Keys must be distinct.
+    size: how many items there are, when known (the values are then copied
+    into one array of that size, never grown).
     """
     keys: list[K] = []
     counts: list[int] = []
-    rows: list[np.ndarray] = []
+    matrix = None  # the values, copied out of the signatures (which need not stay in memory)
     signatures = _Signatures()
     for key, value in items:
-        keys.append(key)
         count, values = signatures.read(key, value)
+        n = len(keys)
+        if matrix is None:
+            matrix = np.empty((size or _BLOCK, len(values)), dtype=values.dtype)
+        elif n == len(matrix):
+            grown = np.empty((2 * n, matrix.shape[1]), dtype=matrix.dtype)
+            grown[:n] = matrix
+            matrix = grown
+        matrix[n] = values
+        keys.append(key)
         counts.append(count)
-        rows.append(values)
     if len(set(keys)) != len(keys):
         raise ValueError("group() needs distinct keys")
     parent = list(range(len(keys)))
@@ -223,8 +237,7 @@ def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int 
         return i
 
     if signatures.params:
-        matrix = np.vstack(rows)  # one array: a few hundred bytes an article
-        del rows
+        matrix = matrix[: len(keys)]  # one array: a few hundred bytes an article
         comparable = np.flatnonzero(np.array(counts) >= MIN_SHINGLES)
         for bucket in _buckets(matrix, comparable, bands):
             for n, i in enumerate(bucket):

@@ -35,7 +35,8 @@ def _signed(db: sqlite_utils.Database, rows: Iterable[tuple[str, bytes | None]])
 
 def group_all(db: sqlite_utils.Database) -> None:
     """Group every article of a full build into stories."""
-    assigned = stories.group(_signed(db, db.execute(f"{_SIGNED} order by articles.date_order")))
+    size = db.execute("select count(*) from articles").fetchone()[0]
+    assigned = stories.group(_signed(db, db.execute(f"{_SIGNED} order by articles.date_order")), size=size)
     db.execute("delete from stories")
     _write(db, assigned)
 
