@@ -40,7 +40,7 @@ from .files import (
     record_name,
     split_name,
 )
-from .lexicon import lexicon_is_current, read_lexicons, write_lexicon
+from .lexicon import Lexicon, lexicon_is_current, read_lexicons, write_lexicon
 from .store import BuildError, Store, article_id, atomic_database
 from .stories import signature
 from .summaries import write_summaries
@@ -234,17 +234,26 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
         raise BuildError(f"raw folder {raw} is not a directory")
     # Before anything else: a lexicon that cannot be used fails the build at once.
     terms = read_lexicons([lexicon] if isinstance(lexicon, str | Path) else lexicon)
+    # The workers first: a forked worker keeps a copy of all its parent holds
+    # (the list of files of a large crawl is tens of MB), so they are forked
+    # before the parent holds anything.
+    with make_pool(workers) as pool:
+        counts = _build(raw, db_path, pool, terms, full, progress)
+    return counts + _totals(db_path)
+
+
+def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, progress: bool) -> Counter:
     files = {file_name(path, raw): path for path in find_pages(raw)}
     changes = None if full else changes_since(db_path, files)
     counts: Counter = Counter(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None)
     counts["lexicon terms"] = len(terms.terms)
     if changes is not None and not changes:
         if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
-            with atomic_database(db_path, update=True) as db, make_pool(workers) as pool:
+            with atomic_database(db_path, update=True) as db:
                 counts.update(write_lexicon(db, terms, pool))
-        return counts + _totals(db_path)  # nothing changed: the database stands
+        return counts  # nothing changed: the database stands
     names = sorted(files if changes is None else changes.read, key=order)
-    with atomic_database(db_path, update=changes is not None) as db, make_pool(workers) as pool:
+    with atomic_database(db_path, update=changes is not None) as db:
         store = Store(db) if changes is None else Update(db, changes)
         counts["removed"] = changes.gone if changes else 0
         held = _write(store, pool, raw, files, names, counts, progress)
@@ -255,7 +264,7 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
         write_days(db)
         write_summaries(db)
         counts.update(write_lexicon(db, terms, pool))
-    return counts + _totals(db_path)
+    return counts
 
 
 def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: list[str], counts: Counter,
