@@ -51,11 +51,13 @@ endif
 
 # `make crawl` fetches the site's articles politely into WARC files under
 # RAW/crawl/ (robots.txt obeyed, RATE requests/s at most); killed or stopped
-# after MAX_PAGES, it goes on where it was when run again.
+# after MAX_PAGES, it goes on where it was when run again. CONTACT (a URL or
+# e-mail, sent in the User-Agent so the site's operators can reach whoever
+# runs the crawl) is required.
 SITE ?= https://www.bannedbook.org/
 RATE ?= 1
 crawl: $(STAMP)
-	$(BIN)/python -m bannedbook.crawl $(SITE) --raw $(RAW) --rate $(RATE) $(if $(MAX_PAGES),--max-pages $(MAX_PAGES))
+	$(BIN)/python -m bannedbook.crawl $(SITE) --raw $(RAW) --rate $(RATE) $(if $(MAX_PAGES),--max-pages $(MAX_PAGES)) $(if $(CONTACT),--contact "$(CONTACT)")
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -50,10 +50,9 @@ from bannedbook.urls import normalise
 
 SITE = "https://www.bannedbook.org/"
 PRODUCT = "bannedbook-archive"  # the token robots.txt rules are matched against
-# Who the site's operators can write to about this crawler. The project's
-# repository by default; a user running their own crawl sets --contact.
-CONTACT = "https://github.com/"
 MAX_REDIRECTS = 1
+NO_CONTACT = ("say who runs this crawl, so the site's operators can reach you: --contact URL-or-e-mail "
+              "(make crawl CONTACT=…, or BANNEDBOOK_CRAWL_CONTACT=…)")
 MAX_PAGE_BYTES = 20 * 1024 * 1024  # an article page is ~100 KB; more is not an article
 ROBOTS_MAX_AGE = 24 * 3600  # RFC 9309: a robots.txt is not to be trusted for longer
 # Encodings every WARC reader can undo (brotli and zstd need extra packages).
@@ -73,7 +72,9 @@ class Settings:
     raw: Path = Path("raw")
     rate: float = 1.0  # requests per second; 0 for no limit of our own (robots.txt still applies)
     max_pages: int | None = None
-    contact: str = CONTACT
+    # Who the site's operators can write to about this crawl: whoever runs
+    # it, so there is no default (Heritrix, too, will not crawl without one).
+    contact: str = ""
     include_mirrors: bool = False
     feeds: list[str] = field(default_factory=list)
     timeout: float = 30.0
@@ -84,7 +85,8 @@ class Settings:
 
     @property
     def user_agent(self) -> str:
-        return f"{PRODUCT}/{software_version()} (+{self.contact})"
+        contact = self.contact if "://" in self.contact or "@" not in self.contact else f"mailto:{self.contact}"
+        return f"{PRODUCT}/{software_version()} (+{contact})"
 
 
 class Pacer:
@@ -446,6 +448,8 @@ def summary(crawler: Crawler, finished: bool | None, elapsed: float) -> str:
 def crawl(settings: Settings, out=sys.stdout) -> bool | None:
     """Run a crawl (or go on with an unfinished one) and print its summary.
     True: the crawl finished; False: stopped at max_pages; None: interrupted."""
+    if not settings.contact.strip():
+        raise CrawlError(NO_CONTACT)
     store = CrawlStore(settings.raw, settings.warc_size)
     crawler = Crawler(settings, store)
     start = time.monotonic()
@@ -473,8 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1.0,
                         help="requests per second at most (default 1; 0: only robots.txt's limit)")
     parser.add_argument("--max-pages", type=int, help="stop after requesting this many pages (run again to go on)")
-    parser.add_argument("--contact", default=os.environ.get("BANNEDBOOK_CRAWL_CONTACT", CONTACT),
-                        help="URL or e-mail in the User-Agent for the site's operators (default: the project)")
+    parser.add_argument("--contact", default=os.environ.get("BANNEDBOOK_CRAWL_CONTACT", ""),
+                        help="your URL or e-mail, sent in the User-Agent for the site's operators (required; "
+                             "or set BANNEDBOOK_CRAWL_CONTACT)")
     parser.add_argument("--include-mirrors", action="store_true", help="also fetch the /bnews/zh-tw/ copies")
     parser.add_argument("--feed", action="append", default=[], help="a feed to read besides those the home page lists")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default 30)")
@@ -484,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rate < 0 or args.tries < 1 or args.timeout <= 0 or (args.max_pages is not None and args.max_pages < 0):
         parser.error("--rate must be >= 0, --tries >= 1, --timeout > 0, --max-pages >= 0")
+    if not args.contact.strip():
+        parser.error(NO_CONTACT)
     if not normalise(args.site) or not urlsplit(args.site).hostname:
         parser.error(f"not an http(s) URL: {args.site}")
     settings = Settings(site=args.site, raw=args.raw, rate=args.rate, max_pages=args.max_pages,

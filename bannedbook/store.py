@@ -62,9 +62,16 @@ def rank(page: Page) -> tuple:
 def pipeline_version() -> int:
     """A fingerprint of the code that turns files into rows, kept in the
     database's user_version: an incremental build reuses rows only from a
-    database the same code wrote. The code is bannedbook/build.py and every
-    module of the package it imports, followed through their imports, so a
-    new module is covered the day it is imported."""
+    database the same code wrote."""
+    sources = pipeline_modules()
+    digest = hashlib.sha256(b"".join(sources[name] for name in sorted(sources))).digest()
+    return int.from_bytes(digest[:4], "big") >> 1  # user_version is a signed 32-bit integer
+
+
+def pipeline_modules() -> dict[str, bytes]:
+    """{module name: source} of bannedbook/build.py and every module of the
+    package it imports, followed through their imports (those inside
+    functions too), so a new module is covered the day it is imported."""
     package = Path(__file__).resolve().parent
     seen: dict[str, bytes] = {}
     pending = ["build"]
@@ -78,8 +85,9 @@ def pipeline_version() -> int:
                 pending += [node.module] if node.module else [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bannedbook."):
                 pending.append(node.module.split(".")[1])
-    digest = hashlib.sha256(b"".join(seen[name] for name in sorted(seen))).digest()
-    return int.from_bytes(digest[:4], "big") >> 1  # user_version is a signed 32-bit integer
+            elif isinstance(node, ast.Import):
+                pending += [alias.name.split(".")[1] for alias in node.names if alias.name.startswith("bannedbook.")]
+    return seen
 
 
 @contextmanager

@@ -43,7 +43,8 @@ def rate_of(times: list[float]) -> float:
 def crawl_once(articles: int, rate: float) -> dict:
     with tempfile.TemporaryDirectory() as folder, FakeSite(articles=articles, crawl_delay=0) as site:
         started = time.perf_counter()
-        crawl(Settings(site.site, Path(folder), rate=rate, progress=False), out=io.StringIO())
+        settings = Settings(site.site, Path(folder), rate=rate, progress=False, contact="https://example.org/bench")
+        crawl(settings, out=io.StringIO())
         elapsed = time.perf_counter() - started
         pages = [hit for hit in site.log if hit.path.startswith("/bnews/")]
         return {"requests": len(site.log), "pages": len(pages), "seconds": elapsed,

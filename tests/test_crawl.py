@@ -30,7 +30,8 @@ from bannedbook.files import find_pages
 from bannedbook.urls import article_kind, normalise
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = {"rate": 0, "timeout": 0.3, "backoff": 0.2, "progress": False}
+CONTACT = "https://example.org/archive-team"
+FAST = {"contact": CONTACT, "rate": 0, "timeout": 0.3, "backoff": 0.2, "progress": False}
 
 
 @dataclass
@@ -284,7 +285,8 @@ def test_killed_crawls_resume_without_fetching_stored_pages_again(tmp_path):
         for _ in range(3):
             process["crawler"] = subprocess.Popen(
                 [sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(tmp_path), "--rate", "0",
-                 "--no-progress", "--timeout", "5"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 "--no-progress", "--timeout", "5", "--contact", CONTACT],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             out, err = process["crawler"].communicate(timeout=30)
             if process["crawler"].returncode == 0:
                 break
@@ -304,7 +306,8 @@ def test_sigterm_closes_the_warc_file_and_prints_the_summary(tmp_path):
         stop = []
         site.on_page = lambda count: count == 2 and stop.append(True)
         crawler = subprocess.Popen([sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(tmp_path),
-                                    "--rate", "0", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE)
+                                    "--rate", "0", "--no-progress", "--contact", CONTACT],
+                                   cwd=ROOT, stdout=subprocess.PIPE)
         while not stop and crawler.poll() is None:
             time.sleep(0.01)
         crawler.send_signal(signal.SIGTERM)
@@ -411,6 +414,19 @@ def test_an_unreadable_robots_txt_stops_the_crawl(tmp_path):
     with FakeSite(robots_status=503) as site, pytest.raises(CrawlError, match="robots.txt"):
         run(site, tmp_path, tries=2)
     assert not article_hits(site)
+
+
+def test_no_crawl_without_a_contact_for_the_operators(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "BANNEDBOOK_CRAWL_CONTACT"}
+    with FakeSite(articles=2, crawl_delay=0.01) as site:
+        command = subprocess.run([sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(tmp_path)],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+        with pytest.raises(CrawlError, match="--contact"):
+            run(site, tmp_path, contact=" ")
+        assert not site.log
+    assert command.returncode == 2 and "--contact" in command.stderr
+    assert not list(tmp_path.iterdir())
+    assert "(+mailto:ops@example.org)" in Settings("https://x.org/", contact="ops@example.org").user_agent
 
 
 def test_a_second_crawler_on_the_same_folder_is_refused(tmp_path):

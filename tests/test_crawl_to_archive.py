@@ -18,7 +18,8 @@ from fakesite import FakeSite
 from bannedbook.site import make_datasette
 
 ROOT = Path(__file__).resolve().parent.parent
-CRAWL = ["--rate", "0", "--timeout", "0.5", "--backoff", "0.2", "--no-progress"]
+CRAWL = ["--contact", "https://example.org/archive-team",
+         "--rate", "0", "--timeout", "0.5", "--backoff", "0.2", "--no-progress"]
 
 
 def crawl(site: FakeSite, raw: Path, *extra: str, kill_after: int | None = None) -> None:

@@ -4,6 +4,8 @@ and ends with the same content as a full build of the same folder."""
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, SEED_NAME, full_page, writ
 from snapshot import content
 
 from bannedbook import build as pipeline
+from bannedbook.store import pipeline_modules
 from bannedbook.update import Update
 
 
@@ -124,6 +127,18 @@ def test_a_database_from_other_code_is_rebuilt_in_full(first, tmp_path):
     counts = build(raw, db)
     assert counts["read"] == counts["files"]
     assert content(db) == content(first[1])
+
+
+def test_the_code_fingerprint_covers_every_module_a_build_runs():
+    """Every module of the package a build loads (whatever its import
+    style) is in the fingerprint, so a change to it rebuilds in full."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, bannedbook.build, bannedbook.store as s; "
+         "s.Store; import bannedbook.warc, bannedbook.stories as st; st.signature('文' * 60); "
+         "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('bannedbook.')))"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert {"build", "extract", "chinese", "stories", "warc", "files"} <= set(loaded)
+    assert set(loaded) <= set(pipeline_modules())
 
 
 def date_order(db: Path) -> list[tuple]:
