@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import sqlite_utils
 
-DAY_SQL = "substr(coalesce(published, not_before), 1, 10)"
+from .schema import ARTICLE_DATE
+
+DAY_SQL = f"substr({ARTICLE_DATE}, 1, 10)"
 
 
 def write_days(db: sqlite_utils.Database) -> None:

@@ -131,8 +131,6 @@ def filters_from_request(request, database, table, datasette):
     )
 
 
-
-
 class TagFacet(Facet):
     """Facet on the articles' tags: metadata `facets: [{tag: tags}]` or ?_facet_tag=tags."""
 

@@ -22,9 +22,12 @@ FTS_TABLE = "articles_fts"
 FTS_COLUMNS = ("body_index", "title_index")
 FTS_SQL = f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 ({', '.join(FTS_COLUMNS)}, content=[articles])"
 
+# An article's date wherever the archive dates, counts or orders articles:
+# the date its page states, else the earliest its text allows.
+ARTICLE_DATE = "coalesce(published, not_before)"
 # Oldest first; undated articles before all others, so newest-first lists
 # them last. Ties go by file, so every build numbers the same files alike.
-DATE_ORDER = "coalesce(published, not_before, ''), file"
+DATE_ORDER = f"coalesce({ARTICLE_DATE}, ''), file"
 
 TABLES = {
     # Near-duplicate articles (reposts, the other script, light edits) are

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 import sqlite_utils
 
 from . import stories
+from .schema import ARTICLE_DATE
 
 # Articles with their signatures (callers add where and order by: date
 # order is the order that names a story).
@@ -84,9 +85,8 @@ def _write(db: sqlite_utils.Database, assigned: dict[str, str]) -> None:
     db.conn.executemany("insert into temp.story_of values (?, ?)", assigned.items())
     db.execute("""update articles set story = (select story from temp.story_of where story_of.id = articles.id)
                   where id in (select id from temp.story_of)""")
-    # Dates as the archive dates an article: published, else the estimate.
-    db.execute("""insert into stories (id, title, first_date, last_date, members, sources)
+    db.execute(f"""insert into stories (id, title, first_date, last_date, members, sources)
                   select articles.story, (select title from articles first where first.id = articles.story),
-                    min(coalesce(published, not_before)), max(coalesce(published, not_before)),
+                    min({ARTICLE_DATE}), max({ARTICLE_DATE}),
                     count(*), count(distinct source)
                   from articles where id in (select id from temp.story_of) group by articles.story""")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from .schema import TAG_LABEL_SQL
+from .schema import ARTICLE_DATE, TAG_LABEL_SQL
 
 # The facets of the articles table (metadata.yml), each as the SQL that
 # counts every article's value: (value, articles). Null values are not a
@@ -34,7 +34,7 @@ def write_summaries(db: sqlite_utils.Database) -> None:
     for facet, sql in FACET_SQL.items():
         db.execute(f"insert into facet_counts (facet, value, articles) select ?, * from ({sql})", [facet])
     db.execute("delete from month_counts")
-    db.execute("""insert into month_counts (month, articles, stories)
-                  select substr(coalesce(published, not_before), 1, 7), count(*), count(distinct story)
-                  from articles where coalesce(published, not_before) is not null group by 1""")
+    db.execute(f"""insert into month_counts (month, articles, stories)
+                   select substr({ARTICLE_DATE}, 1, 7), count(*), count(distinct story)
+                   from articles where {ARTICLE_DATE} is not null group by 1""")
     db.execute("ANALYZE facet_counts")

@@ -40,7 +40,7 @@ from datasette.filters import FilterArguments
 from datasette.utils import sqlite_timelimit
 
 from .chinese import match_expression, normalise
-from .schema import FTS_TABLE
+from .schema import ARTICLE_DATE, FTS_TABLE
 
 DATABASE = "bannedbook"
 BY = ("month", "year", "week")
@@ -553,9 +553,6 @@ def register_routes():
 # The articles table takes a period the way the ranked search does
 # (?_since=2024-07&_until=2024-07), so every point of a trend is a table
 # search; a lexicon theme (?_theme=) is registered in lexicon_site.py.
-_DATE_SQL = "coalesce(published, not_before)"
-
-
 @hookimpl
 def filters_from_request(request, database, table, datasette):
     if table != "articles":
@@ -563,11 +560,11 @@ def filters_from_request(request, database, table, datasette):
     wheres, params, described = [], {}, []
     since, until = request.args.get("_since"), request.args.get("_until")
     if since:
-        wheres.append(f"{_DATE_SQL} >= :bannedbook_since")
+        wheres.append(f"{ARTICLE_DATE} >= :bannedbook_since")
         params["bannedbook_since"] = since
         described.append(f"date (published, else not before) from {since}")
     if until:
-        wheres.append(f"substr({_DATE_SQL}, 1, length(:bannedbook_until)) <= :bannedbook_until")
+        wheres.append(f"substr({ARTICLE_DATE}, 1, length(:bannedbook_until)) <= :bannedbook_until")
         params["bannedbook_until"] = until
         described.append(f"date (published, else not before) until {until}")
     if not wheres:

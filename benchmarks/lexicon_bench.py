@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import random
 import re
 import shutil
@@ -31,7 +30,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import opencc
@@ -40,6 +38,7 @@ from common import RESULTS, finish, save, table, target
 
 from bannedbook.chinese import normalise, phrase_pattern, query_terms, quoted
 from bannedbook.lexicon import read_lexicons, write_lexicon
+from bannedbook.workers import make_pool
 
 _WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 _LATIN = re.compile(r"[A-Za-z]{3,10}")
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         lexicon = read_lexicons([csv_path])
         read_seconds = time.perf_counter() - started
         db = sqlite_utils.Database(copy)
-        with Pool(os.cpu_count()) as pool:
+        with make_pool() as pool:  # the pool a build matches its lexicon on
             started = time.perf_counter()
             steps: dict = {}
             counts = write_lexicon(db, lexicon, pool, steps)
