@@ -145,7 +145,6 @@ def _bigrams(run: str) -> str:
 _CUT = "A"
 _UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
 _CODE_UNIT = next(code for code in "IL" if array(code).itemsize == 4)
-_UTF32_ORDER = "<u4" if sys.byteorder == "little" else ">u4"
 _NO_CODES = np.zeros(0, dtype=np.uint32)
 # Where one run's bigrams end ("x\n ": its last character, the newline after
 # the run, a space) and the newline's own three begin with the next run's
@@ -242,7 +241,7 @@ def index_columns(title: str, body: str) -> tuple[str, str]:
     char_tokens[0::3] = chars
     char_tokens[1::3] = ord(CHAR_MARK)
     char_tokens[2::3] = ord(" ")
-    return f"{char_tokens.astype(_UTF32_ORDER).tobytes().decode(_UTF32)[:-1]} {body_index}", title_index
+    return f"{char_tokens.tobytes().decode(_UTF32)[:-1]} {body_index}", title_index
 
 
 # ---------------------------------------------------------------- queries
