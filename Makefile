@@ -1,24 +1,34 @@
-# The archive's commands. Everything installs itself into .venv.
+# The archive's commands (`make help` lists them). Everything installs itself
+# into .venv; each target calls the `bannedbook` command line, where the
+# defaults live.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BANNEDBOOK := $(BIN)/bannedbook
 RAW ?= raw
 DB ?= bannedbook.db
 PORT ?= 8001
 # Lexicons of terms to match (see README): every CSV under lexicons/ unless
 # LEXICON=FILE.csv (several separated by spaces; LEXICON= for none).
-LEXICON ?= $(wildcard lexicons/*.csv)
-LEXICON_ARGS = $(foreach file,$(LEXICON),--lexicon $(file))
+LEXICON_ARGS = $(if $(filter undefined,$(origin LEXICON)),,$(if $(strip $(LEXICON)),$(foreach file,$(LEXICON),--lexicon $(file)),--no-lexicon))
+# SITES=HOST,... keeps pages of other hosts too; PRUNE=1 allows a build that
+# removes more than half of the archive (an empty or mistyped RAW refuses).
+BUILD_ARGS = $(LEXICON_ARGS) $(foreach host,$(subst $(comma), ,$(SITES)),--site $(host)) $(if $(PRUNE),--prune)
+comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: install build serve publish crawl test lint fuzz bench bench-report screenshots clean
+.PHONY: help install build serve publish crawl test lint fuzz bench bench-report screenshots clean
+
+help: ## list the targets
+	@echo "make TARGET [NAME=value ...]   (see README.md)"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench,publish]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ## install what the archive needs into .venv
 
 # Browser tests drive Debian's chromium (Playwright cannot download a browser
 # here); CJK fonts so screenshots show the text.
@@ -27,27 +37,27 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 
-build: $(STAMP)
-	$(BIN)/python build_db.py $(RAW) $(DB) $(LEXICON_ARGS)
+build: $(STAMP) ## build DB (bannedbook.db) from RAW (raw/) [LEXICON= SITES= PRUNE=1]
+	$(BANNEDBOOK) build $(RAW) $(DB) $(BUILD_ARGS)
 
 # `make serve` brings bannedbook.db up to date with raw/ first (an incremental
 # build: it reads only new and changed files, in about a second when there are
 # none); `make serve DB=FILE` serves FILE as it is.
-serve: $(STAMP)
+serve: $(STAMP) ## build if stale, then serve on http://127.0.0.1:PORT (DB=FILE: serve FILE as it is)
 ifneq ($(origin DB),command line)
-	$(BIN)/python build_db.py $(RAW) $(DB) $(LEXICON_ARGS)
+	$(BANNEDBOOK) build $(RAW) $(DB) $(BUILD_ARGS)
 endif
-	$(BIN)/python -m bannedbook.site $(DB) $(PORT)
+	$(BANNEDBOOK) serve $(DB) --port $(PORT)
 
 # `make publish APP=NAME` deploys what `make serve` serves to Fly.io (needs
 # flyctl, logged in) as read-only replicas of one immutable file; with
 # GENERATE=DIR it writes the Dockerfile, fly.toml and files to DIR instead.
 APP ?= bannedbook-archive
-publish: $(STAMP)
+publish: $(STAMP) ## deploy the site to Fly.io as APP (GENERATE=DIR: only write its files)
 ifneq ($(origin DB),command line)
-	$(BIN)/python build_db.py $(RAW) $(DB) $(LEXICON_ARGS)
+	$(BANNEDBOOK) build $(RAW) $(DB) $(BUILD_ARGS)
 endif
-	$(BIN)/python -m bannedbook.publish $(DB) --app $(APP) $(if $(GENERATE),--generate-dir $(GENERATE))
+	$(BANNEDBOOK) publish $(DB) --app $(APP) $(if $(GENERATE),--generate-dir $(GENERATE))
 
 # `make crawl` fetches the site's articles politely into WARC files under
 # RAW/crawl/ (robots.txt obeyed, RATE requests/s at most); killed or stopped
@@ -56,32 +66,34 @@ endif
 # runs the crawl) is required.
 SITE ?= https://www.bannedbook.org/
 RATE ?= 1
-crawl: $(STAMP)
-	$(BIN)/python -m bannedbook.crawl $(SITE) --raw $(RAW) --rate $(RATE) $(if $(MAX_PAGES),--max-pages $(MAX_PAGES)) $(if $(CONTACT),--contact "$(CONTACT)")
+crawl: $(STAMP) ## fetch the site into RAW/crawl/*.warc.gz (CONTACT= required; a million pages at RATE=1 take 12 days)
+	$(BANNEDBOOK) crawl $(SITE) --raw $(RAW) --rate $(RATE) $(if $(MAX_PAGES),--max-pages $(MAX_PAGES)) $(if $(CONTACT),--contact "$(CONTACT)")
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(CHROMIUM) lint ## the whole test suite, browser tests included (about 3 minutes)
+	@echo "make test: the whole suite, about 3 minutes on 2 cores (quick loop: .venv/bin/pytest -m 'not browser')"
 	$(BIN)/python -m pytest -q
 
 # The fuzz tests of `make test`, with far more examples (FUZZ_EXAMPLES=N to change).
 FUZZ_EXAMPLES ?= 2000
-fuzz: $(STAMP)
+fuzz: $(STAMP) ## the fuzz tests with FUZZ_EXAMPLES (2000) examples (a few minutes)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 # Every benchmark at 20,000 and 100,000 pages (long: the full builds dominate),
 # then docs/benchmarks.md; fails when a benchmark misses a target.
-bench: $(STAMP)
+bench: $(STAMP) ## every benchmark at 20,000 and 100,000 pages, then docs/benchmarks.md (over an hour)
+	@echo "make bench: every benchmark at 20,000 and 100,000 pages; over an hour on 2 cores"
 	$(BIN)/python benchmarks/run.py
 
 # Only rewrite docs/benchmarks.md from the committed benchmarks/results/*.json.
-bench-report: $(STAMP)
+bench-report: $(STAMP) ## rewrite docs/benchmarks.md from benchmarks/results/
 	$(BIN)/python benchmarks/report.py
 
 # The README's screenshots, taken in chromium from a small built crawl (tests/reader_pages.py).
-screenshots: $(STAMP) $(CHROMIUM)
+screenshots: $(STAMP) $(CHROMIUM) ## the README's screenshots
 	PYTHONPATH=tests $(BIN)/python docs/screenshots.py
 
-clean:
+clean: ## remove .venv and the built database
 	rm -rf $(VENV) $(DB) $(DB).inspect.json .$(DB).building .pytest_cache

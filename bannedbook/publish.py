@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .site import ROOT, served_name, site_args
+from .site import ROOT, named_bannedbook, site_args
 
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
 
@@ -47,9 +47,9 @@ def stage_plugins(folder: Path) -> tuple[Path, Path]:
 
 
 def publish_command(db: Path, app: str, plugins: Path, wheel: Path, generate_dir: Path | None = None) -> list[str]:
-    """The `datasette publish fly` command line for db."""
+    """The `datasette publish fly` command line for db (a file called bannedbook.db)."""
     datasette = Path(sys.executable).with_name("datasette")
-    command = [str(datasette), "publish", "fly", str(served_name(db)), "--app", app, *site_args(),
+    command = [str(datasette), "publish", "fly", str(db), "--app", app, *site_args(),
                "--plugins-dir", str(plugins),
                # The image copies the build folder to /app and installs from there.
                "--install", f"plugins/{wheel.name}"]
@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app", required=True, help="the Fly app (its URL is https://APP.fly.dev/)")
     parser.add_argument("--generate-dir", type=Path, help="write the deployment files here instead of deploying")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, named_bannedbook(args.db) as db:
         plugins, wheel = stage_plugins(Path(folder))
-        return subprocess.run(publish_command(args.db, args.app, plugins, wheel, args.generate_dir)).returncode
+        return subprocess.run(publish_command(db, args.app, plugins, wheel, args.generate_dir)).returncode
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ Datasette finds them through the package's `datasette` entry points
 (pyproject.toml), as it finds any installed plugin.
 
 Datasette names a database after its file, and metadata.yml, the canned
-queries and the templates all describe "bannedbook": a file called anything
-else is served through a link named bannedbook.db (`served_name`).
+queries and the templates all describe "bannedbook": the site adds a file
+called anything else under that name (make_datasette), and Datasette's own
+commands see it through a link in a temporary folder (named_bannedbook).
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 import os
 import socket
@@ -45,29 +46,27 @@ SETTINGS = {
 
 
 def cli_args(db: Path | str) -> list[str]:
-    """`datasette` arguments serving db read-only with the full configuration."""
-    args = ["-i", str(served_name(db)), *site_args(), "--cors"]
+    """`datasette` arguments serving db (a file called bannedbook.db) read-only
+    with the full configuration: the image `make publish` builds runs these."""
+    args = ["-i", str(db), *site_args(), "--cors"]
     if inspect := fresh_inspect_file(db):
         args += ["--inspect-file", str(inspect)]
     return args
 
 
-def served_name(db: Path | str) -> Path:
+@contextmanager
+def named_bannedbook(db: Path | str) -> Iterator[Path]:
     """db itself when it is called bannedbook.db, else a link of that name to
-    it (in a folder of its own under the temp folder, one per database), so
-    Datasette serves it as "bannedbook" whatever its file is called."""
+    it in a temporary folder that goes when the block ends: Datasette's own
+    commands (inspect, publish) name a database after its file."""
     db = Path(db).resolve()
     if db.name == f"{NAME}.db":
-        return db
-    folder = Path(tempfile.gettempdir()) / f"{NAME}-serve-{hashlib.sha256(bytes(db)).hexdigest()[:12]}"
-    folder.mkdir(exist_ok=True)
-    link = folder / f"{NAME}.db"
-    if not (link.is_symlink() and link.resolve() == db):
-        temp = folder / f".{os.getpid()}.link"
-        temp.unlink(missing_ok=True)
-        temp.symlink_to(db)
-        os.replace(temp, link)
-    return link
+        yield db
+        return
+    with tempfile.TemporaryDirectory(prefix=f"{NAME}-") as folder:
+        link = Path(folder) / f"{NAME}.db"
+        link.symlink_to(db)
+        yield link
 
 
 def site_args() -> list[str]:
@@ -110,8 +109,9 @@ def write_inspect_file(db: Path | str) -> Path:
     datasette = Path(sys.executable).with_name("datasette")
     # It logs an error counting the search index (its columns are not in
     # articles, by design) and goes on: show its output only if it fails.
-    done = subprocess.run([str(datasette), "inspect", str(served_name(db)), "--inspect-file", str(temp)],
-                          capture_output=True, text=True)
+    with named_bannedbook(db) as named:
+        done = subprocess.run([str(datasette), "inspect", str(named), "--inspect-file", str(temp)],
+                              capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"datasette inspect failed: {done.stderr.strip()}")
     # The index has one row per article: say so, or Datasette tries again
@@ -127,19 +127,46 @@ def write_inspect_file(db: Path | str) -> Path:
 
 
 def make_datasette(db: Path | str):
-    """The same site, in process (for tests and benchmarks)."""
+    """The site serving db under the name bannedbook, whatever its file is
+    called (no link on disk: the database is added under that name)."""
     import yaml
     from datasette.app import Datasette
+    from datasette.database import Database
 
-    return Datasette(
-        immutables=[str(served_name(db))],
+    inspect = fresh_inspect_file(db)
+    datasette = Datasette(
         metadata=yaml.safe_load(METADATA.read_text(encoding="utf-8")),
         template_dir=str(TEMPLATES),
         static_mounts=[("assets", str(STATIC))],
-        inspect_data=json.loads(inspect.read_text(encoding="utf-8")) if (inspect := fresh_inspect_file(db)) else None,
+        inspect_data=json.loads(inspect.read_text(encoding="utf-8")) if inspect else None,
         settings=SETTINGS,
         cors=True,
     )
+    datasette.add_database(Database(datasette, path=str(Path(db).resolve()), is_mutable=False), name=NAME)
+    datasette.remove_database("_memory")  # Datasette adds one when it is given no file
+    return datasette
+
+
+class MissingDatabase(Exception):
+    """serve() was given a database file that is not there."""
+
+
+def serve(db: Path | str, port: int = 8001, host: str = "127.0.0.1") -> None:
+    """Serve db as `make serve` does, until the process is stopped."""
+    import uvicorn
+    from datasette.utils import check_connection
+
+    if not Path(db).is_file():
+        raise MissingDatabase(f"{db} does not exist")
+    datasette = make_datasette(db)
+
+    async def start() -> None:
+        await datasette.invoke_startup()
+        for database in datasette.databases.values():  # a file that is not SQLite fails here, not per request
+            await database.execute_fn(check_connection)
+
+    asyncio.run(start())
+    uvicorn.run(datasette.app(), host=host, port=port, log_level="info", lifespan="on")
 
 
 def free_port() -> int:
@@ -169,7 +196,7 @@ def served(db: Path | str, command: Sequence[str] | None = None, cwd: Path | Non
     and stops it."""
     port = free_port()
     if command is None:
-        command = [sys.executable, "-m", "bannedbook.site", str(db), "{port}"]
+        command = [sys.executable, "-m", "bannedbook", "serve", str(db), "--port", "{port}"]
     process = subprocess.Popen([arg.replace("{port}", str(port)) for arg in command], cwd=cwd or ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -180,9 +207,3 @@ def served(db: Path | str, command: Sequence[str] | None = None, cwd: Path | Non
         process.terminate()
         process.wait(timeout=30)
 
-
-if __name__ == "__main__":
-    # python -m bannedbook.site DB PORT [extra datasette args]
-    db, port, *extra = sys.argv[1:]
-    datasette = Path(sys.executable).with_name("datasette")
-    os.execv(datasette, [str(datasette), "serve", *cli_args(db), "-h", "127.0.0.1", "-p", port, *extra])

@@ -137,3 +137,11 @@ def story_db(tmp_path_factory) -> Path:
     db = folder / "bannedbook.db"
     build(write_story_crawl(folder / "raw"), db, workers=1, progress=False)
     return db
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that drive chromium are marked `browser`, so `pytest -m "not
+    browser"` is the quick loop (make test runs them all)."""
+    for item in items:
+        if {"browser", "page"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
