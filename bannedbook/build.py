@@ -225,7 +225,8 @@ def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) ->
 
 
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
-          full: bool = False, lexicon: Sequence[Path] | Path = ()) -> Counter:
+          full: bool = False, lexicon: Sequence[Path] | Path = (), prune: bool = False,
+          sites: Sequence[str] = ()) -> Counter:
     """Build db_path from raw; returns the counts the summary prints. Unless
     full, a database this code built at db_path is updated: only new and
     changed files are read, rows of files that are gone are removed.
