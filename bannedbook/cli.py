@@ -65,16 +65,20 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def crawl_command(args: argparse.Namespace) -> int:
+def crawl_command(argv: list[str]) -> int:
     from .crawl import main
 
-    return main(args.rest)
+    return main(argv)
 
 
-def publish_command(args: argparse.Namespace) -> int:
+def publish_command(argv: list[str]) -> int:
     from .publish import main
 
-    return main(args.rest)
+    return main(argv)
+
+
+# Jobs that parse their own options: everything after the job's name is theirs.
+OWN_OPTIONS = {"crawl": crawl_command, "publish": publish_command}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -105,17 +109,16 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     serve.set_defaults(run=serve_command)
 
-    # These two keep their own options (`bannedbook crawl --help`).
-    crawl = jobs.add_parser("crawl", help="fetch the site's articles politely into WARC files", add_help=False)
-    crawl.add_argument("rest", nargs=argparse.REMAINDER)
-    crawl.set_defaults(run=crawl_command)
-    publish = jobs.add_parser("publish", help="deploy the site to Fly.io (or write its files)", add_help=False)
-    publish.add_argument("rest", nargs=argparse.REMAINDER)
-    publish.set_defaults(run=publish_command)
+    # Listed here for --help; their options are their own (main hands them over).
+    jobs.add_parser("crawl", help="fetch the site's articles politely into WARC files")
+    jobs.add_parser("publish", help="deploy the site to Fly.io (or write its files)")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in OWN_OPTIONS:
+        return OWN_OPTIONS[argv[0]](argv[1:])
     args = parser().parse_args(argv)
     return args.run(args)
 

@@ -2,7 +2,7 @@
 `datasette publish fly`, from the same metadata, plugins, templates, static
 files and settings (bannedbook/site.py).
 
-    python -m bannedbook.publish DB --app NAME [--generate-dir DIR]
+    bannedbook publish DB --app NAME [--generate-dir DIR]
 
 The database is served immutable, so serving scales out as identical
 read-only replicas of one file behind Fly's load balancer (`fly scale count
@@ -59,7 +59,7 @@ def publish_command(db: Path, app: str, plugins: Path, wheel: Path, generate_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="bannedbook publish", description=__doc__.splitlines()[0])
     parser.add_argument("db", type=Path)
     parser.add_argument("--app", required=True, help="the Fly app (its URL is https://APP.fly.dev/)")
     parser.add_argument("--generate-dir", type=Path, help="write the deployment files here instead of deploying")
