@@ -36,6 +36,7 @@ from .chinese import index_columns, index_text
 from .files import file_sha256, file_state, is_warc, split_name
 from .schema import DATE_ORDER, FTS_TABLE
 from .store import Store, pipeline_version, write_search_index
+from .urls import SITE_HOSTS
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Changes:
     warcs: list[str]  # warc_files rows to delete: changed or gone WARC files
     gone: int  # files no longer there
     articles: set[str]  # article ids whose rows are dropped and written again
+    gone_records: int = 0  # rows of WARC records in the files no longer there
+    orphaned: int = 0  # articles held only by files no longer there: they go unless a file read holds them
 
     def __bool__(self) -> bool:
         return bool(self.read or self.drop or self.touched or self.warcs)
@@ -97,14 +100,20 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
     drop |= again
     warcs = sorted(name for name in read | gone if is_warc(name) and name in known)
     touched = {name: mtime for name, mtime in touched.items() if name not in read}
-    return Changes(sorted(read), sorted(drop), touched, warcs, len(gone), articles)
+    gone_records = sum(split_name(row)[1] is not None for name in gone for row in rows_of.get(name, []))
+    holders: dict[str, set[str]] = defaultdict(set)
+    for name, row in old.items():
+        if row[3]:
+            holders[row[3]].add(split_name(name)[0])
+    orphaned = sum(held <= gone for held in holders.values())
+    return Changes(sorted(read), sorted(drop), touched, warcs, len(gone), articles, gone_records, orphaned)
 
 
 class Update(Store):
     """The writer of an incremental build, over a copy of the old database."""
 
-    def __init__(self, db: sqlite_utils.Database, changes: Changes):
-        super().__init__(db)
+    def __init__(self, db: sqlite_utils.Database, changes: Changes, hosts: frozenset[str] = frozenset(SITE_HOSTS)):
+        super().__init__(db, hosts)
         # The index forgets a row only when told its exact text (external content).
         db.conn.create_function("index_body", 2, lambda title, body: index_columns(title, body)[0],
                                 deterministic=True)
@@ -174,7 +183,7 @@ class Update(Store):
     def finish(self, map_: Callable = map) -> None:
         """Number and index the new articles (all of them again when the
         order changed), then resolve what the change touched."""
-        recaptured = self.resolve_revisits()
+        recaptured = self.settle()
         self.date_captures("temp.new_articles")
         db = self.db
         db.conn.executemany("insert into temp.recaptured values (?)", [(key,) for key in recaptured])
