@@ -77,7 +77,7 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
     for name in old:
         rows_of[split_name(name)[0]].append(name)
     for name, (sha, size, mtime, _) in old.items():
-        if not is_warc(name):
+        if not is_warc(split_name(name)[0]):  # a WARC record is not a file
             known[name] = (sha, size, mtime)
     read, touched = set(), {}
     for name, path in files.items():
