@@ -7,7 +7,8 @@ In the order a build meets them:
    sha256 differs), touched (mtime moved, same bytes) or gone, and which
    articles depend on them. Files that share an article with a changed one
    are read again too, so when an article's first file goes its duplicate
-   takes over, as in a full build.
+   takes over, as in a full build; and every revisit record, since the
+   capture it resolves to may have come or gone.
 2. Update.forget: drop every row that depends on those files (the article,
    its paragraphs, links, tags and search-index entry).
 3. The changed files are written by the full build's writer (store.Store).
@@ -69,6 +70,7 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
                 "select path, sha256, bytes, mtime_ns, article_id from raw_files")}
             # A WARC file is compared as a whole; its records are FILE#OFFSET rows.
             known = {row[0]: row[1:] for row in conn.execute("select path, sha256, bytes, mtime_ns from warc_files")}
+            revisits = {path for (path,) in conn.execute("select path from captures where kind = 'revisit'")}
         finally:
             conn.close()
     except sqlite3.Error:
@@ -98,6 +100,13 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
     again = {name for name, row in old.items() if row[3] in articles and split_name(name)[0] in files}
     read |= again - drop
     drop |= again
+    if drop or read:
+        # A revisit is what the capture its payload names became: once any
+        # capture may have come or gone, every revisit is resolved again,
+        # its record read again by offset (they are small).
+        again = {name for name in revisits if split_name(name)[0] in files} - drop
+        read |= again
+        drop |= again
     warcs = sorted(name for name in read | gone if is_warc(name) and name in known)
     touched = {name: mtime for name, mtime in touched.items() if name not in read}
     gone_records = sum(split_name(row)[1] is not None for name in gone for row in rows_of.get(name, []))

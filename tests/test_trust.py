@@ -206,6 +206,34 @@ def test_a_revisit_of_a_record_that_is_no_article_is_what_that_record_became(tmp
         assert f"same payload as a.warc.gz#{offset}" in message and "not in the archive" not in message
 
 
+@pytest.mark.parametrize("change", ["the original arrives later", "the original goes"])
+def test_an_incremental_build_resolves_revisits_as_a_full_build_does(tmp_path, change):
+    raw, db = tmp_path / "raw", tmp_path / "x.db"
+    image = Entry(IMAGE, b"\xff\xd8\xff\xe0 not really a jpeg", content_type="image/jpeg")
+    original = genuine()
+    offsets = write_warc(raw / "a.warc.gz", [image, original])
+    revisits = [Entry(entry.url, kind="revisit", refers_to=entry, date="2025-01-01T00:00:00Z",
+                      content_type=entry.content_type, digest=_digest(raw / "a.warc.gz", offset))
+                for entry, offset in zip([image, original], offsets, strict=True)]
+    write_warc(raw / "b.warc.gz", revisits)
+    kept = (raw / "a.warc.gz").read_bytes()
+    if change == "the original arrives later":
+        (raw / "a.warc.gz").unlink()
+    (raw / "other.html").write_text(SEED)  # so that losing a.warc.gz is not most of the archive
+    run(raw, db)
+    if change == "the original arrives later":
+        (raw / "a.warc.gz").write_bytes(kept)
+    else:
+        (raw / "a.warc.gz").unlink()
+    run(raw, db)
+    run(raw, tmp_path / "full.db", full=True)
+    assert content(db) == content(tmp_path / "full.db")
+    reasons = [reason for (reason,) in query(db, f"select reason from raw_files where path like 'b.warc.gz#%'"
+                                                 f" order by {BY_OFFSET}")]
+    assert reasons == (["image/jpeg", None] if change == "the original arrives later"
+                       else ["revisit-unresolved", "revisit-unresolved"])
+
+
 def _digest(path: Path, offset: int) -> str:
     from warcio.archiveiterator import ArchiveIterator
 
