@@ -241,7 +241,7 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
     if not raw.is_dir():
         raise BuildError(f"raw folder {raw} is not a directory")
     try:
-        hosts = site_hosts(sites)
+        hosts = site_hosts([sites] if isinstance(sites, str) else sites)
     except ValueError as error:
         raise BuildError(f"site {error}") from None
     # Before anything else: a lexicon that cannot be used fails the build at once.

@@ -34,6 +34,7 @@ SITE_HOSTS = ("www.bannedbook.org", "bannedbook.org")
 # included), so only non-ASCII characters are percent-encoded.
 _ASCII = "".join(map(chr, range(0x21, 0x7F)))
 _ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_HOST = re.compile(r"[\w.:-]+")  # a host name, or an IP address (IPv6 without its brackets)
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -103,12 +104,13 @@ def host(url: str | None) -> str:
 
 def site_hosts(more: Iterable[str] = ()) -> frozenset[str]:
     """The hosts whose pages the archive keeps: the site's own and more
-    (each a host name, host:port or URL; a port does not matter: a site is
-    its host). Raises ValueError for one that names no host."""
+    (each a host name, host:port or URL, or several separated by commas or
+    spaces as SITES= gives them; a port does not matter: a site is its
+    host). Raises ValueError for one that names no host."""
     hosts = set(SITE_HOSTS)
-    for name in more:
-        found = host(name if "//" in name else f"//{name.strip()}")
-        if not found:
+    for name in (part for given in more for part in re.split(r"[,\s]+", given) if part):
+        found = host(name if "//" in name else f"//{name}")
+        if not _HOST.fullmatch(found):
             raise ValueError(f"{name!r} is not a host name")
         hosts.add(found)
     return frozenset(hosts)
