@@ -144,7 +144,7 @@ def test_a_stated_url_is_believed_for_the_page_it_was_captured_from(tmp_path):
          + " is shown",)]
 
 
-def test_an_impossible_capture_date_never_dates_an_article(tmp_path):
+def test_an_impossible_capture_date_never_dates_an_article(tmp_path, site_for):
     raw, db = tmp_path / "raw", tmp_path / "x.db"
     page = full_page(url=UNDATED, published=None)
     edited = page.replace("上合组织", "上合组织（伪造日期）", 1)
@@ -159,6 +159,21 @@ def test_an_impossible_capture_date_never_dates_an_article(tmp_path):
     assert sorted(query(db, "select coalesce(captured, ''), status from captures")) == [
         ("", "duplicate"), ("", "duplicate"), ("", "duplicate"), ("2024-07-09T08:00:00Z", "article")]
     assert query(db, "select count(*) from captures where why like '%a capture with a valid date is shown%'") == [(3,)]
+    # The article page lists them, the dated one first.
+    (key,) = query(db, "select id from articles")[0]
+    html = site_for(db)(f"/bannedbook/articles/{key}").text
+    assert 'captured <time datetime="2024-07-09T08:00:00Z">' in html and html.count("no valid date") == 3
+
+
+def test_an_article_captured_only_at_impossible_dates_has_no_capture_date(tmp_path, site_for):
+    raw, db = tmp_path / "raw", tmp_path / "x.db"
+    write_warc(raw / "a.warc.gz", [Entry(UNDATED, full_page(url=UNDATED, published=None).encode(),
+                                         date="9999-12-31T00:00:00Z")])
+    run(raw, db)
+    assert query(db, "select captured, not_after from articles") == [(None, None)]
+    (key,) = query(db, "select id from articles")[0]
+    assert "captured at no valid date" in site_for(db)(f"/bannedbook/articles/{key}").text
+    assert "9999" not in site_for(db)(f"/bannedbook/articles/{key}.ris").text
 
 
 def test_a_revisit_attaches_only_to_a_capture_of_its_own_url(tmp_path):
