@@ -19,10 +19,12 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from multiprocessing.pool import Pool
 from pathlib import Path
 
+import sqlite_utils
 from tqdm import tqdm
 
 from .days import write_days
@@ -45,7 +47,7 @@ from .store import BuildError, Store, article_id, atomic_database
 from .stories import signature
 from .summaries import write_summaries
 from .update import Update, changes_since
-from .urls import normalise
+from .urls import normalise, site_hosts
 from .warc import Damaged, Record, record_at, records
 from .workers import make_pool
 
@@ -225,25 +227,35 @@ def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) ->
 
 
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
-          full: bool = False, lexicon: Sequence[Path] | Path = (), prune: bool = False,
-          sites: Sequence[str] = ()) -> Counter:
+          full: bool = False, lexicon: Sequence[Path] | Path = (), sites: Sequence[str] = (),
+          prune: bool = False) -> Counter:
     """Build db_path from raw; returns the counts the summary prints. Unless
     full, a database this code built at db_path is updated: only new and
     changed files are read, rows of files that are gone are removed.
-    lexicon: a CSV file of terms to match, or several (bannedbook/lexicon.py)."""
+    lexicon: a CSV file of terms to match, or several (bannedbook/lexicon.py).
+    sites: hosts whose pages the archive keeps besides the site's own
+    (urls.site_hosts); pages of any other host are rejected 'off-site'.
+    prune: allow a build that would remove more than half of the articles
+    of the database at db_path; without it such a build raises BuildError
+    and leaves the database as it was (an empty or mistyped raw folder)."""
     if not raw.is_dir():
         raise BuildError(f"raw folder {raw} is not a directory")
+    try:
+        hosts = site_hosts([sites] if isinstance(sites, str) else sites)
+    except ValueError as error:
+        raise BuildError(f"site {error}") from None
     # Before anything else: a lexicon that cannot be used fails the build at once.
     terms = read_lexicons([lexicon] if isinstance(lexicon, str | Path) else lexicon)
     # The workers first: a forked worker keeps a copy of all its parent holds
     # (the list of files of a large crawl is tens of MB), so they are forked
     # before the parent holds anything.
     with make_pool(workers) as pool:
-        counts = _build(raw, db_path, pool, terms, full, progress)
+        counts = _build(raw, db_path, pool, terms, full, progress, hosts, prune)
     return counts + _totals(db_path)
 
 
-def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, progress: bool) -> Counter:
+def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, progress: bool,
+           hosts: frozenset[str], prune: bool) -> Counter:
     files = {file_name(path, raw): path for path in find_pages(raw)}
     changes = None if full else changes_since(db_path, files)
     counts: Counter = Counter(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None)
@@ -253,19 +265,63 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
             with atomic_database(db_path, update=True) as db:
                 counts.update(write_lexicon(db, terms, pool))
         return counts  # nothing changed: the database stands
+    had = 0 if prune else _article_count(db_path)
+    # Refused at once when it is sure before reading anything: no files at
+    # all, or only files gone (nothing read can hold their articles again).
+    if had and (not files or changes is not None and not changes.read):
+        _refuse_pruning(changes.orphaned if files else had, had, raw, db_path)
     names = sorted(files if changes is None else changes.read, key=order)
     with atomic_database(db_path, update=changes is not None) as db:
-        store = Store(db) if changes is None else Update(db, changes)
-        counts["removed"] = changes.gone if changes else 0
+        store = Store(db, hosts) if changes is None else Update(db, changes, hosts)
+        counts["removed files"] = changes.gone if changes else 0
+        counts["removed records"] = changes.gone_records if changes else 0
         held = _write(store, pool, raw, files, names, counts, progress)
         if held:  # new inputs of articles that unchanged ones hold: read them all together
             again = store.forget_articles({key for key, _ in held})
             _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), counts, False)
         store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
+        counts["removed articles"] = _removed_articles(db, db_path)
+        if had:
+            _refuse_pruning(counts["removed articles"], had, raw, db_path)
         write_days(db)
         write_summaries(db)
         counts.update(write_lexicon(db, terms, pool))
     return counts
+
+
+def _article_count(db_path: Path) -> int:
+    """The articles of the database at db_path; 0 when there is none (or
+    it is not an archive)."""
+    if not db_path.is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+            return conn.execute("select count(*) from articles").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _removed_articles(db: sqlite_utils.Database, db_path: Path) -> int:
+    """Articles of the database at db_path (untouched while the new one is
+    written beside it) that the new one no longer has."""
+    if not _article_count(db_path):
+        return 0
+    db.conn.commit()  # a database is attached only outside a transaction
+    db.execute("attach database ? as previous", [str(db_path)])
+    try:
+        return db.execute("select count(*) from previous.articles where id not in (select id from main.articles)"
+                          ).fetchone()[0]
+    finally:
+        db.execute("detach database previous")
+
+
+def _refuse_pruning(removed: int, had: int, raw: Path, db_path: Path) -> None:
+    """A build that would remove more than half of the archive's articles
+    is a mistake until told otherwise (an empty, unmounted or mistyped raw
+    folder): it stops, and the database stays as it was."""
+    if removed * 2 > had:
+        raise BuildError(f"refusing to remove {removed:,} of the {had:,} articles of {db_path} (more than half): "
+                         f"is {raw} the right folder? If so, build again with PRUNE=1 (--prune)")
 
 
 def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: list[str], counts: Counter,
@@ -296,9 +352,9 @@ def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: l
 
 def _totals(db_path: Path) -> Counter:
     """Inputs by status, and rejections by reason, in the database as built."""
-    names = {"article": "articles", "duplicate": "duplicates", "rejected": "rejected"}
-    with sqlite3.connect(db_path) as conn:
-        counts = Counter({names[status]: n for status, n in
+    names = {"article": "articles", "duplicate": "duplicates", "rejected": "rejected", "skipped": "skipped"}
+    with closing(sqlite3.connect(db_path)) as conn:
+        counts = Counter({names.get(status, status): n for status, n in
                           conn.execute("select status, count(*) from raw_files group by status")})
         counts.update({f"rejected: {reason}": n for reason, n in conn.execute(
             "select coalesce(reason, '?'), count(*) from raw_files where status = 'rejected' group by reason")})
@@ -320,8 +376,12 @@ def summary(counts: Counter, db_path: Path, seconds: float) -> str:
         f"  rejected     {counts['rejected']:>9,}",
     ]
     lines += [f"    {key[10:]:<20} {n:>7,}" for key, n in sorted(counts.items()) if key.startswith("rejected: ")]
+    if counts["skipped"]:
+        lines.append(f"  skipped      {counts['skipped']:>9,}")
     if counts["incremental"]:
-        lines += [f"  read now     {counts['read']:>9,}", f"  removed      {counts['removed']:>9,}"]
+        lines += [f"  read now     {counts['read']:>9,}",
+                  f"  removed      {counts['removed files']:>9,} file(s), holding {counts['removed records']:,} WARC "
+                  f"record(s); {counts['removed articles']:,} article(s) removed"]
     if counts["lexicon terms"]:
         found = f", in {counts['lexicon articles']:,} article(s) ({counts['lexicon pairs']:,} article-term pairs)"
         lines.append(f"  lexicon      {counts['lexicon terms']:>9,} terms" + (found if counts["lexicon written"]

@@ -50,7 +50,7 @@ from lxml import etree
 
 from .chinese import is_traditional
 from .decode import Rejected, safe_text
-from .urls import article_url
+from .urls import article_url, same_page
 
 SITE = "https://www.bannedbook.org/"
 
@@ -453,17 +453,25 @@ class _Head:
     stated_date: str | None  # the date the page states, unchecked
     title: str | None  # og:title or <title>, for a page without a heading
     section: str | None  # the site section the breadcrumb ends in
+    warning: str | None = None  # a stated URL not believed
 
 
 def _head(page: _Page, base_url: str, page_url: str | None = None) -> _Head:
     """The page's own metadata, read before anything is taken out (the
-    breadcrumb is furniture). The canonical URL is the page's own, else
-    where it was captured."""
+    breadcrumb is furniture). The canonical URL is where the page was
+    captured; the URL the page states (<link rel=canonical>, else og:url)
+    only when it names that same page (urls.same_page: a page captured at
+    one URL never speaks for another), or when there is no capture (a
+    plain file: the build decides what its stated URL is worth)."""
     url = page.canonical_href.strip() if page.canonical_href is not None else page.meta("og:url")
-    canonical = readable_url(url) if url and url.startswith(("http://", "https://")) else page_url
+    stated = readable_url(url) if url and url.startswith(("http://", "https://")) else None
+    canonical, warning = stated or page_url, None
+    if stated and page_url and not same_page(stated, page_url):
+        canonical = page_url
+        warning = f"the page states its URL is {safe_text(stated[:200])[0]}, not where it was captured: not believed"
     stated_date = page.meta("article:published_time") or _visible_date(page)
     title = page.meta("og:title") or (clean_text(page.text(page.title)) if page.title is not None else None)
-    return _Head(canonical, stated_date, title, _breadcrumb_section(page, canonical or base_url))
+    return _Head(canonical, stated_date, title, _breadcrumb_section(page, canonical or base_url), warning)
 
 
 def _breadcrumb_section(page: _Page, base: str) -> str | None:
@@ -675,7 +683,8 @@ def _page_warnings(text: str, title: str) -> list[str]:
 
 def extract(text: str, *, base_url: str = SITE, page_url: str | None = None) -> Article:
     """Extract the article from a page's text. page_url is where the page was
-    captured: the article's URL when the page states no canonical one.
+    captured: the article's URL unless the page states a canonical URL for
+    that same page (see _head).
     Raises Rejected when the page holds no article."""
     page = _parse(text)
     head = _head(page, base_url, page_url)
@@ -711,7 +720,7 @@ def extract(text: str, *, base_url: str = SITE, page_url: str | None = None) -> 
         paragraphs=paragraphs,
         tags=list(tags.items()),
         links=boilerplate + promo + source.links + byline + body_links + related,
-        warnings=date_warnings + _page_warnings(text, title),
+        warnings=[w for w in [head.warning] if w] + date_warnings + _page_warnings(text, title),
     ))
 
 

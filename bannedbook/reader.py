@@ -25,9 +25,11 @@ select id, url, title, author, source, source_url, category, published, not_befo
   year, script, story
 from articles where id = :id
 """
-# Earliest first: the first is when and where the article was first captured.
+# Earliest first: the first is when and where the article was first
+# captured; captures with no valid date (captured null) last.
 CAPTURES_SQL = """
-select url, captured, path, kind, status from captures where article_id = :id order by captured, path
+select url, captured, path, kind, status from captures where article_id = :id
+order by captured is null, captured, path
 """
 PARAGRAPHS_SQL = "select role, text from paragraphs where article_id = :id order by position"
 # Tags in the order the page gave them, each with how many articles carry it

@@ -83,11 +83,15 @@ TABLES = {
          "article_id": str, "reason": str, "message": str},
         {"pk": "path", "foreign_keys": [("article_id", "articles", "id")]},
     ),
-    # Every capture of every article from a web archive: when, from which
-    # URL, in which record (raw_files.path = FILE#OFFSET), with what payload.
+    # Every capture a web archive holds (response, resource and revisit
+    # records), whatever it became: when (null when its date is not a
+    # possible one), from which URL, in which record (raw_files.path =
+    # FILE#OFFSET), with what payload; article_id when it is a capture of an
+    # article. why: for an article's captures, which one it is shown from
+    # ('shown') and why not the others (store.rank); for the rest, the reason.
     "captures": (
         {"article_id": str, "url": str, "captured": str, "path": str, "sha256": str, "payload_digest": str,
-         "kind": str, "status": str},
+         "kind": str, "status": str, "why": str},
         {"pk": "path",
          "foreign_keys": [("article_id", "articles", "id"), ("path", "raw_files", "path")]},
     ),

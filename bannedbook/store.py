@@ -23,9 +23,10 @@ import sqlite_utils
 
 from . import storystore
 from .chinese import index_columns, normalise
+from .decode import safe_text
 from .extract import Article
 from .schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
-from .urls import article_url, is_mirror
+from .urls import SITE_HOSTS, article_url, host, is_mirror
 
 if TYPE_CHECKING:
     from .build import Page, WarcFile
@@ -45,17 +46,60 @@ def article_id(article: Article) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+# The web's first pages are of 1991; a capture time after now (a day's
+# leeway for clocks) or before then is not a time a capture was made.
+EARLIEST_CAPTURE = dt.datetime(1991, 1, 1, tzinfo=dt.UTC)
+CLOCK_LEEWAY = dt.timedelta(days=1)
+# The records of a web archive that are captures of a URL (raw_files says
+# what each became; captures keeps when and from where, and its payload).
+CAPTURE_KINDS = ("response", "resource", "revisit")
+# Which source speaks for an article, most trusted first (rank's first key).
+TRUST = ("a capture of the site", "a plain file stating the URL", "a page stating no URL")
+
+
+def capture_time(text: str | None) -> dt.datetime | None:
+    """A capture's time (WARC-Date, ISO 8601) when it is a time a capture
+    can have been made: a valid date (and time) between 1991 and now. None
+    for anything else ("9999-12-31", "!!!! not a date"), which never dates
+    an article nor decides which capture it shows."""
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when if EARLIEST_CAPTURE <= when <= dt.datetime.now(dt.UTC) + CLOCK_LEEWAY else None
+
+
 def rank(page: Page) -> tuple:
     """Which of the pages of one article gives it its text: the lowest rank,
-    the first in path order among equals. The Simplified page over the
-    site's Traditional mirror, then the latest capture (a page fetched again
-    because it changed), then a capture over a file with no capture time."""
-    captured = page.capture.captured if page.capture else None
-    try:
-        when = dt.datetime.fromisoformat(captured.replace("Z", "+00:00")).timestamp() if captured else None
-    except ValueError:
-        when = None
-    return (is_mirror(page.article.url), when is None, -(when or 0))
+    the first in path order among equals. The most trusted source first
+    (TRUST: the site's own capture, then a plain file, whatever their
+    dates, so a capture is never replaced by a less trusted source); then
+    the Simplified page over the site's Traditional mirror; then a capture
+    with a valid time over one without; then the latest (a page fetched
+    again because it changed)."""
+    capture = page.capture
+    when = capture_time(capture.captured) if capture else None
+    trust = 0 if capture and capture.url else 1 if page.article.url else 2
+    mirror = is_mirror(page.article.url) or bool(capture and is_mirror(capture.url))
+    return (trust, mirror, when is None, -(when.timestamp() if when else 0))
+
+
+def why_not(loser: tuple, winner: tuple) -> str:
+    """Why the page of rank `winner` shows an article rather than the one
+    of rank `loser` (see rank)."""
+    if loser[0] != winner[0]:
+        return f"{TRUST[winner[0]]} is trusted over {TRUST[loser[0]]}"
+    if loser[1] != winner[1]:
+        return "the Simplified page is shown rather than the site's Traditional mirror"
+    if loser[2] != winner[2]:
+        return "a capture with a valid date is shown rather than one without"
+    if loser[3] != winner[3]:
+        return "the latest capture is shown"
+    return "the first in file order is shown"
 
 
 @cache
@@ -132,11 +176,12 @@ class Store:
 
     BATCH = 200
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, hosts: frozenset[str] = frozenset(SITE_HOSTS)):
         self.db = db
+        self.hosts = hosts  # the hosts whose pages are the archive's (urls.site_hosts)
         self.pending: dict[str, list[dict]] = {table: [] for table in TABLES}
         self.holders: dict[str, tuple[str, tuple]] = {}  # article id -> (path, rank) of the page it shows, this run
-        self.first_by_hash: dict[str, str] = {}  # sha256 -> first file, this run
+        self.duplicates: list[tuple[str, str, tuple]] = []  # (path, article id, rank), named in settle()
         self.revisits: list[Page] = []  # resolved in finish(), when every capture they may refer to is known
         self.create()
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
@@ -153,36 +198,55 @@ class Store:
         full build; see update.Update)."""
         return False
 
+    def off_site(self, page: Page) -> str | None:
+        """Why a page is not the archive's when its URL (where it was
+        captured, else the one a plain file states) is on no host of the
+        site; None when it is, or when it has no URL."""
+        url = page.capture.url if page.capture and page.capture.url else page.article and page.article.url
+        if not url:
+            return None
+        name = host(url)
+        if name in self.hosts:
+            return None
+        if not name:
+            return f"the page's URL {safe_text(url[:120])[0]!r} names no host: not a page of the site"
+        return (f"the page is of {name}, not of the archive's site ({', '.join(sorted(self.hosts))}); "
+                f"a build told --site {name} (SITES=) keeps it")
+
     def add_page(self, page: Page) -> str:
         """Write what one file or WARC record became; returns its status
         (a revisit's is settled in finish()). Pages must come in path order."""
-        if page.capture and page.capture.kind == "revisit":
+        capture = page.capture
+        revisit = bool(capture and capture.kind == "revisit")
+        outside = self.off_site(page) if page.article is not None or revisit else None
+        if revisit and not outside:
             self.revisits.append(page)
             return "duplicate"
-        first_same_bytes = self.first_by_hash.setdefault(page.sha256, page.path) if page.sha256 else page.path
-        key, status, message = None, "rejected", page.message
-        if page.article is not None:
-            key = article_id(page.article)
+        key, status, reason, message = None, "rejected", page.reason, page.message
+        if outside:
+            reason, message = "off-site", "; ".join(filter(None, [outside, message]))
+        elif page.article is not None:
+            key, mine = article_id(page.article), rank(page)
             held = self.holders.get(key)
-            if held is None:
+            if held is None or mine < held[1]:
+                if held is not None:
+                    self._unseat(key, *held)
                 status = "article"
-            elif rank(page) < held[1]:
-                self._unseat(key, held[0], page.path)
-                status = "article"
+                self.holders[key] = (page.path, mine)
+                self.add_article(page.article, key, page.path, page.signature)
             else:
                 status = "duplicate"
-                first = first_same_bytes if first_same_bytes != page.path else held[0]
-                message = "; ".join(filter(None, [f"same article as {first}", message]))
-            if status == "article":
-                self.holders[key] = (page.path, rank(page))
-                self.add_article(page.article, key, page.path, page.signature)
+                self.duplicates.append((page.path, key, mine))  # its message names the holder in settle()
+        if capture and capture.captured and not capture_time(capture.captured):
+            note = f"the capture's date {safe_text(capture.captured[:40])[0]!r} is not a possible date: not used"
+            message = "; ".join(filter(None, [message, note]))
         self.pending["raw_files"].append({
             "path": page.path, "sha256": page.sha256, "bytes": page.size, "mtime_ns": page.mtime_ns,
             "encoding": page.encoding, "status": status, "article_id": key,
-            "reason": page.reason if status == "rejected" else None, "message": message,
+            "reason": reason if status == "rejected" else None, "message": message,
         })  # fmt: skip
-        if key and page.capture:
-            self.add_capture(page, key, status, page.sha256)
+        if capture and capture.kind in CAPTURE_KINDS:
+            self.add_capture(page, key, status, page.sha256, reason if status == "rejected" else None)
         return status
 
     def add_warc_file(self, warc: WarcFile) -> None:
@@ -197,17 +261,21 @@ class Store:
                 "message": f"{warc.damage}; the {warc.records:,} record(s) before it were read",
             })  # fmt: skip
 
-    def add_capture(self, page: Page, key: str, status: str, sha256: str) -> None:
+    def add_capture(self, page: Page, key: str | None, status: str, sha256: str | None, why: str | None = None) -> None:
+        """A capture of any kind, whatever it became: revisits resolve
+        against all of them. A time no capture can have is not kept."""
         capture = page.capture
         self.pending["captures"].append({
-            "article_id": key, "url": capture.url, "captured": capture.captured, "path": page.path,
+            "article_id": key, "url": capture.url,
+            "captured": capture.captured if capture_time(capture.captured) else None, "path": page.path,
             "sha256": sha256, "payload_digest": capture.payload_digest, "kind": capture.kind, "status": status,
+            "why": why,
         })  # fmt: skip
 
-    def _unseat(self, key: str, old: str, new: str) -> None:
-        """The page at `new` gives article `key` its text instead of the one
-        at `old` (see rank): the old page's rows go, its file becomes a
-        duplicate."""
+    def _unseat(self, key: str, old: str, old_rank: tuple) -> None:
+        """A page about to be written gives article `key` its text instead of
+        the one at `old` (see rank): the old page's rows go, its file becomes
+        a duplicate."""
         self.flush()
         db = self.db
         gone_tags = [tag for (tag,) in db.execute("select tag_id from article_tags where article_id = ?", [key])]
@@ -218,10 +286,9 @@ class Store:
             if not db.execute("select 1 from article_tags where tag_id = ? limit 1", [tag]).fetchone():
                 db.execute("delete from tags where id = ?", [tag])
                 self.tags.discard(tag)
-        db.execute("""update raw_files set status = 'duplicate',
-                      message = 'same article as ' || :new || coalesce('; ' || message, '') where path = :old""",
-                   {"new": new, "old": old})
+        db.execute("update raw_files set status = 'duplicate' where path = ?", [old])
         db.execute("update captures set status = 'duplicate' where path = ?", [old])
+        self.duplicates.append((old, key, old_rank))
 
     def add_article(self, article: Article, key: str, path: str, signature: bytes | None = None) -> None:
         """Queue an article's rows. signature: its story signature, made by
@@ -264,35 +331,73 @@ class Store:
                 self.db.conn.executemany(insert_sql(table, target), rows)
                 rows.clear()
 
-    def resolve_revisits(self) -> set[str]:
-        """A revisit record says "same payload as an earlier capture": it is a
-        duplicate of that capture's article, found by the payload digest (or
-        the URI and date it refers to) among every capture written. Returns
-        the articles that gained a capture."""
+    def settle(self) -> set[str]:
+        """Once every page is written: resolve the revisits, and name in
+        each duplicate's message and capture the page its article is shown
+        from and why (the holder is known only now). Then what chose among
+        pages is dropped. Returns the articles that gained a capture."""
+        found = self.resolve_revisits()
         self.flush()
-        found = set()
+        named = []
+        for path, key, mine in self.duplicates:
+            holder, best = self.holders[key]
+            why = why_not(mine, best)
+            named.append((f"same article as {holder} ({why})", f"not shown: {why}; {holder} is shown", path))
+        self.db.conn.executemany("update raw_files set message = ? || coalesce('; ' || message, '') where path = ?",
+                                 [(message, path) for message, _, path in named])
+        self.db.conn.executemany("update captures set why = ? where path = ?", [(why, path) for _, why, path in named])
+        self.db.conn.executemany("update captures set why = 'shown' where path = ?",
+                                 [(path,) for path, _ in self.holders.values()])
+        self.holders.clear()
+        self.duplicates.clear()
+        return found
+
+    def resolve_revisits(self) -> set[str]:
+        """A revisit record says "same payload as an earlier capture": it is
+        what that capture became (a duplicate of its article, or rejected
+        or skipped as it was), found by the payload digest (or the URI and
+        date it refers to) among every capture the archive has read. Only a
+        capture of the same URL speaks for it. Returns the articles that
+        gained a capture."""
+        self.flush()
+        found: set[str] = set()
+        if not self.revisits:
+            return found
+        for table, names in INDEXES:
+            if table == "captures":
+                self.db[table].create_index(names, if_not_exists=True)
         for page in self.revisits:
-            uri, date = page.capture.refers_to
+            capture = page.capture
+            uri, date = capture.refers_to
             row = self.db.execute(
-                """select article_id, sha256, path, captured from captures
-                   where kind != 'revisit' and ((payload_digest = :digest and :digest is not null)
-                                                or (url = :uri and captured = :date))
-                   order by captured limit 1""",
-                {"digest": page.capture.payload_digest, "uri": uri, "date": date}).fetchone()
-            if row:
-                key, sha256, path, when = row
-                found.add(key)
-                status, reason = "duplicate", None
-                message = f"revisit: same payload as {path} (captured {when})"
-                self.add_capture(page, key, status, sha256)
+                """select c.path, c.url, c.captured, c.article_id, c.sha256, r.status, r.reason
+                   from captures c join raw_files r on r.path = c.path
+                   where c.kind != 'revisit' and ((c.payload_digest = :digest and :digest is not null)
+                                                  or (c.url = :uri and c.captured = :date))
+                   order by c.url is not :url, c.captured limit 1""",
+                {"digest": capture.payload_digest, "uri": uri, "date": date, "url": capture.url}).fetchone()
+            key, sha256, reason = None, None, None
+            if row is None:
+                status, reason = "rejected", "revisit-unresolved"
+                message = (f"revisit of a capture not in the archive ({uri or capture.url}, "
+                           f"{date or 'date not given'}; payload {capture.payload_digest})")
             else:
-                key, sha256, status, reason = None, None, "rejected", "revisit-unresolved"
-                message = (f"revisit of a capture not in the archive ({uri or page.capture.url}, "
-                           f"{date or 'date not given'}; payload {page.capture.payload_digest})")
+                path, url, when, held, sha256, status, reason = row
+                same = f"same payload as {path} (captured {when or 'at no valid date'})"
+                if url != capture.url:
+                    status, reason, sha256 = "rejected", "revisit-other-url", None
+                    message = f"revisit: {same}, a capture of {url}: a capture speaks only for its own URL"
+                elif held is not None and status in ("article", "duplicate"):
+                    key, status, reason = held, "duplicate", None
+                    found.add(key)
+                    message = f"revisit: {same}"
+                else:
+                    message = f"revisit: {same}, which is {status} ({reason})"
             self.pending["raw_files"].append({
                 "path": page.path, "sha256": sha256, "bytes": None, "mtime_ns": page.mtime_ns, "encoding": None,
                 "status": status, "article_id": key, "reason": reason, "message": message,
             })  # fmt: skip
+            self.add_capture(page, key, status, sha256, f"revisit: {same}" if row else reason)
         self.revisits.clear()
         self.flush()
         return found
@@ -300,7 +405,8 @@ class Store:
     def date_captures(self, table: str, where: str = "1") -> None:
         """articles.captured (the earliest capture) and, for an article that
         states no date, not_after (a capture is an upper bound for when it
-        was published), for the rows of table selected by where."""
+        was published), for the rows of table selected by where. Only
+        captures with a possible time count (add_capture keeps no other)."""
         self.db.execute(f"""update {table} set captured = (
                                 select min(captured) from captures where captures.article_id = {table}.id)
                             where {where}""")
@@ -312,17 +418,14 @@ class Store:
         links to articles in the archive, build the indexes and analyse.
         map_ runs the indexing (a process pool's map spreads it over every
         core)."""
-        self.resolve_revisits()
-        # Every page is written: what chose among them is not needed any more.
-        self.holders.clear()
-        self.first_by_hash.clear()
+        self.settle()
         self.date_captures("temp.new_articles")
         after = self.number_new_articles()
         storystore.group_all(self.db)
         # Written whole and optimised: the indexes below reuse the pages it frees.
         write_search_index(self.db, after, map_, whole=True)
         for table, names in INDEXES:
-            self.db[table].create_index(names)
+            self.db[table].create_index(names, if_not_exists=True)
         for sql in INDEX_SQL:
             self.db.execute(sql)
         self.resolve_links("url in (select url from articles where url is not null)")

@@ -7,7 +7,8 @@ In the order a build meets them:
    sha256 differs), touched (mtime moved, same bytes) or gone, and which
    articles depend on them. Files that share an article with a changed one
    are read again too, so when an article's first file goes its duplicate
-   takes over, as in a full build.
+   takes over, as in a full build; and every revisit record, since the
+   capture it resolves to may have come or gone.
 2. Update.forget: drop every row that depends on those files (the article,
    its paragraphs, links, tags and search-index entry).
 3. The changed files are written by the full build's writer (store.Store).
@@ -36,6 +37,7 @@ from .chinese import index_columns, index_text
 from .files import file_sha256, file_state, is_warc, split_name
 from .schema import DATE_ORDER, FTS_TABLE
 from .store import Store, pipeline_version, write_search_index
+from .urls import SITE_HOSTS
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Changes:
     warcs: list[str]  # warc_files rows to delete: changed or gone WARC files
     gone: int  # files no longer there
     articles: set[str]  # article ids whose rows are dropped and written again
+    gone_records: int = 0  # rows of WARC records in the files no longer there
+    orphaned: int = 0  # articles held only by files no longer there: they go unless a file read holds them
 
     def __bool__(self) -> bool:
         return bool(self.read or self.drop or self.touched or self.warcs)
@@ -66,6 +70,7 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
                 "select path, sha256, bytes, mtime_ns, article_id from raw_files")}
             # A WARC file is compared as a whole; its records are FILE#OFFSET rows.
             known = {row[0]: row[1:] for row in conn.execute("select path, sha256, bytes, mtime_ns from warc_files")}
+            revisits = {path for (path,) in conn.execute("select path from captures where kind = 'revisit'")}
         finally:
             conn.close()
     except sqlite3.Error:
@@ -74,7 +79,7 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
     for name in old:
         rows_of[split_name(name)[0]].append(name)
     for name, (sha, size, mtime, _) in old.items():
-        if not is_warc(name):
+        if not is_warc(split_name(name)[0]):  # a WARC record is not a file
             known[name] = (sha, size, mtime)
     read, touched = set(), {}
     for name, path in files.items():
@@ -95,16 +100,29 @@ def changes_since(db_path: Path, files: dict[str, Path]) -> Changes | None:
     again = {name for name, row in old.items() if row[3] in articles and split_name(name)[0] in files}
     read |= again - drop
     drop |= again
+    if drop or read:
+        # A revisit is what the capture its payload names became: once any
+        # capture may have come or gone, every revisit is resolved again,
+        # its record read again by offset (they are small).
+        again = {name for name in revisits if split_name(name)[0] in files} - drop
+        read |= again
+        drop |= again
     warcs = sorted(name for name in read | gone if is_warc(name) and name in known)
     touched = {name: mtime for name, mtime in touched.items() if name not in read}
-    return Changes(sorted(read), sorted(drop), touched, warcs, len(gone), articles)
+    gone_records = sum(split_name(row)[1] is not None for name in gone for row in rows_of.get(name, []))
+    holders: dict[str, set[str]] = defaultdict(set)
+    for name, row in old.items():
+        if row[3]:
+            holders[row[3]].add(split_name(name)[0])
+    orphaned = sum(held <= gone for held in holders.values())
+    return Changes(sorted(read), sorted(drop), touched, warcs, len(gone), articles, gone_records, orphaned)
 
 
 class Update(Store):
     """The writer of an incremental build, over a copy of the old database."""
 
-    def __init__(self, db: sqlite_utils.Database, changes: Changes):
-        super().__init__(db)
+    def __init__(self, db: sqlite_utils.Database, changes: Changes, hosts: frozenset[str] = frozenset(SITE_HOSTS)):
+        super().__init__(db, hosts)
         # The index forgets a row only when told its exact text (external content).
         db.conn.create_function("index_body", 2, lambda title, body: index_columns(title, body)[0],
                                 deterministic=True)
@@ -174,7 +192,7 @@ class Update(Store):
     def finish(self, map_: Callable = map) -> None:
         """Number and index the new articles (all of them again when the
         order changed), then resolve what the change touched."""
-        recaptured = self.resolve_revisits()
+        recaptured = self.settle()
         self.date_captures("temp.new_articles")
         db = self.db
         db.conn.executemany("insert into temp.recaptured values (?)", [(key,) for key in recaptured])

@@ -130,8 +130,8 @@ def test_a_page_without_canonical_url_takes_the_capture_url(warc_crawl):
 def test_captures_say_what_was_captured_from_where_and_when(warc_crawl):
     _, db, facts = warc_crawl
     entries = facts["entries"]
-    captures = {path: (url, captured, sha256, kind, status) for _, url, captured, path, sha256, _, kind, status
-                in query(db, "select * from captures")}
+    captures = {path: (url, captured, sha256, kind, status) for url, captured, path, sha256, kind, status
+                in query(db, "select url, captured, path, sha256, kind, status from captures")}
     article = captures[f"crawl/2024-07/a.warc.gz#{facts['offsets']['article']}"]
     # sha256 of the page as served: the gzip content encoding undone.
     assert article == (CANONICAL, "2024-07-09T08:00:00Z", hashlib.sha256(entries["article"].body).hexdigest(),
@@ -139,9 +139,14 @@ def test_captures_say_what_was_captured_from_where_and_when(warc_crawl):
     revisit = captures[f"crawl/2024-07/a.warc.gz#{facts['offsets']['revisit']}"]
     assert revisit[1:] == ("2024-08-01T00:00:00Z", hashlib.sha256(entries["header-charset"].body).hexdigest(),
                            "revisit", "duplicate")
-    # Every article or duplicate record is a capture, and nothing else is.
-    assert set(captures) == {path for (path,) in query(
-        db, "select path from raw_files where path like '%#%' and status != 'rejected'")}
+    # Every response, resource and revisit record is a capture, whatever it became (revisits resolve
+    # against all of them); those of an article, and only those, name it.
+    records = {path for (path,) in query(db, "select path from raw_files where path like '%#%'")}
+    skipped = {path for (path,) in query(db, "select path from raw_files where status = 'skipped'")}
+    assert records - skipped <= set(captures) <= records and len(captures) >= len(facts["offsets"])
+    assert query(db, """select count(*) from captures c join raw_files r using (path)
+                        where c.status != r.status or c.article_id is not r.article_id
+                        or (c.article_id is null) != (r.status = 'rejected')""") == [(0,)]
     # articles.captured is the earliest capture; the revisit came later.
     assert query(db, "select captured from articles where url = ?", [HEADER_ONLY_URL]) == [("2024-07-10T03:04:05Z",)]
     assert query(db, "select captured from articles where url = ?", [SITE + "/bnews/zh-tw/x"]) == []
@@ -227,7 +232,7 @@ def test_a_revisit_of_a_capture_not_in_the_archive_is_rejected(tmp_path):
         Entry(CANONICAL, kind="revisit", refers_to=original, digest="sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ")])
     build(tmp_path / "raw", tmp_path / "x.db", workers=1, progress=False)
     assert query(tmp_path / "x.db", "select status, reason from raw_files") == [("rejected", "revisit-unresolved")]
-    assert query(tmp_path / "x.db", "select count(*) from captures") == [(0,)]
+    assert query(tmp_path / "x.db", "select status, article_id from captures") == [("rejected", None)]
 
 
 def test_a_page_declared_latin1_by_its_server_is_still_read_as_chinese(tmp_path):
