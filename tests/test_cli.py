@@ -2,12 +2,12 @@
 `make build` are the same build (lexicon defaults included), `make help`
 names every target, and a mistake in serving says what to do."""
 
+import json
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from conftest import ROOT
@@ -68,17 +68,69 @@ def test_serving_a_missing_database_says_how_to_build_it(tmp_path):
     assert done.returncode != 0 and "does not exist" in done.stderr
 
 
-def test_serving_leaves_no_temporary_folder(seed_db, tmp_path, serve):
+def test_serving_leaves_no_temporary_folder(seed_db, tmp_path):
     """A database named otherwise is served without a link on disk, and the
-    inspect step's link goes with its folder."""
-    before = set(Path(tempfile.gettempdir()).iterdir())
+    inspect step's link goes with its folder (each run had left a folder in
+    /tmp for good)."""
+    import os
+    import urllib.request
+
+    from bannedbook.site import free_port, wait_until_answering
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
     db = tmp_path / "archive-2024.db"
     shutil.copy(seed_db, db)
+    assert run([*BANNEDBOOK, "build", "--help"], env=env).returncode == 0
     assert run([sys.executable, "-c", "import sys; from bannedbook.site import write_inspect_file; "
-                "write_inspect_file(sys.argv[1])", str(db)]).returncode == 0
-    url = serve(db)
-    import urllib.request
-    with urllib.request.urlopen(url + "/bannedbook/articles.json", timeout=30) as response:
-        assert response.status == 200
-    left = {path for path in set(Path(tempfile.gettempdir()).iterdir()) - before if "bannedbook" in path.name}
-    assert not left, left
+                "write_inspect_file(sys.argv[1])", str(db)], env=env).returncode == 0
+    port = free_port()
+    server = subprocess.Popen([*BANNEDBOOK, "serve", str(db), "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}", server)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/bannedbook/articles.json", timeout=30) as response:
+            assert response.status == 200 and json.loads(response.read())["rows"]
+        assert not list(temp.iterdir())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not list(temp.iterdir())
+
+
+def articles(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("select count(*) from articles").fetchone()[0]
+
+
+def test_make_build_refuses_to_empty_the_archive_until_told(tmp_path):
+    """`make build RAW=typo` (an empty folder, an unmounted disk) leaves the
+    archive byte for byte as it was; PRUNE=1 confirms."""
+    raw = write_crawl(tmp_path / "raw", {SEED_NAME: (ROOT / "raw" / SEED_NAME).read_bytes()})
+    db = tmp_path / "archive.db"
+    make = ["make", "--no-print-directory", "build", f"DB={db}", "LEXICON=", f"BIN={Path(sys.executable).parent}"]
+    assert run([*make, f"RAW={raw}"]).returncode == 0 and articles(db) == 1
+    before = db.read_bytes()
+    (tmp_path / "typo").mkdir()
+    done = run([*make, f"RAW={tmp_path / 'typo'}"])
+    assert done.returncode != 0
+    (message,) = [line for line in done.stderr.splitlines() if line.startswith("bannedbook build: error:")]
+    assert "PRUNE=1" in message and "1 of the 1" in message
+    assert db.read_bytes() == before
+    assert run([*make, f"RAW={tmp_path / 'typo'}", "PRUNE=1"]).returncode == 0 and articles(db) == 0
+
+
+def test_sites_keeps_pages_of_the_hosts_named(tmp_path):
+    from pages import full_page
+    from warcs import Entry, write_warc
+
+    blog, other = "https://blog.example.org/2024/07/post.html", "https://news.example.net/a.html"
+    raw = tmp_path / "raw"
+    write_warc(raw / "a.warc.gz", [Entry(blog, full_page(url=blog).encode()),
+                                   Entry(other, full_page(url=other).encode())])
+    make = ["make", "--no-print-directory", "build", f"RAW={raw}", "LEXICON=", f"BIN={Path(sys.executable).parent}"]
+    assert run([*make, f"DB={tmp_path / 'own.db'}"]).returncode == 0
+    assert articles(tmp_path / "own.db") == 0
+    assert run([*make, f"DB={tmp_path / 'told.db'}", "SITES=blog.example.org,news.example.net"]).returncode == 0
+    assert articles(tmp_path / "told.db") == 2
