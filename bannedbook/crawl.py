@@ -269,9 +269,12 @@ class DecodedSize:
         self.size = 0
         self.unzip = None
         self.pending = b""  # deflate: the first bytes, until they say zlib or raw
+        self.members = 0  # gzip members decoded whole
+        self.ended = False  # what follows is not decoded (after deflate's end, or junk after a gzip member)
 
     def feed(self, data: bytes, limit: int) -> None:
-        """Count data's decoded bytes; stops counting once over limit."""
+        """Count data's decoded bytes; stops counting once over limit.
+        Raises zlib.error when the body does not decode."""
         if self.encoding == "identity":
             self.size += len(data)
             return
@@ -286,14 +289,26 @@ class DecodedSize:
                 self.unzip = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
             else:
                 self.unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        while data and self.size <= limit:
-            self.size += len(self.unzip.decompress(data, CHUNK))
-            data = self.unzip.unconsumed_tail
+        while self.size <= limit and not self.ended:
             if self.unzip.eof:
-                if self.encoding == "deflate":
-                    return  # what follows the stream is not part of it
-                data = self.unzip.unused_data + data  # the next gzip member
-                self.unzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if data else self.unzip
+                self.members += 1
+                data = self.unzip.unused_data + data
+                self.ended = self.encoding == "deflate"
+                if self.ended or not data:
+                    return
+                self.unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next gzip member
+            try:
+                out = self.unzip.decompress(data, CHUNK)
+            except zlib.error:
+                if not self.members:
+                    raise
+                self.ended = True  # junk after a whole member is ignored, as browsers and urllib3 do
+                return
+            self.size += len(out)
+            # at a member's end its leftover input is in unused_data (unconsumed_tail may repeat it)
+            data = b"" if self.unzip.eof else self.unzip.unconsumed_tail
+            if not (out or data or self.unzip.eof):
+                return
 
 
 def content_encoding(headers) -> str:
@@ -589,7 +604,7 @@ class Crawler:
         if not discovered:
             found = discover(self.site, self.document, robots_sitemaps=list(self.robots.sitemaps),
                              feeds=self.settings.feeds, include_mirrors=self.settings.include_mirrors,
-                             report=self.discovery)
+                             report=self.discovery, limit=self.settings.document_bytes)
             self.tally["new"] = self.store.discovered(crawl, ((f.url, f.source) for f in found))
         todo = [url for url in self.store.pending(crawl) if url.startswith(self.prefix)]
         self.tally["queued"] = len(todo)

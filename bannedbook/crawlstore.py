@@ -116,9 +116,11 @@ def _whole_gzip_member(path: Path, offset: int, length: int) -> bool:
     unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         # in pieces, kept nowhere: a member copied in from elsewhere may be a bomb
-        while data and not unzip.eof:
-            unzip.decompress(data, 1 << 16)
+        while not unzip.eof:
+            out = unzip.decompress(data, 1 << 16)
             data = unzip.unconsumed_tail
+            if not (out or data):
+                break
     except zlib.error:
         return False
     return unzip.eof and not unzip.unused_data
