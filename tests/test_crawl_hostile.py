@@ -10,6 +10,7 @@ import email.utils
 import gzip
 import io
 import sqlite3
+import threading
 import time
 import zlib
 
@@ -24,14 +25,31 @@ from bannedbook.files import MAX_PAGE_BYTES
 
 DEADLINE = 0.5
 LIMIT = 1_000_000
+ENDS_WITHIN = 30  # seconds; a crawl here takes a few
 HOSTILE = {**FAST, "deadline": DEADLINE, "max_wait": 5.0, "page_bytes": LIMIT, "document_bytes": LIMIT}
 
 
 def run(site: FakeSite, raw, **settings) -> tuple[bool | None, str, float]:
+    """A crawl in a thread of its own, so that a crawl that never ends fails
+    the test instead of hanging it."""
     out = io.StringIO()
+    result: list = []
     started = time.monotonic()
-    finished = crawl(Settings(site.site, raw, **{**HOSTILE, **settings}), out=out)
-    return finished, out.getvalue(), time.monotonic() - started
+
+    def work() -> None:
+        try:
+            result.append(crawl(Settings(site.site, raw, **{**HOSTILE, **settings}), out=out))
+        except Exception as error:  # raised again in the test's thread
+            result.append(error)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(ENDS_WITHIN)
+    if worker.is_alive():
+        pytest.fail(f"the crawl had not ended after {ENDS_WITHIN} s")
+    if isinstance(result[0], Exception):
+        raise result[0]
+    return result[0], out.getvalue(), time.monotonic() - started
 
 
 def failures(raw) -> dict[str, tuple[str, str]]:
