@@ -11,6 +11,7 @@ the stock escape_fts, hence trylast=True.
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import parse_qsl
 
 from datasette import hookimpl
@@ -24,8 +25,9 @@ from .files import MAX_PAGE_BYTES
 # steps, never inside a Python function, so each call must be bounded itself:
 # a query is at most MAX_QUERY_CHARS (a pasted paragraph fits), a text at most
 # MAX_TEXT_CHARS (no article's text is longer than its page may be), and a
-# call on the largest text allowed takes about a second. Beyond them the
-# function raises TooLarge, which SQLite reports as "string or blob too big".
+# call on the largest text allowed takes about a second (and Clock stops a
+# query of many calls at the time limit). Beyond them the function raises
+# TooLarge, which SQLite reports as "string or blob too big".
 MAX_QUERY_CHARS = 2000
 MAX_TEXT_CHARS = MAX_PAGE_BYTES
 MAX_SNIPPET_WIDTH = 10_000
@@ -64,14 +66,41 @@ def sql_snippet(text, query, width=120) -> str:
     return snippet(_text(text, MAX_TEXT_CHARS, "the text"), _text(query, MAX_QUERY_CHARS, "a search query"), width)
 
 
+class Clock:
+    """Stops a statement that has run past the server's time limit, from
+    inside our functions. Datasette's own check runs every 1,000 SQLite
+    instructions, which a query calling cjk_snippet once a row spends in
+    fifty calls: seconds each on a large text. SQLite's trace callback says
+    when each statement starts; a call made after the limit interrupts the
+    statement, which Datasette then reports as a query that took too long."""
+
+    def __init__(self, conn, seconds: float) -> None:
+        self.conn, self.seconds = conn, seconds
+        self.started = time.monotonic()
+        conn.set_trace_callback(self.start)
+
+    def start(self, _sql: str) -> None:
+        self.started = time.monotonic()
+
+    def timed(self, function):
+        def call(*args):
+            if time.monotonic() - self.started > self.seconds:
+                self.conn.interrupt()
+                return None
+            return function(*args)
+
+        return call
+
+
 @hookimpl(trylast=True)
-def prepare_connection(conn) -> None:
-    conn.create_function("escape_fts", 1, sql_match, deterministic=True)
+def prepare_connection(conn, datasette=None) -> None:
+    timed = Clock(conn, datasette.setting("sql_time_limit_ms") / 1000).timed if datasette else (lambda f: f)
+    conn.create_function("escape_fts", 1, timed(sql_match), deterministic=True)
     # Names for canned queries and the SQL console.
-    conn.create_function("cjk_match", 1, sql_match, deterministic=True)
-    conn.create_function("cjk_normalise", 1, sql_normalise, deterministic=True)
-    conn.create_function("cjk_snippet", 2, sql_snippet, deterministic=True)
-    conn.create_function("cjk_snippet", 3, sql_snippet, deterministic=True)
+    conn.create_function("cjk_match", 1, timed(sql_match), deterministic=True)
+    conn.create_function("cjk_normalise", 1, timed(sql_normalise), deterministic=True)
+    conn.create_function("cjk_snippet", 2, timed(sql_snippet), deterministic=True)
+    conn.create_function("cjk_snippet", 3, timed(sql_snippet), deterministic=True)
 
 
 def marked_html(value: str) -> Markup:

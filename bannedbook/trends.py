@@ -82,6 +82,14 @@ class Params:
         return {name: getattr(self, name) for name in FILTERS if getattr(self, name)}
 
 
+def date_problem(name: str, value: str) -> str | None:
+    """What is wrong with a since or until value (a year, a month or a day,
+    as the search and the table's _since/_until take them), or None."""
+    if value and not (_DATE.fullmatch(value) and _valid((value + "-01-01")[:10])):
+        return f"{name} must be a year, a month or a day (2024, 2024-07 or 2024-07-08), not {value[:40]!r}"
+    return None
+
+
 def parse(args) -> Params:
     """The request's query string (Datasette's MultiParams) as Params."""
     params = Params(
@@ -103,10 +111,8 @@ def parse(args) -> Params:
         params.notices.append(f"not a parameter of this page, ignored: {names} "
                               f"(it takes {', '.join(PARAMETERS)})")
     for name in ("since", "until"):
-        value = getattr(params, name)
-        if value and not (_DATE.fullmatch(value) and _valid((value + "-01-01")[:10])):
-            raise TrendsError(f"{name} must be a year, a month or a day (2024, 2024-07 or 2024-07-08), "
-                              f"not {value[:40]!r}")
+        if problem := date_problem(name, getattr(params, name)):
+            raise TrendsError(problem)
     if params.since and params.until and _first_day(params.since) > _last_day(params.until):
         raise TrendsError(f"since ({params.since}) is after until ({params.until})")
     if len(params.queries) + len(params.themes) > MAX_SERIES:
