@@ -19,6 +19,7 @@ from fakesite import FakeSite, gzip_bomb
 from test_crawl import FAST, pages, read_warcs
 from warcio.archiveiterator import ArchiveIterator
 
+from bannedbook import discover as discover_module
 from bannedbook.crawl import ROBOTS_MAX_BYTES, DecodedSize, Settings, crawl, retry_after
 from bannedbook.crawlstore import CrawlError
 from bannedbook.files import MAX_PAGE_BYTES
@@ -186,3 +187,21 @@ def test_decoded_size_stops_counting_at_the_limit():
 
 def test_one_page_limit_for_the_crawler_and_the_build():
     assert Settings().page_bytes == MAX_PAGE_BYTES
+
+
+def test_a_sitemap_trap_is_read_only_so_far(monkeypatch):
+    """An index of indexes without end: discovery stops at MAX_SITEMAPS and says how many it left."""
+    monkeypatch.setattr(discover_module, "MAX_SITEMAPS", 20)
+    site = "https://www.bannedbook.org/"
+    asked = []
+
+    def fetch(url: str) -> bytes:
+        asked.append(url)
+        children = "".join(f"<sitemap><loc>{url.removesuffix('.xml')}-{i}.xml</loc></sitemap>" for i in range(50))
+        return f"<sitemapindex>{children}</sitemapindex>".encode()
+
+    report = discover_module.Discovery()
+    list(discover_module.discover(site, fetch, report=report))
+    sitemaps = [url for url in asked if "sitemap" in url]
+    assert len(sitemaps) == 20
+    assert any(problem.startswith("more than 20 sitemaps: ") for problem in report.problems)
