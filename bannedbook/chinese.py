@@ -77,6 +77,13 @@ class _CharTable(dict):
 
 
 _TABLE = _CharTable()
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+_UNSEEN = object()
+
+
+# The same for the BMP as a list, which str.translate reads several times
+# faster than a dict; a character not looked up yet holds _UNSEEN (below).
+_BMP_TABLE: list = [_UNSEEN] * 0x10000
 
 
 def normalise(text: str) -> str:
@@ -85,7 +92,14 @@ def normalise(text: str) -> str:
     Applied one character at a time, so a query and a document can never be
     normalised differently because of their neighbours.
     """
-    return text.translate(_TABLE)
+    if _BEYOND_BMP.search(text):
+        return text.translate(_TABLE)
+    try:
+        return text.translate(_BMP_TABLE)
+    except TypeError:  # a character not in the list yet
+        for char in set(text):
+            _BMP_TABLE[ord(char)] = _TABLE[ord(char)]
+        return text.translate(_BMP_TABLE)
 
 
 def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -99,9 +113,6 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
         pieces.append(piece)
         offsets.extend([index] * len(piece))
     return "".join(pieces), offsets
-
-
-_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 
 
 @cache
@@ -166,7 +177,6 @@ _INDEX_TABLE = _IndexTable()
 # The same for the BMP as a list, which str.translate reads faster than any
 # dict. A character not looked up yet holds _UNSEEN, on which translate
 # raises TypeError: the list then learns the text's characters.
-_UNSEEN = object()
 _BMP_INDEX_TABLE: list = [_UNSEEN] * 0x10000
 
 
@@ -342,10 +352,11 @@ def match_expression(query: str) -> str:
     if not clauses:
         return _NEVER
     expression = " AND ".join(clauses)
-    for term in excluded:
-        phrase = _phrase(term)
-        if phrase:
-            expression = f"({expression}) NOT {phrase}"
+    # All exclusions as one NOT of their OR: FTS5 flattens a chain of ORs,
+    # while nesting a NOT per exclusion overflows its parser at about 97.
+    unwanted = [phrase for phrase in map(_phrase, excluded) if phrase]
+    if unwanted:
+        expression = f"({expression}) NOT ({' OR '.join(unwanted)})"
     return expression
 
 
@@ -358,24 +369,48 @@ def query_terms(query: str) -> list[str]:
 # ---------------------------------------------------------------- snippets
 
 
+def _original_ends(text: str) -> np.ndarray:
+    """ends[i]: the length of normalise(text[:i + 1]), for texts whose
+    characters do not all normalise to one character (… to ...): a position
+    in the normalised text is in the original character searchsorted(ends,
+    position, "right"). In numpy, since text may be millions of characters."""
+    codes = np.frombuffer(text.encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+    sizes = np.ones(int(codes.max()) + 1 if len(codes) else 1, dtype=np.int8)  # NFKC makes at most 18 of one
+    for char in set(text):
+        sizes[ord(char)] = len(_TABLE[ord(char)])
+    return np.cumsum(sizes[codes], dtype=np.int64)
+
+
 def snippet(text: str, query: str, width: int = 120) -> str:
     """A passage of the original text around the first match, matches wrapped
     in MARK_START/MARK_END. Matching uses the same normalisation as search,
-    so a Simplified query marks the Traditional characters it matched."""
+    so a Simplified query marks the Traditional characters it matched.
+    Time and memory grow with the text only as fast as a normalisation of it
+    and a regular expression search (an SQL function must stay within the
+    server's time limit): the match positions are looked for only around the
+    first match."""
     if not text:
         return ""
-    normalised, offsets = normalise_with_offsets(text)
-    spans = []
-    for term in query_terms(query):
-        for part in term.split():
-            for found in re.finditer(re.escape(part), normalised):
-                start = offsets[found.start()]
-                end = offsets[found.end() - 1] + 1
-                spans.append((start, end))
-    spans.sort()
-    first = spans[0][0] if spans else 0
+    normalised = normalise(text)
+    parts = [re.compile(re.escape(part)) for term in query_terms(query) for part in term.split()]
+    firsts = [found.start() for found in (part.search(normalised) for part in parts) if found]
+    reach = max((len(part.pattern) for part in parts), default=0)
+    # An original position is never after its normalised one: the positions
+    # up to the window's end are those of text[:first + width + reach].
+    ends = None if len(normalised) == len(text) or not firsts else _original_ends(
+        text[:min(firsts) + width + reach + 1])
+
+    def original(position: int) -> int:
+        return position if ends is None else int(np.searchsorted(ends, position, "right"))
+
+    first = original(min(firsts)) if firsts else 0
     begin = max(0, first - width // 3)
     finish = min(len(text), begin + width)
+    # the window's span in the normalised text, widened by a part's length on each side
+    low = begin if ends is None else (int(ends[begin - 1]) if begin else 0)
+    high = finish if ends is None else (int(ends[finish - 1]) if finish else 0)
+    spans = sorted((original(found.start()), original(found.end() - 1) + 1)
+                   for part in parts for found in part.finditer(normalised, max(0, low - reach), high + reach))
     out = ["…" if begin else ""]
     cursor = begin
     for start, end in spans:

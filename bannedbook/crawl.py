@@ -17,18 +17,28 @@ later run, killed or not, picks up from. A run after a finished crawl starts
 a new one that asks for every known page with If-None-Match /
 If-Modified-Since and stores only what changed.
 
-HTTP is requests with urllib3's Retry: Retry already parses both forms of
-Retry-After, backs off, and retries a response whose headers time out; httpx's
-transport retries only failed connections, so that would be ours to write.
+HTTP is requests on one kept-alive connection; the retries are ours (a
+few lines), so that nothing waits or reads without a bound: every response
+has a deadline for the whole of it (a timer shuts the socket of a server that
+drips bytes, which a per-read timeout never stops), Retry-After is obeyed up
+to a ceiling (beyond it the URL is failed, saying so, and the next crawl asks
+again), every body is read in pieces up to a limit that holds after any
+Content-Encoding (robots.txt, sitemaps, feeds, pages), and a body in an
+encoding we did not ask for is refused, not stored.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import email.utils
 import os
 import signal
+import socket
 import sys
+import threading
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -40,12 +50,14 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from tqdm import tqdm
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
-from urllib3.util.retry import Retry
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import DecodeError, MaxRetryError, NewConnectionError, ProtocolError
 from warcio.utils import Digester
 
 from bannedbook.crawlstore import WARC_SIZE, CrawlError, CrawlStore, Exchange
-from bannedbook.discover import Discovery, discover, same_site
+from bannedbook.discover import MAX_SITEMAP_BYTES, Discovery, discover, same_site
+from bannedbook.files import MAX_PAGE_BYTES  # one limit: a page the build would not read is not fetched whole
 from bannedbook.urls import normalise
 
 SITE = "https://www.bannedbook.org/"
@@ -53,10 +65,13 @@ PRODUCT = "bannedbook-archive"  # the token robots.txt rules are matched against
 MAX_REDIRECTS = 1
 NO_CONTACT = ("say who runs this crawl, so the site's operators can reach you: --contact URL-or-e-mail "
               "(make crawl CONTACT=…, or BANNEDBOOK_CRAWL_CONTACT=…)")
-MAX_PAGE_BYTES = 20 * 1024 * 1024  # an article page is ~100 KB; more is not an article
 ROBOTS_MAX_AGE = 24 * 3600  # RFC 9309: a robots.txt is not to be trusted for longer
+ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least 500 KiB; what follows may be ignored
 # Encodings every WARC reader can undo (brotli and zstd need extra packages).
 ACCEPT_ENCODING = "gzip, deflate"
+ACCEPTED = {"identity", "gzip", "x-gzip", "deflate"}
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+CHUNK = 1 << 16
 
 
 def software_version() -> str:
@@ -77,9 +92,14 @@ class Settings:
     contact: str = ""
     include_mirrors: bool = False
     feeds: list[str] = field(default_factory=list)
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds to connect, and for each read
+    deadline: float = 120.0  # seconds for a whole response, first byte sent to last byte read
+    max_wait: float = 600.0  # the longest Retry-After (or robots.txt Crawl-delay) obeyed
     tries: int = 3
-    backoff: float = 2.0  # seconds; doubles on each further try (urllib3 retries the first at once)
+    backoff: float = 2.0  # seconds; doubles on each further try (the first retry is at once)
+    page_bytes: int = MAX_PAGE_BYTES  # a page's body, as transferred and once decoded
+    document_bytes: int = MAX_SITEMAP_BYTES  # a sitemap, feed or home page, decoded
+    robots_bytes: int = ROBOTS_MAX_BYTES
     warc_size: int = WARC_SIZE
     progress: bool | None = None  # None: a bar only on a terminal
 
@@ -111,35 +131,87 @@ class Pacer:
         self.last = time.monotonic()
 
 
-class PacedRetry(Retry):
-    """urllib3's Retry (Retry-After, backoff), with every retry also waiting
-    its turn at the pacer: a retry is a request like any other."""
+class Deadline:
+    """Ends an exchange still going after its time. A socket timeout bounds
+    each read only, so a server sending a byte a second never trips it; here
+    a timer thread shuts the connection's socket, which wakes the blocked
+    read at once, in the headers or in the body."""
 
-    def __init__(self, *args, pacer: Pacer | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.pacer = pacer
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sock: socket.socket | None = None
+        self.timer: threading.Timer | None = None
+        self.generation = 0  # which start() a timer belongs to: a late timer of a stopped one does nothing
+        self.expired = False
 
-    def new(self, **kwargs) -> PacedRetry:
-        kwargs.setdefault("pacer", self.pacer)
-        return super().new(**kwargs)
+    def connected(self, sock: socket.socket) -> None:
+        """Each new connection's socket (there is one connection at a time)."""
+        with self.lock:
+            self.sock = sock
+            if self.expired:
+                _shut(sock)
 
-    def sleep(self, response=None) -> None:
-        if self.pacer:
-            self.pacer.done()  # the failed try has just ended
-        super().sleep(response)
-        if self.pacer:
-            self.pacer.wait()
+    def start(self, seconds: float) -> None:
+        with self.lock:
+            self.expired = False
+            self.generation += 1
+            self.timer = threading.Timer(seconds, self._expire, args=(self.generation,))
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _expire(self, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return
+            self.expired = True
+            if self.sock is not None:
+                _shut(self.sock)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.generation += 1
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
 
 
-def make_session(settings: Settings, pacer: Pacer) -> requests.Session:
-    retry = PacedRetry(total=settings.tries - 1, connect=settings.tries - 1, read=settings.tries - 1,
-                       status=settings.tries - 1, other=0, redirect=0, raise_on_redirect=False,
-                       status_forcelist=(429, 500, 502, 503, 504), allowed_methods={"GET"},
-                       respect_retry_after_header=True, raise_on_status=False,
-                       backoff_factor=settings.backoff / 2, pacer=pacer)
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _watched_pools(deadline: Deadline) -> dict[str, type]:
+    """urllib3 connection pools whose connections hand their socket to deadline."""
+
+    def watched(base: type) -> type:
+        class Watched(base):
+            def connect(self) -> None:
+                super().connect()
+                deadline.connected(self.sock)
+
+        return Watched
+
+    return {"http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": watched(HTTPConnection)}),
+            "https": type("Pool", (HTTPSConnectionPool,), {"ConnectionCls": watched(HTTPSConnection)})}
+
+
+class WatchedAdapter(HTTPAdapter):
+    def __init__(self, deadline: Deadline, **kwargs) -> None:
+        self.deadline = deadline
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _watched_pools(self.deadline)
+
+
+def make_session(settings: Settings, deadline: Deadline) -> requests.Session:
     session = requests.Session()
-    # one connection, kept alive: never two requests to the site at once
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=1, pool_block=True)
+    # one connection, kept alive: never two requests to the site at once; no
+    # retries in urllib3 (Crawler.get makes them, within its bounds)
+    adapter = WatchedAdapter(deadline, max_retries=0, pool_connections=1, pool_maxsize=1, pool_block=True)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update({"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING,
@@ -172,6 +244,112 @@ def describe(error: Exception, tries: int | None = None) -> Failed:
     return Failed(f"{reason} ({tries} tries)" if tries else reason, str(cause))
 
 
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks to wait (seconds or an HTTP date);
+    None when there is none or it cannot be read."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class DecodedSize:
+    """How many bytes a gzip or deflate body decodes to, counted piece by
+    piece as it arrives without keeping them: a stored page must decode
+    within the page limit, or it would be a bomb for the build."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.size = 0
+        self.unzip = None
+        self.pending = b""  # deflate: the first bytes, until they say zlib or raw
+        self.members = 0  # gzip members decoded whole
+        self.ended = False  # what follows is not decoded (after deflate's end, or junk after a gzip member)
+
+    def feed(self, data: bytes, limit: int) -> None:
+        """Count data's decoded bytes; stops counting once over limit.
+        Raises zlib.error when the body does not decode."""
+        if self.encoding == "identity":
+            self.size += len(data)
+            return
+        if self.unzip is None:
+            if self.encoding == "deflate":
+                self.pending += data
+                if len(self.pending) < 2:
+                    return
+                data, self.pending = self.pending, b""
+                # RFC 9110's deflate is zlib-wrapped; some servers send it raw
+                wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+                self.unzip = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            else:
+                self.unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while self.size <= limit and not self.ended:
+            if self.unzip.eof:
+                self.members += 1
+                data = self.unzip.unused_data + data
+                self.ended = self.encoding == "deflate"
+                if self.ended or not data:
+                    return
+                self.unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next gzip member
+            try:
+                out = self.unzip.decompress(data, CHUNK)
+            except zlib.error:
+                if not self.members:
+                    raise
+                self.ended = True  # junk after a whole member is ignored, as browsers and urllib3 do
+                return
+            self.size += len(out)
+            # at a member's end its leftover input is in unused_data (unconsumed_tail may repeat it)
+            data = b"" if self.unzip.eof else self.unzip.unconsumed_tail
+            if not (out or data or self.unzip.eof):
+                return
+
+
+def content_encoding(headers) -> str:
+    """The response's Content-Encoding, lower case; "" for none."""
+    return ",".join(part.strip().lower() for part in headers.get("Content-Encoding", "").split(",") if part.strip())
+
+
+def read_body(response: requests.Response, limit: int, raw: bool, truncate: bool = False) -> tuple[bytes, bool]:
+    """The body, read piece by piece: as transferred when raw (for the WARC:
+    at most limit bytes, decoding to at most limit), else decoded (at most
+    limit bytes). Returns (body, whole); more than limit raises Failed, or
+    with truncate gives the first limit bytes and whole False."""
+    body = bytearray()
+    if raw:
+        encoding = content_encoding(response.headers) or "identity"
+        if encoding not in ACCEPTED:
+            raise Failed(f"Content-Encoding {encoding[:40]} (not asked for)",
+                         f"asked for {ACCEPT_ENCODING}; not stored, as the archive's readers may not decode it")
+        decoded = DecodedSize("gzip" if encoding == "x-gzip" else encoding)
+        for piece in response.raw.stream(CHUNK, decode_content=False):
+            body += piece
+            try:
+                decoded.feed(piece, limit)
+            except zlib.error as error:
+                raise Failed(f"undecodable {encoding} body", str(error)) from None
+            if len(body) > limit or decoded.size > limit:
+                where = "" if len(body) > limit else " once decoded"
+                raise Failed("too large", f"more than {limit:,} bytes{where}")
+        return bytes(body), True
+    try:
+        for piece in response.raw.stream(CHUNK, decode_content=True):
+            body += piece
+            if len(body) > limit:
+                if truncate:
+                    return bytes(body[:limit]), False
+                raise Failed("too large", f"more than {limit:,} bytes")
+    except DecodeError as error:
+        raise Failed("undecodable body", str(error)) from None
+    return bytes(body), True
+
+
 def protocol(raw: urllib3.BaseHTTPResponse) -> str:
     return f"HTTP/{raw.version // 10}.{raw.version % 10}"
 
@@ -186,7 +364,8 @@ class Crawler:
         self.store = store
         self.site = normalise(settings.site) or settings.site
         self.pacer = Pacer(1 / settings.rate if settings.rate > 0 else 0.0)
-        self.session = make_session(settings, self.pacer)
+        self.deadline = Deadline()
+        self.session = make_session(settings, self.deadline)
         self.robots: protego.Protego | None = None
         self.robots_at = 0.0
         self.robots_note = ""
@@ -201,30 +380,58 @@ class Crawler:
 
     # -- HTTP ----------------------------------------------------------------
 
-    def get(self, url: str, headers: dict[str, str] | None = None, raw: bool = False) -> Exchange:
-        """One GET, no redirect followed, retried as Retry says. The body as
-        transferred when raw (for the WARC), else decoded (for sitemaps)."""
+    def get(self, url: str, headers: dict[str, str] | None = None, raw: bool = False,
+            limit: int | None = None, truncate: bool = False) -> Exchange:
+        """One GET, no redirect followed, tried again on a broken connection,
+        a timeout or HTTP 429/5xx (after Retry-After, else a backoff). The
+        body as transferred when raw (for the WARC), else decoded (for
+        sitemaps); at most limit bytes (see read_body)."""
+        s = self.settings
+        limit = limit or (s.page_bytes if raw else s.document_bytes)
+        for attempt in range(1, s.tries + 1):
+            try:
+                got = self._once(url, headers, raw, limit, truncate)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                if attempt == s.tries:
+                    raise describe(error, s.tries) from error
+                wait = self._backoff(attempt)
+            else:
+                if got.status not in RETRY_STATUSES or attempt == s.tries:
+                    return got
+                asked = retry_after(dict((k.lower(), v) for k, v in got.headers).get("retry-after"))
+                if asked is not None and asked > s.max_wait:
+                    raise Failed(f"Retry-After over {s.max_wait:g} s: left for a later crawl",
+                                 f"HTTP {got.status} asked to wait {asked:,.0f} s")
+                wait = self._backoff(attempt) if asked is None else asked
+            if wait > 0:
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # the last try returns or raises
+
+    def _backoff(self, attempt: int) -> float:
+        """The wait before try attempt + 1: none before the second, then backoff, doubling."""
+        return 0.0 if attempt == 1 else self.settings.backoff * 2 ** (attempt - 2)
+
+    def _once(self, url: str, headers: dict[str, str] | None, raw: bool, limit: int, truncate: bool) -> Exchange:
+        """One request and its whole response, within the deadline."""
+        deadline = self.settings.deadline
         self.pacer.wait()
+        self.deadline.start(deadline)
+        response = None
         try:
             response = self.session.get(url, headers=headers, timeout=self.settings.timeout,
                                         allow_redirects=False, stream=True)
-        except requests.RequestException as error:
-            self.pacer.done()
-            raise describe(error, self.settings.tries) from error
-        try:
-            if raw:
-                body = response.raw.read(MAX_PAGE_BYTES + 1, decode_content=False)
-            else:
-                body = b"".join(response.iter_content(1 << 16))
-                if len(body) > MAX_PAGE_BYTES * 3:
-                    raise Failed("too large", f"more than {MAX_PAGE_BYTES * 3} bytes")
-        except (urllib3.exceptions.HTTPError, requests.RequestException) as error:
-            raise describe(error) from error
+            body, whole = read_body(response, limit, raw, truncate)
+            if self.deadline.expired:  # a body read to the connection's end: the shut socket ended it
+                raise OSError("deadline")
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            if self.deadline.expired:
+                raise Failed(f"took longer than {deadline:g} s", "the limit for a whole response") from error
+            raise
         finally:
-            response.close()
+            self.deadline.stop()
+            if response is not None:
+                response.close()
             self.pacer.done()
-        if len(body) > MAX_PAGE_BYTES and raw:
-            raise Failed("too large", f"more than {MAX_PAGE_BYTES} bytes")
         sent = response.request
         target = urlsplit(sent.url)
         request_headers = [("Host", target.netloc), *sent.headers.items()]
@@ -232,7 +439,8 @@ class Crawler:
             url=url, protocol=protocol(response.raw), status=response.status_code, reason=response.reason or "",
             # the body is stored de-chunked, so its framing header would mislead a reader
             headers=[(k, v) for k, v in response.raw.headers.iteritems() if k.lower() != "transfer-encoding"],
-            body=body, request_line=f"GET {sent.path_url} {protocol(response.raw)}", request_headers=request_headers)
+            body=body, request_line=f"GET {sent.path_url} {protocol(response.raw)}", request_headers=request_headers,
+            whole=whole)
 
     def document(self, url: str) -> bytes | None:
         """robots.txt-allowed site document (sitemap, feed, home page) after
@@ -267,8 +475,9 @@ class Crawler:
         that cannot be had (5xx, 429, no answer) forbids everything, so the
         crawl stops rather than guess."""
         url = normalise("/robots.txt", self.site)
+        limit = self.settings.robots_bytes
         try:
-            got = self.get(url)
+            got = self.get(url, limit=limit, truncate=True)
             for _ in range(5):  # RFC 9309 asks to follow at least five redirects
                 location = _location(got)
                 if not (300 <= got.status < 400 and location):
@@ -276,12 +485,12 @@ class Crawler:
                 url = normalise(location, url) or ""
                 if not same_site(url, self.site):
                     raise CrawlError(f"robots.txt redirects to another site ({url}); not crawling")
-                got = self.get(url)
+                got = self.get(url, limit=limit, truncate=True)
         except Failed as failed:
             raise CrawlError(f"robots.txt could not be fetched ({failed.reason}); not crawling") from None
         if got.status == 200:
             self.robots = protego.Protego.parse(got.body.decode("utf-8", "replace"))
-            self.robots_note = "obeyed"
+            self.robots_note = "obeyed" if got.whole else f"obeyed (its first {limit:,} bytes, as RFC 9309 allows)"
         elif 400 <= got.status < 500 and got.status != 429:
             self.robots = protego.Protego.parse("")
             self.robots_note = f"none (HTTP {got.status}: everything allowed)"
@@ -292,6 +501,9 @@ class Crawler:
                   self.robots.crawl_delay(PRODUCT) or 0.0]
         if rate := self.robots.request_rate(PRODUCT):
             delays.append(rate.seconds / rate.requests)
+        if max(delays) > self.settings.max_wait:
+            raise CrawlError(f"robots.txt asks for {max(delays):,.0f} s between requests, more than the longest "
+                             f"wait this crawl obeys ({self.settings.max_wait:g} s, --max-wait); not crawling")
         self.pacer.interval = max(delays)
 
     def allowed(self, url: str) -> bool:
@@ -392,7 +604,7 @@ class Crawler:
         if not discovered:
             found = discover(self.site, self.document, robots_sitemaps=list(self.robots.sitemaps),
                              feeds=self.settings.feeds, include_mirrors=self.settings.include_mirrors,
-                             report=self.discovery)
+                             report=self.discovery, limit=self.settings.document_bytes)
             self.tally["new"] = self.store.discovered(crawl, ((f.url, f.source) for f in found))
         todo = [url for url in self.store.pending(crawl) if url.startswith(self.prefix)]
         self.tally["queued"] = len(todo)
@@ -431,6 +643,8 @@ def summary(crawler: Crawler, finished: bool | None, elapsed: float) -> str:
     lines.append(f"  failed                 {failed}" + (": " + ", ".join(
         f"{reason} ×{n}" for reason, n in crawler.failures.most_common()) if failed else ""))
     lines += [f"    {url}: {reason}" for url, reason in crawler.failed_urls[:5]]
+    if failed:
+        lines.append("    (recorded in the state file: this crawl does not ask for them again; the next one does)")
     if skipped := crawler.discovery.skipped:
         lines.append("  not queued             " + ", ".join(f"{reason} {n}" for reason, n in skipped.most_common()))
     for problem in crawler.discovery.problems[:5]:
@@ -482,20 +696,28 @@ def main(argv: list[str] | None = None) -> int:
                              "or set BANNEDBOOK_CRAWL_CONTACT)")
     parser.add_argument("--include-mirrors", action="store_true", help="also fetch the /bnews/zh-tw/ copies")
     parser.add_argument("--feed", action="append", default=[], help="a feed to read besides those the home page lists")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default 30)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds to connect, and to wait for each read (default 30)")
+    parser.add_argument("--deadline", type=float, default=120.0,
+                        help="seconds for a whole response, however it trickles in (default 120)")
+    parser.add_argument("--max-wait", type=float, default=600.0,
+                        help="the longest Retry-After or robots.txt Crawl-delay obeyed; a URL asking for more is "
+                             "left for the next crawl (default 600)")
     parser.add_argument("--tries", type=int, default=3, help="tries per URL before giving up (default 3)")
     parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the second retry, doubling")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.rate < 0 or args.tries < 1 or args.timeout <= 0 or (args.max_pages is not None and args.max_pages < 0):
-        parser.error("--rate must be >= 0, --tries >= 1, --timeout > 0, --max-pages >= 0")
+    if (args.rate < 0 or args.tries < 1 or args.timeout <= 0 or args.deadline <= 0 or args.max_wait < 0
+            or (args.max_pages is not None and args.max_pages < 0)):
+        parser.error("--rate must be >= 0, --tries >= 1, --timeout and --deadline > 0, --max-wait and --max-pages >= 0")
     if not args.contact.strip():
         parser.error(NO_CONTACT)
     if not normalise(args.site) or not urlsplit(args.site).hostname:
         parser.error(f"not an http(s) URL: {args.site}")
     settings = Settings(site=args.site, raw=args.raw, rate=args.rate, max_pages=args.max_pages,
                         contact=args.contact, include_mirrors=args.include_mirrors, feeds=args.feed,
-                        timeout=args.timeout, tries=args.tries, backoff=args.backoff,
+                        timeout=args.timeout, deadline=args.deadline, max_wait=args.max_wait,
+                        tries=args.tries, backoff=args.backoff,
                         progress=False if args.no_progress else None)
     signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -77,6 +77,7 @@ class Exchange:
     body: bytes
     request_line: str
     request_headers: list[tuple[str, str]]
+    whole: bool = True  # False: the body was cut at a size limit (only ever a document read, never stored)
 
 
 @dataclass
@@ -114,7 +115,12 @@ def _whole_gzip_member(path: Path, offset: int, length: int) -> bool:
         data = fh.read(length)
     unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        unzip.decompress(data)
+        # in pieces, kept nowhere: a member copied in from elsewhere may be a bomb
+        while not unzip.eof:
+            out = unzip.decompress(data, 1 << 16)
+            data = unzip.unconsumed_tail
+            if not (out or data):
+                break
     except zlib.error:
         return False
     return unzip.eof and not unzip.unused_data
@@ -130,7 +136,10 @@ def read_pairs(path: Path) -> tuple[int, list[Capture], str | None]:
         with path.open("rb") as fh:
             records = ArchiveIterator(fh, check_digests=True)
             for record in records:
-                record.content_stream().read()
+                # read as stored (digests are of these bytes), in pieces: never
+                # the decoded content, which a file copied in could make a bomb
+                while record.raw_stream.read(1 << 16):
+                    pass
                 offset, length = records.get_record_offset(), records.get_record_length()
                 # each record is one gzip member, written whole: a whole member is a whole
                 # record (warcio reads a cut one without complaint, and skips its digest check)

@@ -25,6 +25,9 @@ from .urls import article_kind, normalise, origin
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 # A sitemap index that points at another index, and so on: bannedbook's nest one level.
 MAX_SITEMAP_DEPTH = 3
+# An index may list 50,000 sitemaps, each another index: a site (or a trap) could
+# have the crawl read sitemaps for ever. bannedbook's are a few hundred.
+MAX_SITEMAPS = 2000
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml"}
 DEFAULT_SITEMAPS = ("sitemap.xml", "wp-sitemap.xml")
 
@@ -56,12 +59,12 @@ def ungzip(data: bytes, limit: int = MAX_SITEMAP_BYTES) -> bytes:
     return out
 
 
-def parse_sitemap(data: bytes) -> Sitemap:
+def parse_sitemap(data: bytes, limit: int = MAX_SITEMAP_BYTES) -> Sitemap:
     """A sitemap (<urlset>) or a sitemap index (<sitemapindex>), gzipped or
-    not, with or without the sitemaps.org namespace. Entities are not
-    resolved and nothing is fetched by the parser."""
+    not (at most limit bytes unzipped), with or without the sitemaps.org
+    namespace. Entities are not resolved and nothing is fetched by the parser."""
     found = Sitemap()
-    events = etree.iterparse(io.BytesIO(ungzip(data)), events=("end",), tag=("{*}sitemap", "{*}url"),
+    events = etree.iterparse(io.BytesIO(ungzip(data, limit)), events=("end",), tag=("{*}sitemap", "{*}url"),
                              resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     for _, element in events:
         loc = (element.findtext("{*}loc") or "").strip()
@@ -106,13 +109,15 @@ class Discovery:
 
 def discover(site: str, fetch: Callable[[str], bytes | None], robots_sitemaps: Iterable[str] = (),
              feeds: Iterable[str] = (), include_mirrors: bool = False, report: Discovery | None = None,
-             ) -> Iterator[Found]:
+             limit: int = MAX_SITEMAP_BYTES) -> Iterator[Found]:
     """Every article URL the site's sitemaps and feeds list, normalised, once.
 
     `fetch(url)` returns the body, or None when the URL could not be had (it
     says why itself). Sitemaps come from robots.txt's Sitemap: lines, then
     /sitemap.xml and /wp-sitemap.xml; feeds from the home page's <link
-    rel=alternate> and `feeds`. URLs of other hosts are never fetched."""
+    rel=alternate> and `feeds`. URLs of other hosts are never fetched; a
+    gzipped sitemap file is unzipped to at most limit bytes, and at most
+    MAX_SITEMAPS sitemaps are read."""
     report = report if report is not None else Discovery()
     seen: set[str] = set()
 
@@ -158,8 +163,12 @@ def discover(site: str, fetch: Callable[[str], bytes | None], robots_sitemaps: I
         sitemap_url, depth = queue.pop(0)
         if sitemap_url is None or sitemap_url in visited:
             continue
+        if len(visited) >= MAX_SITEMAPS:
+            left = len({url for url, _ in queue} - visited) + 1
+            report.problems.append(f"more than {MAX_SITEMAPS:,} sitemaps: {left:,} more not read")
+            break
         visited.add(sitemap_url)
-        sitemap = read(sitemap_url, "sitemap", parse_sitemap)
+        sitemap = read(sitemap_url, "sitemap", lambda data: parse_sitemap(data, limit))
         if not isinstance(sitemap, Sitemap):
             continue
         if depth >= MAX_SITEMAP_DEPTH and sitemap.sitemaps:

@@ -11,6 +11,7 @@ the stock escape_fts, hence trylast=True.
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import parse_qsl
 
 from datasette import hookimpl
@@ -18,16 +19,88 @@ from markupsafe import Markup, escape
 
 from .asgi import rewriting_body
 from .chinese import MARK_END, MARK_START, match_expression, normalise, snippet
+from .files import MAX_PAGE_BYTES
+
+# What the SQL functions take. SQLite's time limit interrupts a query between
+# steps, never inside a Python function, so each call must be bounded itself:
+# a query is at most MAX_QUERY_CHARS (a pasted paragraph fits), a text at most
+# MAX_TEXT_CHARS (no article's text is longer than its page may be), and a
+# call on the largest text allowed takes about a second (and Clock stops a
+# query of many calls at the time limit). Beyond them the function raises
+# TooLarge, which SQLite reports as "string or blob too big".
+MAX_QUERY_CHARS = 2000
+MAX_TEXT_CHARS = MAX_PAGE_BYTES
+MAX_SNIPPET_WIDTH = 10_000
+
+
+class TooLarge(OverflowError):
+    """An SQL function's argument beyond its size (an OverflowError, so that
+    SQLite answers SQLITE_TOOBIG, "string or blob too big", not a generic error)."""
+
+
+def _text(value, limit: int, what: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        raise TypeError(f"{what} must be text, not a blob")
+    value = str(value)
+    if len(value) > limit:
+        raise TooLarge(f"{what} is {len(value):,} characters long; at most {limit:,} are taken")
+    return value
+
+
+def sql_match(query) -> str:
+    """cjk_match() and escape_fts(): a reader's query as an FTS5 expression."""
+    return match_expression(_text(query, MAX_QUERY_CHARS, "a search query"))
+
+
+def sql_normalise(text) -> str | None:
+    return None if text is None else normalise(_text(text, MAX_TEXT_CHARS, "the text"))
+
+
+def sql_snippet(text, query, width=120) -> str:
+    try:
+        width = min(max(int(width), 0), MAX_SNIPPET_WIDTH)
+    except (TypeError, ValueError):
+        raise TypeError("cjk_snippet's width must be a number of characters") from None
+    return snippet(_text(text, MAX_TEXT_CHARS, "the text"), _text(query, MAX_QUERY_CHARS, "a search query"), width)
+
+
+class Clock:
+    """Stops a statement that has run past the server's time limit, from
+    inside our functions. Datasette's own check runs every 1,000 SQLite
+    instructions, which a query calling cjk_snippet once a row spends in
+    fifty calls: seconds each on a large text. SQLite's trace callback says
+    when each statement starts; a call made after the limit interrupts the
+    statement, which Datasette then reports as a query that took too long."""
+
+    def __init__(self, conn, seconds: float) -> None:
+        self.conn, self.seconds = conn, seconds
+        self.started = time.monotonic()
+        conn.set_trace_callback(self.start)
+
+    def start(self, _sql: str) -> None:
+        self.started = time.monotonic()
+
+    def timed(self, function):
+        def call(*args):
+            if time.monotonic() - self.started > self.seconds:
+                self.conn.interrupt()
+                return None
+            return function(*args)
+
+        return call
 
 
 @hookimpl(trylast=True)
-def prepare_connection(conn) -> None:
-    conn.create_function("escape_fts", 1, match_expression, deterministic=True)
+def prepare_connection(conn, datasette=None) -> None:
+    timed = Clock(conn, datasette.setting("sql_time_limit_ms") / 1000).timed if datasette else (lambda f: f)
+    conn.create_function("escape_fts", 1, timed(sql_match), deterministic=True)
     # Names for canned queries and the SQL console.
-    conn.create_function("cjk_match", 1, match_expression, deterministic=True)
-    conn.create_function("cjk_normalise", 1, normalise, deterministic=True)
-    conn.create_function("cjk_snippet", 2, snippet, deterministic=True)
-    conn.create_function("cjk_snippet", 3, snippet, deterministic=True)
+    conn.create_function("cjk_match", 1, timed(sql_match), deterministic=True)
+    conn.create_function("cjk_normalise", 1, timed(sql_normalise), deterministic=True)
+    conn.create_function("cjk_snippet", 2, timed(sql_snippet), deterministic=True)
+    conn.create_function("cjk_snippet", 3, timed(sql_snippet), deterministic=True)
 
 
 def marked_html(value: str) -> Markup:

@@ -40,6 +40,7 @@ from datasette.filters import FilterArguments
 from datasette.utils import sqlite_timelimit
 
 from .chinese import match_expression, normalise
+from .plugin import MAX_QUERY_CHARS
 from .schema import ARTICLE_DATE, FTS_TABLE
 
 DATABASE = "bannedbook"
@@ -53,6 +54,9 @@ DATE_BASIS = "published, else not_before"
 _DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FILTERS = ("tag", "author", "source")
+# Every parameter the page takes; any other is named on the page (a typo, or
+# a parameter of another page), not silently ignored.
+PARAMETERS = ("q", "theme", "by", "share", "stories", *FILTERS, "since", "until")
 TOO_LONG = "the counts took too long: try fewer or narrower queries"
 
 
@@ -72,9 +76,18 @@ class Params:
     source: str = ""
     since: str = ""
     until: str = ""
+    notices: list[str] = field(default_factory=list)  # what the page says about the request (unknown names…)
 
     def filters(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in FILTERS if getattr(self, name)}
+
+
+def date_problem(name: str, value: str) -> str | None:
+    """What is wrong with a since or until value (a year, a month or a day,
+    as the search and the table's _since/_until take them), or None."""
+    if value and not (_DATE.fullmatch(value) and _valid((value + "-01-01")[:10])):
+        return f"{name} must be a year, a month or a day (2024, 2024-07 or 2024-07-08), not {value[:40]!r}"
+    return None
 
 
 def parse(args) -> Params:
@@ -88,11 +101,18 @@ def parse(args) -> Params:
         **{name: (args.get(name) or "").strip() for name in (*FILTERS, "since", "until")},
     )
     if params.by not in BY:
-        raise TrendsError(f"by must be month, year or week, not {params.by!r}")
+        raise TrendsError(f"by must be month, year or week, not {params.by[:40]!r}")
+    for value in (*params.queries, *params.themes, *params.filters().values()):
+        if len(value) > MAX_QUERY_CHARS:
+            raise TrendsError(f"a query, theme or filter is at most {MAX_QUERY_CHARS:,} characters; "
+                              f"one here has {len(value):,}")
+    if unknown := sorted(set(args.keys()) - set(PARAMETERS)):
+        names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        params.notices.append(f"not a parameter of this page, ignored: {names} "
+                              f"(it takes {', '.join(PARAMETERS)})")
     for name in ("since", "until"):
-        value = getattr(params, name)
-        if value and not (_DATE.fullmatch(value) and _valid((value + "-01-01")[:10])):
-            raise TrendsError(f"{name} must be a year, a month or a day (2024, 2024-07 or 2024-07-08), not {value!r}")
+        if problem := date_problem(name, getattr(params, name)):
+            raise TrendsError(problem)
     if params.since and params.until and _first_day(params.since) > _last_day(params.until):
         raise TrendsError(f"since ({params.since}) is after until ({params.until})")
     if len(params.queries) + len(params.themes) > MAX_SERIES:
@@ -120,10 +140,19 @@ def narrower_until(a: str, b: str) -> str:
     return min(a, b)
 
 
+def period_count(by: str, first: dt.date, last: dt.date) -> int:
+    """How many periods calendar(by, first, last) has, without making them."""
+    if by == "year":
+        return last.year - first.year + 1
+    if by == "month":
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    return (last - first + dt.timedelta(days=first.weekday())).days // 7 + 1
+
+
 def calendar(by: str, first: dt.date, last: dt.date) -> list[tuple[str, str, str]]:
     """(label, since, until) of every period from the one holding first to
     the one holding last. A week runs Monday to Sunday and is labelled by
-    its Monday."""
+    its Monday (the last week of 9999 ends on its last day)."""
     periods = []
     if by == "year":
         return [(str(y), str(y), str(y)) for y in range(first.year, last.year + 1)]
@@ -134,10 +163,12 @@ def calendar(by: str, first: dt.date, last: dt.date) -> list[tuple[str, str, str
             periods.append((label, label, label))
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return periods
-    monday = first - dt.timedelta(days=first.weekday())
+    monday = first - dt.timedelta(days=first.weekday())  # 0001-01-01 is a Monday: never before it
     while monday <= last:
-        sunday = monday + dt.timedelta(days=6)
+        sunday = min(monday, dt.date.max - dt.timedelta(days=6)) + dt.timedelta(days=6)
         periods.append((monday.isoformat(), monday.isoformat(), sunday.isoformat()))
+        if sunday == dt.date.max:
+            break
         monday += dt.timedelta(days=7)
     return periods
 
@@ -191,6 +222,10 @@ def periods_for(days: Days, params: Params, today: dt.date) -> list[Period]:
         return []
     first = _first_day(params.since) if params.since else dt.date.fromisoformat(valid[0])
     last = _last_day(params.until) if params.until else dt.date.fromisoformat(valid[-1])
+    # counted before a period is made: since=0001&until=9998&by=week is refused at once
+    if (n := period_count(params.by, first, last)) > MAX_PERIODS:
+        raise TrendsError(f"{n:,} {params.by}s from {first} to {last} is more than {MAX_PERIODS:,} periods: "
+                          "narrow since/until or count by a longer period")
     periods = []
     for label, start, end in calendar(params.by, first, last):
         period = Period(label, max(start, since), narrower_until(end, until))
@@ -199,8 +234,6 @@ def periods_for(days: Days, params: Params, today: dt.date) -> list[Period]:
             period.first, period.last = days.firsts[lo], days.lasts[hi - 1]
             period.articles = days.before[hi] - days.before[lo]
         periods.append(period)
-        if len(periods) > MAX_PERIODS:
-            raise TrendsError(f"more than {MAX_PERIODS:,} periods: narrow since/until or count by a longer period")
     return periods
 
 
@@ -214,8 +247,10 @@ def _last_day(value: str) -> dt.date:
     if len(value) == 4:
         return dt.date(int(value), 12, 31)
     if len(value) == 7:
-        following = dt.date(int(value[:4]) + (value[5:] == "12"), int(value[5:]) % 12 + 1, 1)
-        return following - dt.timedelta(days=1)
+        year, month = int(value[:4]), int(value[5:])
+        if month == 12:
+            return dt.date(year, 12, 31)
+        return dt.date(year, month + 1, 1) - dt.timedelta(days=1)
     return dt.date.fromisoformat(value)
 
 
@@ -293,6 +328,7 @@ class Trends:
     outside: int  # dated, outside the periods drawn
     since: str
     until: str
+    notices: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
@@ -310,7 +346,33 @@ class Trends:
             "series": [{line.kind: line.value, "label": line.label, "counts": line.counts, "shares": line.shares,
                         "total": line.total, "undated": line.undated, "outside": line.outside}
                        for line in self.series],
+            "notices": self.notices,
         }
+
+
+UNKNOWN_SQL = {
+    "theme": ("select 1 from themes where theme = ?", "no lexicon theme {!r}: its line counts nothing"),
+    "tag": ("select 1 from article_tags where tag_key = ? limit 1", "no article has the tag {!r}"),
+    "author": ("select 1 from articles where author = ? limit 1", "no article is by the author {!r}"),
+    "source": ("select 1 from articles where source = ? limit 1", "no article is from the source {!r}"),
+}
+
+
+def notices(conn, params: Params) -> list[str]:
+    """What the page says about the request: parameters it does not take,
+    and themes, tags, authors or sources the archive does not have (a zero
+    line is otherwise indistinguishable from a term nobody wrote)."""
+    said = list(params.notices)
+    asked = [("theme", theme) for theme in params.themes] + list(params.filters().items())
+    for name, value in asked:
+        sql, message = UNKNOWN_SQL[name]
+        try:
+            known = conn.execute(sql, [normalise(value) if name == "tag" else value]).fetchone()
+        except sqlite3.OperationalError:  # an archive built without a lexicon has no themes table
+            known = None
+        if not known:
+            said.append(message.format(value[:80]) + ("" if name == "theme" else ": every count is 0"))
+    return said
 
 
 def compute(conn, params: Params, today: dt.date) -> Trends:
@@ -347,7 +409,8 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
         line.shares = [round(n / total, 6) if total else None for n, total in zip(line.counts, totals, strict=True)]
     return Trends(params, periods, totals, series, undated, everything - undated - sum(totals),
                   since=periods[0].since if periods else params.since or DEFAULT_SINCE,
-                  until=periods[-1].until if periods else params.until or today.isoformat())
+                  until=periods[-1].until if periods else params.until or today.isoformat(),
+                  notices=notices(conn, params))
 
 
 def _series(kind: str, value: str, rowids: list[int], periods: list[Period], days: Days,

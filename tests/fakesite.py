@@ -8,7 +8,14 @@ crawlers: a 429 and a 503 with Retry-After (seconds, then an HTTP date), a
 page slower than the crawler's timeout once, a 500 once, a 301, a redirect chain, a 404,
 a page whose charset only the HTTP header gives (GBK), a gzipped and chunked
 page, a path robots.txt disallows, an off-site URL and a tracking-query twin
-in the sitemap, and the /bnews/zh-tw/ copy of an article.
+in the sitemap, and the /bnews/zh-tw/ copy of an article. With
+`hostile=True` it does what an adversary would: a page that drips its body a
+byte at a time and one that drips its headers, a 503 asking to come back in
+ten years and a 429 asking for the year 9999, a gzip-encoded robots.txt and
+sitemap that decode to a gigabyte, a gzipped sitemap file that unzips to
+one, a sitemap whose Content-Length says 5 GB (and whose body never ends),
+an unrequested brotli page, and a gzip page that decodes past the page
+limit; the good pages are served as usual.
 
 Every request is logged (`site.log`) with the time it arrived, so tests
 assert on what the crawler asked for and when. `site.article_urls` lists the
@@ -32,6 +39,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
+import brotli
 from pages import SEED, full_page, traditional
 
 TITLE = "杨威：中共能挖动哈萨克斯坦和上合组织吗？"
@@ -94,8 +102,11 @@ def path_of(number: int, category: str = "comments", date: str = "20240708", mir
 
 class FakeSite:
     def __init__(self, misbehave: bool = False, articles: int = 6, crawl_delay: float = 0.05,
-                 slow: float = 1.0, robots_status: int = 200, conditional: bool = True) -> None:
+                 slow: float = 1.0, robots_status: int = 200, conditional: bool = True, hostile: bool = False,
+                 drip: float = 0.02) -> None:
         self.misbehave = misbehave
+        self.hostile = hostile
+        self.drip = drip  # seconds between the bytes of a dripping answer
         self.conditional = conditional  # False: every request gets the whole page, as from many servers
         self.crawl_delay = crawl_delay
         self.slow = slow
@@ -121,6 +132,8 @@ class FakeSite:
         self.feed.append(self._add(Page(path_of(2059300, "world"), 2059300)).path)
         if misbehave:
             self._misbehave()
+        if hostile:
+            self._hostile()
 
     def _add(self, page: Page) -> Page:
         self.pages[page.path] = page
@@ -154,6 +167,21 @@ class FakeSite:
         listed += [self.too_many, self.unavailable, self.slow_path, self.broken, self.gbk, self.gzipped, self.moved,
                    self.moved_to, self.chain, self.missing, self.disallowed, self.twin]
 
+    def _hostile(self) -> None:
+        def page(number: int, trick: str) -> str:
+            path = self._add(Page(path_of(number), number, article=False)).path
+            self.behaviour[path] = [trick] * 1000  # every time it is asked
+            self.plain_sitemap.append(path)
+            return path
+
+        self.dripping = page(2059601, "drip")
+        self.dripping_headers = page(2059602, "drip-headers")
+        self.ten_years = page(2059603, "retry-ten-years")
+        self.year_9999 = page(2059604, "retry-9999")
+        self.brotli = page(2059605, "brotli")
+        self.page_bomb = page(2059606, "gzip-bomb")
+        self.lying_length = page(2059607, "lying-length")
+
     # -- the server ----------------------------------------------------------
 
     def __enter__(self) -> FakeSite:
@@ -173,6 +201,12 @@ class FakeSite:
                     site.answer(self, hit)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the crawler gave up waiting (the slow page)
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the crawler hung up on a hostile answer
 
             def log_message(self, *args) -> None:
                 pass
@@ -222,7 +256,11 @@ class FakeSite:
                 return self.send(handler, hit, 500, b"oops", "text/plain")
             if trick == "slow":
                 time.sleep(self.slow)
+            if trick in HOSTILE:
+                return HOSTILE[trick](self, handler, hit)
         if path == "/robots.txt":
+            if self.hostile:  # the real rules, then a gigabyte of comment, gzip-encoded
+                return self.send_encoded(handler, hit, gzip_bomb(self.robots().encode() + b"#"), "text/plain")
             return self.send(handler, hit, self.robots_status, self.robots().encode(), "text/plain")
         if path == "/":
             feed = '<link rel="alternate" type="application/rss+xml" title="禁闻网 RSS" href="/feed/">'
@@ -287,6 +325,57 @@ class FakeSite:
             handler.wfile.write(body)
         handler.wfile.flush()
 
+    # -- hostile answers -----------------------------------------------------
+
+    def send_encoded(self, handler: BaseHTTPRequestHandler, hit: Hit, body: bytes, content_type: str,
+                     encoding: str = "gzip") -> None:
+        self.send(handler, hit, 200, body, content_type, {"Content-Encoding": encoding})
+
+    def drip_body(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        """Headers at once, then a byte every `drip` seconds, for ever (each
+        read sees a byte long before any read timeout)."""
+        hit.status = 200
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", "1000000")
+        handler.end_headers()
+        self._drip(handler, b"<" * 1000000)
+
+    def drip_headers(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        hit.status = 200
+        self._drip(handler, b"HTTP/1.1 200 OK\r\n" + b"X-Drip: " + b"x" * 60000 + b"\r\n\r\n")
+
+    def _drip(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        for i in range(len(data)):
+            handler.wfile.write(data[i:i + 1])
+            handler.wfile.flush()
+            time.sleep(self.drip)
+
+    def retry_ten_years(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        self.send(handler, hit, 503, b"come back later", "text/plain", {"Retry-After": str(10 * 365 * 86400)})
+
+    def retry_9999(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        self.send(handler, hit, 429, b"too many", "text/plain", {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
+
+    def brotli_page(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        body = self.pages[hit.path].body(self.base)
+        self.send_encoded(handler, hit, brotli.compress(body), "text/html; charset=utf-8", "br")
+
+    def gzip_bomb_page(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        self.send_encoded(handler, hit, gzip_bomb(b"<html><body>", members=2), "text/html; charset=utf-8")
+
+    def lying_length(self, handler: BaseHTTPRequestHandler, hit: Hit) -> None:
+        """A Content-Length of 5 GB and a body that goes on until the reader hangs up."""
+        hit.status = 200
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/xml; charset=utf-8")
+        handler.send_header("Content-Length", str(5 * 10**9))
+        handler.end_headers()
+        handler.wfile.write(b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
+        block = b" " * (1 << 16)
+        for _ in range(5 * 10**9 // len(block)):
+            handler.wfile.write(block)
+
     # -- documents -----------------------------------------------------------
 
     def robots(self) -> str:
@@ -309,9 +398,16 @@ class FakeSite:
                     f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{maps}</sitemapindex>').encode()
 
         xml = "application/xml; charset=utf-8"
+        hostile = ["/sitemaps/bomb.xml", "/sitemaps/bomb-file.xml.gz", "/sitemaps/huge.xml"] if self.hostile else []
+        if self.hostile:
+            self.behaviour["/sitemaps/bomb.xml"] = ["sitemap-bomb"] * 1000
+            self.behaviour["/sitemaps/huge.xml"] = ["lying-length"] * 1000
         return {
-            "/sitemap_index.xml": (index(["/sitemaps/posts-1.xml.gz", "/sitemaps/posts-2.xml",
+            "/sitemap_index.xml": (index([*hostile, "/sitemaps/posts-1.xml.gz", "/sitemaps/posts-2.xml",
                                           "/private/sitemap.xml"]), xml),
+            # a gzipped file, not an encoding: the crawler unzips it itself
+            "/sitemaps/bomb-file.xml.gz": (gzip_bomb(b'<?xml version="1.0"?><urlset>', members=8),
+                                           "application/x-gzip"),
             "/sitemaps/posts-1.xml.gz": (gzip.compress(urlset(self.gz_sitemap)), "application/x-gzip"),
             "/sitemaps/posts-2.xml": (urlset(self.plain_sitemap), xml),
             "/private/sitemap.xml": (urlset([path_of(2059999)]), xml),
@@ -323,3 +419,32 @@ class FakeSite:
         items = "".join(f"<item><title>{TITLE}</title><link>{self.base}{p}</link></item>" for p in self.feed)
         return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>禁闻网</title>'
                 f"<link>{self.base}/</link>{items}</channel></rss>").encode()
+
+
+# 16 MB of one byte, gzipped once (16 KB): members of it make any size of bomb cheaply.
+_BLOCK = 1 << 24
+
+
+@functools.cache
+def _gzipped_block(byte: bytes) -> bytes:
+    return gzip.compress(byte * _BLOCK, compresslevel=9)
+
+
+def gzip_bomb(head: bytes, members: int = 64, byte: bytes = b" ") -> bytes:
+    """head, then members × 16 MB of byte (a gigabyte by default), as one
+    gzip body of many members (RFC 1952 allows them; every decoder reads on)."""
+    return gzip.compress(head) + _gzipped_block(byte) * members
+
+
+HOSTILE = {
+    "drip": FakeSite.drip_body,
+    "drip-headers": FakeSite.drip_headers,
+    "retry-ten-years": FakeSite.retry_ten_years,
+    "retry-9999": FakeSite.retry_9999,
+    "brotli": FakeSite.brotli_page,
+    "gzip-bomb": FakeSite.gzip_bomb_page,
+    "lying-length": FakeSite.lying_length,
+    "sitemap-bomb": lambda site, handler, hit: site.send_encoded(
+        handler, hit, gzip_bomb(b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'),
+        "application/xml; charset=utf-8"),
+}

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bannedbook.plugin import MAX_QUERY_CHARS
 from bannedbook.site import make_datasette
 from bannedbook.trends import Days, narrower_until
 
@@ -165,6 +166,12 @@ def test_the_page_has_a_line_a_legend_entry_and_a_column_per_query(get):
     ([("since", "2024-13")], "since must be"),
     ([("since", "2024-05"), ("until", "2024-04")], "is after until"),
     ([("q", str(i)) for i in range(9)], "at most 8"),
+    ([("q", "的" * (MAX_QUERY_CHARS + 1))], f"at most {MAX_QUERY_CHARS:,} characters"),
+    ([("since", "0001"), ("until", "9998"), ("by", "week")], "521,671 weeks from 0001-01-01 to 9998-12-31 is more"),
+    ([("since", "0001"), ("by", "month")], "months from 0001-01-01 to"),
+    ([("until", "9999-12")], "months from"),
+    ([("since", "0000")], "since must be"),
+    ([("until", "9999-12-32")], "until must be"),
 ])  # fmt: skip
 def test_bad_requests_say_why(get, params, message):
     response = get("/-/trends.json", params)
@@ -174,7 +181,8 @@ def test_bad_requests_say_why(get, params, message):
 
 
 def test_hostile_queries_are_just_queries(get):
-    queries = ["的" * 3000, 'NEAR(a b) "x* OR ) -', "'; drop table days; --"]
+    queries = ["的" * MAX_QUERY_CHARS, 'NEAR(a b) "x* OR ) -', "'; drop table days; --",
+               "中国 " + " ".join(f"-x{i}" for i in range(300))]  # nested NOTs overflowed FTS5's parser at 97
     data = trend(get, [*[("q", q) for q in queries], ("theme", "' or 1=1 --")])
     assert [line["total"] for line in data["series"]] == [table_count(get, [("_search", q)]) for q in queries] + [0]
     assert trend(get, [("q", "中国")])["totals"] == data["totals"]  # the days table is still there
@@ -255,3 +263,32 @@ def test_stories_instead_of_articles(get, research_db):
     assert sum(stories["totals"]) < sum(articles["totals"])  # the synthetic crawl has reposts
     assert db_value(research_db, "select count(distinct story) from articles") < db_value(
         research_db, "select count(*) from articles")
+
+
+@pytest.mark.parametrize("params", [
+    [("since", "9999"), ("until", "9999"), ("by", "week")],  # the last week of 9999 would end in 10000
+    [("since", "9999-12"), ("until", "9999-12"), ("by", "month")],
+    [("since", "9999-12-31"), ("until", "9999"), ("by", "year")],
+    [("since", "0001-01-01"), ("until", "0001-01-07"), ("by", "week")],
+])  # fmt: skip
+def test_the_calendar_ends_where_dates_end(get, params):
+    data = trend(get, params)
+    assert data["periods"] and data["totals"] == [0] * len(data["periods"])
+    assert data["period_ranges"][-1][1] <= "9999-12-31"
+
+
+def test_unknown_names_are_said_on_the_page(get):
+    params = [("q", "中国"), ("theme", "没有这个主题"), ("tag", "没有这个标签"), ("author", "无名氏"),
+              ("source", "无此来源"), ("quey", "typo")]
+    notices = trend(get, params)["notices"]
+    assert notices == [
+        "not a parameter of this page, ignored: 'quey' (it takes q, theme, by, share, stories, tag, author, source, "
+        "since, until)",
+        "no lexicon theme '没有这个主题': its line counts nothing",
+        "no article has the tag '没有这个标签': every count is 0",
+        "no article is by the author '无名氏': every count is 0",
+        "no article is from the source '无此来源': every count is 0",
+    ]
+    page = get("/-/trends", params).text
+    assert page.count('class="message-warning trends-notice"') == 5 and "没有这个主题" in page
+    assert trend(get, [("q", "中国")])["notices"] == []
