@@ -1,6 +1,6 @@
 """Crawl bannedbook.org's articles, politely, into WARC files under RAW/crawl/.
 
-    python -m bannedbook.crawl [SITE] --raw DIR [--rate R] [--max-pages N]
+    bannedbook crawl [SITE] --raw DIR [--rate R] [--max-pages N]
 
 What it fetches: the article URLs the site's sitemaps and feeds list (see
 bannedbook/discover.py), on the site's own host, the /bnews/zh-tw/ copies
@@ -685,7 +685,7 @@ def _terminate(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bannedbook.crawl", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="bannedbook crawl", description=__doc__.split("\n\n")[0])
     parser.add_argument("site", nargs="?", default=SITE, help=f"the site to crawl (default {SITE})")
     parser.add_argument("--raw", type=Path, default=Path("raw"), help="where WARC files go: RAW/crawl/ (default raw)")
     parser.add_argument("--rate", type=float, default=1.0,

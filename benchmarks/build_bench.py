@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "The two incremental builds run on copies of the crawl and the database (the rows above them"
         " are of the crawl as given); each includes copying the database and writing Datasette's"
         " inspect file, as `make build` does, timed apart in the last two rows.",
-        "Server start-up is timed from starting `python -m bannedbook.site` (as `make serve DB=…`) to its"
+        "Server start-up is timed from starting `bannedbook serve` (as `make serve DB=…`) to its"
         " first answer of `/`, the starter polling every 0.1 s.",
     ]
     show(tables, notes)

@@ -1,6 +1,6 @@
 """A bounded load test of the served archive, on loopback only.
 
-Serves DB exactly as `make serve DB=DB` does (python -m bannedbook.site),
+Serves DB exactly as `make serve DB=DB` does (bannedbook serve),
 or targets a server already running on 127.0.0.1 (--url), and sends a fixed
 number of requests at a fixed concurrency, mixing what readers and
 researchers do: ranked search, table search, article pages, facets, canned
