@@ -284,7 +284,7 @@ def test_killed_crawls_resume_without_fetching_stored_pages_again(tmp_path):
         site.on_page = kill
         for _ in range(3):
             process["crawler"] = subprocess.Popen(
-                [sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(tmp_path), "--rate", "0",
+                [sys.executable, "-m", "bannedbook", "crawl", site.site, "--raw", str(tmp_path), "--rate", "0",
                  "--no-progress", "--timeout", "5", "--contact", CONTACT],
                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             out, err = process["crawler"].communicate(timeout=30)
@@ -305,7 +305,7 @@ def test_sigterm_closes_the_warc_file_and_prints_the_summary(tmp_path):
     with FakeSite(articles=8, crawl_delay=0.05) as site:
         stop = []
         site.on_page = lambda count: count == 2 and stop.append(True)
-        crawler = subprocess.Popen([sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(tmp_path),
+        crawler = subprocess.Popen([sys.executable, "-m", "bannedbook", "crawl", site.site, "--raw", str(tmp_path),
                                     "--rate", "0", "--no-progress", "--contact", CONTACT],
                                    cwd=ROOT, stdout=subprocess.PIPE)
         while not stop and crawler.poll() is None:
@@ -419,7 +419,7 @@ def test_an_unreadable_robots_txt_stops_the_crawl(tmp_path):
 def test_no_crawl_without_a_contact_for_the_operators(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "BANNEDBOOK_CRAWL_CONTACT"}
     with FakeSite(articles=2, crawl_delay=0.01) as site:
-        command = subprocess.run([sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(tmp_path)],
+        command = subprocess.run([sys.executable, "-m", "bannedbook", "crawl", site.site, "--raw", str(tmp_path)],
                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
         with pytest.raises(CrawlError, match="--contact"):
             run(site, tmp_path, contact=" ")
