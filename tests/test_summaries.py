@@ -50,8 +50,9 @@ def rows(db, sql, params=()) -> list:
 
 def tag_counts(archive, ids: list[str] | None = None) -> Counter:
     """Articles per tag (of the articles ids, else all), a tag in either
-    script counted once (folded by tests/truth.py), shown as the spelling most articles of
-    the archive use (the first of equals)."""
+    script counted once (folded by tests/truth.py, not by the build's
+    normalise), shown as the spelling most articles of the archive use (the
+    first of equals)."""
     articles, spellings = defaultdict(set), defaultdict(Counter)
     for article, tag in rows(archive, "select article_id, tag_id from article_tags"):
         spellings[fold(tag)][tag] += 1
