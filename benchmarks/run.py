@@ -9,8 +9,9 @@ profile_build.py on the crawl, then search_bench.py, index_variants.py,
 pages_bench.py (with the previous size's database too, to see what
 grows), load.py, trends_bench.py, lexicon_bench.py and stories_bench.py
 --built (the story step on a copy, and what stories cost the pages) on the
-database it built. At the largest size, warc_bench.py builds from a 1 GB
-WARC file made of that crawl. crash.py and crawl_bench.py run once.
+database it built; at the smallest size, extract_bench.py on the crawl
+(its figures are per page). At the largest size, warc_bench.py builds from
+a 1 GB WARC file made of that crawl. crash.py and crawl_bench.py run once.
 Each runs as its own process, so one's memory and imports never colour
 another's figures. A benchmark that misses a target does not stop the
 others; the report is written at the end, and the exit status is 1 when any
@@ -63,6 +64,8 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
             ("lexicon_bench.py", "--db", db),
             ("stories_bench.py", "--built", db, "--work", str(folder)),
         ]
+        if not smaller:  # per-page figures: the smallest crawl is enough
+            steps.append(("extract_bench.py", "--raw", str(raw)))
         smaller = ["--smaller", db]
     if raw is not None:
         steps.append(("warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))

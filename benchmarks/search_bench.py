@@ -1,14 +1,15 @@
 """Measure Chinese search: recall, precision, latency and index size.
 
-    python benchmarks/search_bench.py --db /tmp/s20k/bannedbook.db [--queries 96] [--repeats 3]
+    PYTHONPATH=tests python benchmarks/search_bench.py --db /tmp/s20k/bannedbook.db [--queries 96] [--repeats 3]
 
 Queries are picked from the database's own text with a seeded RNG: one to
 many characters, names, common words, Traditional input, Latin words and
 parts of them, several terms, `OR`, `-` exclusions and "quoted phrases".
-The ground truth for a query is computed here, apart from the project's
-query parser: every article whose normalised title or normalised body
-contains a term of each group and no excluded term (a substring scan in
-Python, with the normalisation the index uses, `bannedbook.chinese.normalise`).
+The ground truth for a query (tests/truth.py) is computed apart from the
+project's query parser and normalisation: every article whose title or body,
+folded with OpenCC's own Traditional → Simplified converter, NFKC and
+casefold, contains a term of each group and no excluded term (a substring
+scan in Python).
 The found set comes from a real server started as `make serve DB=…` starts
 it (`bannedbook.site.served`), through the JSON API a reader's search uses.
 Latency compares that API with a substring scan (`instr`) served by the same
@@ -34,8 +35,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 from common import crawl_pages, finish, percentile, save, show, table, target
+from truth import fold, ground_truth, parse
 
-from bannedbook.chinese import normalise
 from bannedbook.site import served
 
 FTS_TABLE = "articles_fts"
@@ -207,15 +208,15 @@ class _Picker:
         if category == "latin-part":
             # Three or more letters strictly inside a word of five or more: "ikTo".
             long = [w for w in self._latin if len(w) >= 5 and w.isalpha()] or ["TikTok"]
-            word = normalise(rng.choice(long))
+            word = fold(rng.choice(long))
             start = rng.randint(1, len(word) - 4)
             return word[start : start + rng.randint(3, len(word) - start - 1)]
-        word = normalise(rng.choice(self._latin)).upper() if rng.random() < 0.5 else rng.choice(self._latin)
+        word = fold(rng.choice(self._latin)).upper() if rng.random() < 0.5 else rng.choice(self._latin)
         style = rng.choice(["as written", "lower", "full-width", "with-cjk"])
         if style == "lower":
             return word.lower()
         if style == "full-width":
-            return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in normalise(word).upper())
+            return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in fold(word).upper())
         if style == "with-cjk":
             # The word and the CJK characters after it, as one query (G20峰会).
             for _ in range(100):
@@ -250,93 +251,9 @@ def pick_queries(db: Path | str, count: int = 96, seed: int = 3) -> list[Query]:
 
 # ---------------------------------------------------------------- ground truth
 #
-# The few query shapes the benchmark asks, parsed here and not by
-# bannedbook.chinese.parse_query, so that a bug in the parser cannot move
-# the truth along with what search finds.
-
-
-@dataclass(frozen=True)
-class Parsed:
-    groups: list[list[str]]  # AND of groups, OR of the terms within one
-    excluded: list[str]
-
-
-def parse(query: str, fold: bool = True) -> Parsed:
-    """Whitespace separates terms; "double quotes" keep a phrase with spaces
-    together; a term after `-` is excluded; the word `OR` puts the terms
-    either side of it in one group. Terms come back normalised (unless not fold)."""
-    words: list[tuple[str, bool]] = []  # (text, quoted)
-    position = 0
-    while position < len(query):
-        if query[position].isspace():
-            position += 1
-            continue
-        negated = query[position] == "-" and position + 1 < len(query) and not query[position + 1].isspace()
-        start = position + negated
-        if query[start] == '"':
-            end = query.find('"', start + 1)
-            end = len(query) if end < 0 else end
-            words.append(("-" * negated + query[start + 1 : end], True))
-            position = end + 1
-        else:
-            end = start
-            while end < len(query) and not query[end].isspace():
-                end += 1
-            words.append((query[position:end], False))
-            position = end
-    groups: list[list[str]] = []
-    excluded: list[str] = []
-    join = False
-    for text, quoted in words:
-        if text == "OR" and not quoted:
-            join = bool(groups)
-            continue
-        negated = text.startswith("-") and len(text) > 1
-        term = text[1:] if negated else text
-        term = normalise(term) if fold else term
-        if negated:
-            excluded.append(term)
-        elif join:
-            groups[-1].append(term)
-        else:
-            groups.append([term])
-        join = False
-    return Parsed(groups, excluded)
-
-
-def contains(text: str, term: str) -> bool:
-    """Whether normalised text shows term: as a substring, or, for a phrase
-    of several words, those words in order with only spaces or punctuation
-    between them."""
-    words = term.split()
-    if len(words) <= 1:
-        return bool(words) and words[0] in text
-    return re.search(r"[\W_]+".join(map(re.escape, words)), text) is not None
-
-
-def shown(texts: tuple[str, ...], term: str) -> bool:
-    """Whether any of the texts (title, body) shows term."""
-    return any(contains(text, term) for text in texts)
-
-
-def query_terms(query: str) -> list[str]:
-    """The normalised terms a match may show (exclusions left out)."""
-    return [term for group in parse(query).groups for term in group]
-
-
-def ground_truth(rows: Iterator[tuple[str, str, str]], queries: list[str]) -> dict[str, set[str]]:
-    """Ids of the rows (id, title, body) whose normalised title or body shows
-    a term of every group of each query and no excluded term: the substring
-    scan search must equal."""
-    parsed = {query: parse(query) for query in queries}
-    truth: dict[str, set[str]] = {query: set() for query in queries}
-    for key, title, body in rows:
-        texts = (normalise(title or ""), normalise(body or ""))
-        for query, p in parsed.items():
-            if (p.groups and all(any(shown(texts, term) for term in group) for group in p.groups)
-                    and not any(shown(texts, term) for term in p.excluded)):
-                truth[query].add(key)
-    return truth
+# The truth (tests/truth.py) folds text with OpenCC and parses the queries
+# itself, apart from bannedbook.chinese, so that a bug there cannot move the
+# truth along with what search finds.
 
 
 def database_rows(db: Path | str) -> Iterator[tuple[str, str, str]]:
@@ -406,7 +323,7 @@ class Client:
 
 def instr_condition(query: str, quote_value: Callable[[str], str]) -> str:
     """The substring scan's WHERE clause for query, its terms as typed."""
-    parsed = parse(query, fold=False)
+    parsed = parse(query, folded=False)
 
     def shows(term: str) -> str:
         words = term.split() or [term]
@@ -644,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         f"{len(result['queries'])} queries (seed {args.seed}) on a crawl of {pages:,} pages; each timed"
         f" {args.repeats} times, interleaved; the instr table page once for every fourth query.",
-        f"Ground truth: a Python scan of every article's normalised title and body"
+        f"Ground truth: a Python scan of every article's title and body folded with OpenCC, NFKC and casefold"
         f" ({result['truth_seconds']:.0f} s), parsing the queries apart from the project's parser.",
         "The server is started as `make serve DB=…` starts it, on 127.0.0.1, with the site's settings.",
         f"The search ÷ instr target is gated from {args.gate_ratio_from:,} pages on.",

@@ -9,13 +9,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from fakesite import FakeSite
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
-from bannedbook.build import build
 from bannedbook.site import make_datasette
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,10 +25,12 @@ CRAWL = ["--contact", "https://example.org/archive-team",
          "--rate", "0", "--timeout", "0.5", "--backoff", "0.2", "--no-progress"]
 
 
-def crawl(site: FakeSite, raw: Path, *extra: str, kill_after: int | None = None) -> None:
+def crawl(site: FakeSite, raw: Path, *extra: str, kill_after: int | None = None) -> list[tuple[int, set[str]]]:
     """Run the crawler as `make crawl` does; with kill_after, kill -9 it once
-    that many article pages have been served, then run it again to the end."""
+    that many article pages have been served, then run it again to the end.
+    Each run's return code and the articles stored when it ended."""
     process: dict[str, subprocess.Popen] = {}
+    runs = []
 
     def kill(count: int) -> None:
         if kill_after is not None and count == kill_after:
@@ -34,20 +38,40 @@ def crawl(site: FakeSite, raw: Path, *extra: str, kill_after: int | None = None)
 
     site.on_page = kill
     for _ in range(3):
-        command = [sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", str(raw), *CRAWL, *extra]
+        command = [sys.executable, "-m", "bannedbook", "crawl", site.site, "--raw", str(raw), *CRAWL, *extra]
         process["crawler"] = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = process["crawler"].communicate(timeout=120)
+        runs.append((process["crawler"].returncode, stored_articles(raw, site)))
         if process["crawler"].returncode == 0:
             assert b"finished" in out
-            return
+            return runs
         assert process["crawler"].returncode == -signal.SIGKILL, err.decode()
     raise AssertionError("the crawl did not finish")
 
 
-def make_build(raw: Path, db: Path, site: FakeSite) -> None:
+def stored_articles(raw: Path, site: FakeSite) -> set[str]:
+    """The site's articles with a 200 response in the crawl's WARC files,
+    read with warcio: the closed ones and the one a kill left open, up to
+    where the kill cut it."""
+    stored = set()
+    for path in sorted((raw / "crawl").glob("*.warc.gz*")):
+        with path.open("rb") as fh:
+            try:
+                for record in ArchiveIterator(fh):
+                    if record.rec_type == "response" and record.http_headers.get_statuscode() == "200":
+                        stored.add(record.rec_headers.get_header("WARC-Target-URI"))
+            except (ArchiveLoadFailed, EOFError, zlib.error):
+                assert path.name.endswith(".open"), path  # only a file being written can end mid-record
+    return stored & set(site.article_urls)
+
+
+def make_build(raw: Path, db: Path, site: FakeSite) -> str:
     """The build of the crawl, told the fake site's host (127.0.0.1): the
     pages of any other host are not the archive's."""
-    build(raw, db, workers=2, progress=False, sites=[site.base])
+    done = subprocess.run([sys.executable, "build_db.py", str(raw), str(db), "--site", site.base], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def query(db: Path, sql: str, params=()) -> list:
@@ -59,7 +83,10 @@ def query(db: Path, sql: str, params=()) -> list:
 def crawled(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site-to-archive")
     with FakeSite(misbehave=True, crawl_delay=0.01) as site:
-        crawl(site, folder / "raw", kill_after=4)
+        runs = crawl(site, folder / "raw", kill_after=4)
+        # Killed mid-crawl, with some of the articles stored; the second run stored the rest.
+        assert [code for code, _ in runs] == [-signal.SIGKILL, 0]
+        assert 0 < len(runs[0][1]) < len(site.article_urls) == len(runs[1][1])
         make_build(folder / "raw", folder / "bannedbook.db", site)
         yield site, folder / "raw", folder / "bannedbook.db"
 

@@ -2,8 +2,11 @@
 ends as article, duplicate or rejected with a message a person can act on,
 and nothing stored holds NUL, control or bidi-override characters.
 
-`make test` runs a few dozen examples per property; `make fuzz` sets
-FUZZ_EXAMPLES high for a long run.
+`make test` runs a fixed set of examples per property (derandomized: the
+same examples on every run, so a test fails because of the code, never of
+the draw), enough that a crash planted in extraction is caught (see
+fuzz()); `make fuzz` sets FUZZ_EXAMPLES high for a long run that draws new
+examples each time.
 """
 
 from __future__ import annotations
@@ -29,9 +32,19 @@ from bannedbook.decode import Decoded, Rejected, decode
 from bannedbook.extract import Article, extract
 from bannedbook.files import MAX_PAGE_BYTES
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
+
+
+def fuzz(examples: int, share_of_long_run: float = 1.0) -> settings:
+    """examples for `make test`, drawn the same way on every run. The counts
+    below were set by planting crashes in extraction (a title over 40
+    characters, a date in an undated page's text, a caption before a
+    sub-heading) and running with random seeds: each was caught in 8 runs of
+    8. Under `make fuzz`: FUZZ_EXAMPLES (times share_of_long_run), random."""
+    return settings(max_examples=max(3, int(LONG_RUN * share_of_long_run)) if LONG_RUN else examples,
+                    derandomize=not LONG_RUN, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
 STATUSES = {"article", "duplicate", "rejected"}
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
@@ -114,7 +127,7 @@ def mutated_page(draw) -> bytes:
     return bytes(data)
 
 
-@FUZZ
+@fuzz(200)
 @given(st.binary(max_size=5000))
 def test_random_bytes_are_decoded_or_rejected(data):
     try:
@@ -125,7 +138,7 @@ def test_random_bytes_are_decoded_or_rejected(data):
         assert isinstance(decoded, Decoded) and isinstance(decoded.text, str)
 
 
-@FUZZ
+@fuzz(40)
 @given(mutated_page())
 def test_mutated_pages_are_articles_or_rejected(data):
     assert_accounted(read(data))
@@ -143,7 +156,7 @@ HTML_PIECES = st.one_of(
 )
 
 
-@FUZZ
+@fuzz(600)
 @given(st.lists(HTML_PIECES, max_size=60).map("".join))
 def test_any_text_is_an_article_or_rejected(text):
     try:
@@ -154,7 +167,7 @@ def test_any_text_is_an_article_or_rejected(text):
         assert_safe_article(article)
 
 
-@settings(FUZZ, max_examples=max(3, EXAMPLES // 8))
+@fuzz(5, 1 / 8)
 @given(st.lists(mutated_page(), min_size=1, max_size=4))
 def test_builds_of_mutated_crawls_account_for_every_file(tmp_path_factory, pages):
     raw = write_crawl(tmp_path_factory.mktemp("raw"), {f"p{i}.html": data for i, data in enumerate(pages)})

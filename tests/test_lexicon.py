@@ -1,10 +1,10 @@
 """Lexicons: terms matched as search matches a quoted phrase (checked
-against a scan of every article's normalised text), their counts, the
-build's handling of bad CSV files, and incremental builds."""
+against a scan of every article's text folded with OpenCC, tests/truth.py),
+their exact counts, the build's handling of bad CSV files, and incremental
+builds."""
 
 import asyncio
 import csv
-import re
 import sqlite3
 import subprocess
 import sys
@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from conftest import ROOT
+from truth import fold, phrase_hits
 
 from bannedbook.build import build
-from bannedbook.chinese import normalise, quoted
+from bannedbook.chinese import quoted
 from bannedbook.lexicon import LexiconError, read_lexicons, write_lexicon
 from bannedbook.site import make_datasette
 
@@ -30,31 +31,6 @@ TERMS = [
     ("江泽民 -李鹏", "syntax"), ("NEAR(中国 美国)", "syntax"), ('新华社"北京', "syntax"), ("^中国", "syntax"),
     ("同志。", "syntax"), ("*", "syntax"), ("没有这个词语", "absent"),
 ]  # fmt: skip
-
-RUN = re.compile(r"[^\W_]+")
-
-
-def holds(term: str, text: str) -> bool:
-    """The reference, on normalised text: a term that is one word is a
-    substring; otherwise its words (runs of letters and digits) must follow
-    one another in the text's words, separated only by other characters:
-    the first may end a longer word, the middle ones are whole words, and
-    the last begins one (is one, when the term ends with a non-word
-    character)."""
-    words, found = RUN.findall(term), RUN.findall(text)
-    if not words:
-        return False
-    open_end = term.endswith(words[-1])
-    if len(words) == 1:
-        return words[0] in text if open_end else any(word.endswith(words[0]) for word in found)
-    k = len(words)
-    for i in range(len(found) - k + 1):
-        window = found[i : i + k]
-        last_fits = window[-1].startswith(words[-1]) if open_end else window[-1] == words[-1]
-        if window[0].endswith(words[0]) and window[1:-1] == words[1:-1] and last_fits:
-            return True
-    return False
-
 
 def write_csv(path: Path, rows, header=("term", "theme"), encoding="utf-8", delimiter=","):
     with path.open("w", encoding=encoding, newline="") as handle:
@@ -81,23 +57,18 @@ def query(db, sql, params=()):
     return sqlite3.connect(db).execute(sql, params).fetchall()
 
 
-def test_terms_are_found_as_a_scan_of_the_normalised_text_finds_them(lexicon_db):
+def test_terms_are_found_as_a_scan_of_the_folded_text_finds_them(lexicon_db):
     articles = query(lexicon_db, "select id, title, body, script from articles")
+    folded = [(article_id, fold(title), fold(body)) for article_id, title, body, _ in articles]
     found = {}
     for article_id, term, hits in query(lexicon_db, "select article_id, term, hits from article_terms"):
         found.setdefault(term, {})[article_id] = hits
     for term, _ in TERMS:
-        wanted = normalise(term)
-        expected = {}
-        for article_id, title, body, _ in articles:
-            # Title and body apart: search never finds a phrase across the two.
-            title, body = normalise(title), normalise(body)
-            if holds(wanted, title) or holds(wanted, body):
-                one_word = RUN.fullmatch(wanted)
-                expected[article_id] = title.count(wanted) + body.count(wanted) if one_word else None
-        got = found.get(term, {})
-        assert set(got) == set(expected), term
-        assert all(n >= 1 and (expected[key] is None or n == expected[key]) for key, n in got.items()), term
+        wanted = fold(term)
+        # Title and body apart: search never finds a phrase across the two.
+        expected = {article_id: n for article_id, title, body in folded
+                    if (n := phrase_hits(wanted, title) + phrase_hits(wanted, body))}
+        assert found.get(term, {}) == expected, term
     # The corpus holds what the terms are about, in both scripts.
     scripts = dict((article_id, script) for article_id, _, _, script in articles)
     assert {scripts[key] for key in found["江泽民"]} == {"simplified", "traditional"}
@@ -105,6 +76,8 @@ def test_terms_are_found_as_a_scan_of_the_normalised_text_finds_them(lexicon_db)
     assert found["ｔｉｋｔｏｋ"] and found["COVID-19"] and found["中"]
     assert set(found['"江泽民"']) < set(found["江泽民"])  # "江泽民" must end a word: not 江泽民同志
     assert "没有这个词语" not in found and "*" not in found
+    # Counts, not only presence: terms of one word and of several occur more than once in an article.
+    assert max(found["中"].values()) > 1 and max(found["江泽民 -李鹏"].values()) > 1
 
 
 def test_each_term_is_what_its_quoted_search_finds(lexicon_db):

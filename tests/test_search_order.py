@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 from corpus import generate
-from search_bench import ground_truth
+from truth import ground_truth
 
 from bannedbook.build import build
 from bannedbook.site import make_datasette

@@ -1,7 +1,8 @@
-"""The search benchmark's ground truth reads OR, exclusions and phrases
-itself, apart from the project's query parser."""
+"""The ground truth of search (tests/truth.py) reads OR, exclusions and
+phrases itself, apart from the project's query parser, and folds scripts
+with OpenCC, apart from the project's normalisation."""
 
-from search_bench import ground_truth, parse
+from truth import fold, ground_truth, parse
 
 ROWS = [
     ("a", "普京访华", "普京与习近平会谈。"),
@@ -9,6 +10,7 @@ ROWS = [
     ("c", "哈萨克斯坦", "哈萨克斯坦总统会见普京。"),
     ("d", "哈萨克斯坦经济", "上海合作组织，峰会在阿斯塔纳举行。"),
     ("e", "習近平", "TikTok 在美國"),
+    ("f", "經濟", "ＣＯＶＩＤ－１９"),
 ]
 
 
@@ -34,3 +36,9 @@ def test_and_or_not_and_phrases():
     assert truth('"上海 合作"') == set()  # 上海合作 has no separator
     assert truth('"tiktok 在美国"') == {"e"}
     assert truth("-普京") == set()
+
+
+def test_scripts_widths_and_case_are_folded_by_opencc_nfkc_and_casefold():
+    assert fold("習近平 經濟 ＴｉｋＴｏｋ Straße") == "习近平 经济 tiktok strasse"
+    assert truth("经济") == {"d", "f"} == truth("經濟")
+    assert truth("covid-19") == {"f"}

@@ -11,10 +11,10 @@ from collections import Counter, defaultdict
 import pytest
 from bs4 import BeautifulSoup
 from corpus import generate
+from truth import fold
 
 from bannedbook import facets, home
 from bannedbook.build import build
-from bannedbook.chinese import normalise
 from bannedbook.site import make_datasette
 
 FACET_COLUMNS = ("author", "source", "category", "year", "script")
@@ -50,13 +50,14 @@ def rows(db, sql, params=()) -> list:
 
 def tag_counts(archive, ids: list[str] | None = None) -> Counter:
     """Articles per tag (of the articles ids, else all), a tag in either
-    script counted once (normalise), shown as the spelling most articles of
-    the archive use (the first of equals)."""
+    script counted once (folded by tests/truth.py, not by the build's
+    normalise), shown as the spelling most articles of the archive use (the
+    first of equals)."""
     articles, spellings = defaultdict(set), defaultdict(Counter)
     for article, tag in rows(archive, "select article_id, tag_id from article_tags"):
-        spellings[normalise(tag)][tag] += 1
+        spellings[fold(tag)][tag] += 1
         if ids is None or article in ids:
-            articles[normalise(tag)].add(article)
+            articles[fold(tag)].add(article)
     return Counter({min(spellings[key], key=lambda t: (-spellings[key][t], t)): len(found)
                     for key, found in articles.items()})
 
