@@ -1,6 +1,6 @@
 """Measure the build and the server's start-up on one crawl.
 
-    python benchmarks/build_bench.py --raw /tmp/corpus20k [--work DIR] [--out FILE]
+    PYTHONPATH=tests python benchmarks/build_bench.py --raw /tmp/corpus20k [--work DIR] [--out FILE]
 
 In one run, on this machine: the bare `BeautifulSoup(html, 'lxml')` parse of
 every file in one process (the floor for a bs4 extractor on one core); a
@@ -175,7 +175,7 @@ def build_table(m: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl (benchmarks/corpus.py); only read")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/corpus.py); only read")
     parser.add_argument("--work", type=Path, help="folder for the databases (default: /tmp/build-bench-<raw name>)")
     parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/build-SIZE.json)")
     args = parser.parse_args(argv)
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         target("full build ÷ bare parse (stretch)", round(full / m["bare"], 3), 0.75, gated=False),
     ]
     notes = [
-        f"Crawl: {pages:,} pages of `benchmarks/corpus.py` under `{args.raw}`.",
+        f"Crawl: {pages:,} pages of `tests/corpus.py` under `{args.raw}`.",
         "Seconds are wall-clock on this machine in one run; the ratios compare runs of that same run.",
         "Peak RSS sums the build's processes (the writer and its workers), sampled every 0.1 s.",
         "The two incremental builds run on copies of the crawl and the database (the rows above them"

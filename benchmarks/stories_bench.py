@@ -1,18 +1,18 @@
 """Measure the grouping of near-duplicate articles into stories
 (bannedbook/stories.py): precision and recall, time and memory.
 
-    python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
+    PYTHONPATH=tests python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
 
 1. The labelled pairs (tests/fixtures/story_pairs.jsonl, made by
-   benchmarks/make_story_pairs.py): precision and recall of the module's setting
+   tests/story_pairs.py): precision and recall of the module's setting
    and of its neighbours (shingle length, MinHash values, LSH bands, the
    share of text that makes one story), each varied alone; and how close
    MinHash's estimate comes to the exact Jaccard similarity with the input
    hash the module uses and with datasketch's default.
 2. A synthetic archive of N articles (--pages): each new article is random
-   sentences of People's Daily 1998 (benchmarks/corpus.py), and one in ten is
+   sentences of People's Daily 1998 (tests/corpus.py), and one in ten is
    a repost of a recent article, edited as reposts are
-   (benchmarks/reposts.py). Signatures per article, then `group` on all of
+   (tests/reposts.py). Signatures per article, then `group` on all of
    them in a fresh process (time and peak memory), at the module's BANDS and
    at neighbours; precision and recall over the pairs of planted copies; and
    an incremental build that adds the last 1 % (`affected_stories`, then
@@ -22,8 +22,8 @@
 
 Inside a build, instead of the above (results/stories_build-SIZE.json):
 
-    python benchmarks/stories_bench.py --build RAW --work DIR   # a full build of RAW, measured
-    python benchmarks/stories_bench.py --built DB               # a database built before
+    PYTHONPATH=tests python benchmarks/stories_bench.py --build RAW --work DIR   # a full build of RAW, measured
+    PYTHONPATH=tests python benchmarks/stories_bench.py --built DB               # a database built before
 
 4. Grouping inside a build: --build runs a full build of RAW into DIR and
    measures its story step (storystore.group_all: read the signatures the
@@ -76,28 +76,16 @@ from corpus import load_corpus
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
 from reposts import EDITS, Editor
+from story_pairs import load_pairs
 
 from bannedbook import stories
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PAIRS = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
 REPOSTS = 0.1  # share of the synthetic archive that is reposts
 RECENT = 2000  # a repost copies one of the last RECENT new articles
 INCREMENT = 0.01
 SENTENCE = re.compile(r"[^。！？]+[。！？”]*")
-
-
-def load_pairs(path: Path = PAIRS) -> tuple[dict[str, str], list[dict]]:
-    texts, pairs = {}, []
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if "text" in record:
-                texts[record["text"]] = record["body"]
-            else:
-                pairs.append(record)
-    return texts, pairs
 
 
 def score(assigned: dict, pairs: list[dict]) -> tuple[float, float]:
@@ -602,7 +590,7 @@ def in_build(args) -> int:
     targets.append(target("pages answered with an error", sum(r["errors"] for r in pages.values()), 0))
     notes = [f"{counts['articles']:,} articles in {counts['stories']:,} stories; {counts['spellings']:,} tag "
              f"spellings are {counts['tags']:,} tags by key.",
-             "A crawl made by benchmarks/corpus.py is overlapping runs of the same newspaper paragraphs, so most of "
+             "A crawl made by tests/corpus.py is overlapping runs of the same newspaper paragraphs, so most of "
              "its articles chain into one story: the largest story is far larger than any real one, and collapsing "
              "leaves few results. Its figures show the cost when nearly every article has near-duplicates."]
     size = crawl_pages(db)
@@ -690,9 +678,9 @@ def main(argv: list[str] | None = None) -> int:
               increment_rows),
     ]
     notes = [f"Synthetic archives: {REPOSTS:.0%} reposts of one of the last {RECENT} new articles, each with one "
-             "edit of benchmarks/reposts.py drawn at random; the other articles are random sentences, so two of "
+             "edit of tests/reposts.py drawn at random; the other articles are random sentences, so two of "
              "them now and then share a long sentence, and more often the larger the archive.",
-             "A crawl made by benchmarks/corpus.py is no test of precision: its articles are overlapping runs of "
+             "A crawl made by tests/corpus.py is no test of precision: its articles are overlapping runs of "
              "the same newspaper paragraphs, so most of them chain into one story. Its row measures the cost when "
              "nearly every article has near-duplicates; its incremental regrouping redoes that story."]
     path = save("stories", "Stories: near-duplicate grouping", tables, notes, targets, out=args.out)
