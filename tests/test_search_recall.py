@@ -4,7 +4,8 @@ synthetic crawl, with the benchmark's own queries and ground truth."""
 import asyncio
 
 from corpus import generate
-from search_bench import database_rows, found_ids, ground_truth, pick_queries
+from search_bench import ground_truth
+from search_queries import database_rows, found_ids, pick_queries
 
 from bannedbook.build import build
 from bannedbook.site import make_datasette
