@@ -131,7 +131,7 @@ def _watch(watched: _Watched) -> Callable[[], None]:
     import os
 
     from bannedbook import build as pipeline
-    from bannedbook import store, update
+    from bannedbook import store, update, workers
 
     original_read = pipeline._read
     original_get, original_put = multiprocessing.queues.SimpleQueue.get, multiprocessing.queues.SimpleQueue.put
@@ -190,12 +190,7 @@ def _watch(watched: _Watched) -> Callable[[], None]:
         def imap(self, function, iterable, chunksize=1):
             return timed_results(super().imap(function, iterable, chunksize))
 
-    # Where the build takes its pool from (bannedbook/workers.py; older code: build.py itself).
-    if hasattr(pipeline, "make_pool"):
-        from bannedbook import workers as pool_home
-    else:
-        pool_home = pipeline
-    patches = [(pipeline, "_read", timed_read), (pool_home, "Pool", TimedPool),
+    patches = [(pipeline, "_read", timed_read), (workers, "Pool", TimedPool),
                (multiprocessing.queues.SimpleQueue, "get", timed_get),
                (multiprocessing.queues.SimpleQueue, "put", timed_put),
                (store, "write_search_index", timed_index), (update, "write_search_index", timed_index)]

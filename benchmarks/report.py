@@ -206,6 +206,8 @@ def targets_table(results: list[dict], current: str | None) -> str:
             for r in results if is_current(r, current) for t in r.get("targets", [])]
     if rows:
         lines.append(markdown({"columns": ["benchmark", "target", "value", "limit", "", "commit"], "rows": rows}))
+    elif any(is_current(r, current) for r in results):
+        lines.append("The current results set no targets.")
     else:
         lines.append("No result was measured on the current package: run `make bench`.")
     older = [link(r) for r in results if not is_current(r, current) and r.get("targets")]

@@ -426,11 +426,11 @@ def story_picks(db: Path) -> dict:
             "rare": rare or ["中国"], "counts": counts}
 
 
-OLD_TOP_TAGS = ("select tag_id as tag, count(*) as articles from article_tags group by tag_id "
+PLAIN_TOP_TAGS = ("select tag_id as tag, count(*) as articles from article_tags group by tag_id "
                 "order by articles desc, tag limit 100")
-# The queries as they were before stories and tag keys, to measure what the
-# new ones cost against them in the same run.
-BEFORE = {
+# The site's queries without stories and tag keys: the baseline, in the same
+# run, of what those two cost the queries the site runs.
+PLAIN = {
     "search": """with hits as (
   select articles_fts.rowid, bm25(articles_fts, 1.0, 10.0) as rank
   from articles_fts join articles on articles.rowid = articles_fts.rowid
@@ -443,7 +443,7 @@ from best join articles on articles.rowid = best.rowid order by best.rank""",
     "tag": """select articles.id, articles.title, count(*) over () as total
 from article_tags join articles on articles.id = article_tags.article_id
 where article_tags.tag_id = :tag order by articles.date_order desc limit 100""",
-    "top_tags": OLD_TOP_TAGS,
+    "top_tags": PLAIN_TOP_TAGS,
     "tags_with": """select other.tag_id as tag, count(*) as articles from article_tags this
 join article_tags other on other.article_id = this.article_id and other.tag_id != this.tag_id
 where this.tag_id = :tag group by other.tag_id order by articles desc, tag limit 100""",
@@ -481,14 +481,14 @@ def page_kinds(p: dict) -> dict[str, tuple[str, list[str]]]:
         "ranked search, top tag, one per story": ("… `&collapse=1`", [f"/bannedbook/search?q={tag}&collapse=1"]),
         "tag page, top tag": ("`/bannedbook/tag?tag=T` (both scripts)", [f"/bannedbook/tag?tag={tag}"]),
         "top_tags (by key)": ("`/bannedbook/top_tags.json`", ["/bannedbook/top_tags.json"]),
-        "top tags by spelling (before)": ("the former top_tags SQL, through `/bannedbook.json?sql=`",
-                                          [f"/bannedbook.json?sql={q(OLD_TOP_TAGS)}"]),
+        "top tags by spelling (baseline)": ("top_tags without tag keys, through `/bannedbook.json?sql=`",
+                                            [f"/bannedbook.json?sql={q(PLAIN_TOP_TAGS)}"]),
         "home page": ("`/` (timeline with stories, top tags by key)", ["/"]),
     }
 
 
-def after_queries() -> dict[str, str]:
-    """The same queries as the site runs them now (metadata.yml, reader.py)."""
+def site_queries() -> dict[str, str]:
+    """The same queries as the site runs them (metadata.yml, reader.py)."""
     import yaml
 
     from bannedbook.reader import TAG_LABEL_SQL
@@ -508,20 +508,21 @@ from articles where coalesce(published, not_before) >= '2000' group by month"""
 
 
 def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
-    """Median ms of each query before and after (tag: the most used tag, as
-    the query for the search and the facet too)."""
+    """Median ms of each query without stories and tag keys and as the site
+    runs it (tag: the most used tag, as the query for the search and the
+    facet too)."""
     from bannedbook import plugin
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     plugin.prepare_connection(conn)
     params = {"q": tag, "tag": tag, "author": "", "source": "", "since": "", "until": "", "collapse": "",
               "page": ""}
-    after = after_queries()
+    shipped = site_queries()
     rows = []
     try:
-        for name, before in BEFORE.items():
+        for name, plain in PLAIN.items():
             times = {}
-            for label, sql in (("before", before), ("after", after[name])):
+            for label, sql in (("plain", plain), ("shipped", shipped[name])):
                 wanted = {key: value for key, value in params.items() if f":{key}" in sql}
                 measured = []
                 for _ in range(repeats + 1):
@@ -529,8 +530,8 @@ def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
                     conn.execute(sql, wanted).fetchall()
                     measured.append((time.perf_counter() - started) * 1000)
                 times[label] = statistics.median(measured[1:])
-            rows.append([name, round(times["before"], 2), round(times["after"], 2),
-                         round(times["after"] / times["before"], 2)])
+            rows.append([name, round(times["plain"], 2), round(times["shipped"], 2),
+                         round(times["shipped"] / times["plain"], 2)])
     finally:
         conn.close()
     return rows
@@ -584,9 +585,9 @@ def in_build(args) -> int:
                           round(r["p50"] / base["p50"], 2), r["errors"]] for kind, r in pages.items()]))
     tables.append(table("Counting a table search's stories in SQL: median ms, the count, and the stories a flag "
                         "on first articles loses", ["word", "design", "ms", "count", "stories lost"], designs))
-    tables.append(table(f"The site's queries before and after stories and tag keys (median ms in SQL; the most used "
-                        f"tag, {chosen['tag']}, as tag and as query)", ["query", "before", "after", "after ÷ before"],
-                        costs))
+    tables.append(table(f"What stories and tag keys cost the site's queries (median ms in SQL; the most used tag, "
+                        f"{chosen['tag']}, as tag and as query)",
+                        ["query", "without them", "as the site runs it", "÷ without"], costs))
     targets.append(target("pages answered with an error", sum(r["errors"] for r in pages.values()), 0))
     notes = [f"{counts['articles']:,} articles in {counts['stories']:,} stories; {counts['spellings']:,} tag "
              f"spellings are {counts['tags']:,} tags by key.",
