@@ -6,10 +6,18 @@ docs/benchmarks.md shows the present: what the code in this checkout
 measures. What changed over time is in git (the log, and older versions of
 the result files), not on the page.
 
+A new benchmark is a script in benchmarks/ that ends with
+`common.save(name, title, tables, notes, targets, pages=...)` and returns
+`common.finish(targets)` as its exit status (1 when a gated target is
+missed); it takes what it shares with the tests from tests/ (run.py puts
+tests/ on its PYTHONPATH), is added to run.plan, and to ORDER below for its
+place on the page. Its notes say what the figures mean now, never how they
+were before.
+
 A result is one JSON file in benchmarks/results/, written by `common.save`
-(a benchmark calls nothing else), named NAME-SIZE.json for a crawl of SIZE
-pages (NAME-20k.json) or NAME.json when size does not apply, so a newer run
-of a benchmark at a size replaces the older file. It holds:
+and never by hand, named NAME-SIZE.json for a crawl of SIZE pages
+(NAME-20k.json) or NAME.json when size does not apply, so a newer run of a
+benchmark at a size replaces the older file. It holds:
 
     name      the benchmark ("search"); with pages, what identifies its section
     title     the section's heading ("Chinese search: ..."); the size is added to it
