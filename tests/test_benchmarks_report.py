@@ -3,6 +3,7 @@ the present: the targets of results measured on the current package only,
 one section per benchmark and size, unique headings; and `make bench` fails
 when a benchmark misses a target."""
 
+import ast
 import importlib
 import json
 import re
@@ -183,6 +184,19 @@ def test_committed_results_are_one_file_per_benchmark_and_size_with_their_code(b
                              else f"{data['name']}.json"), path.name
         assert {"commit", "package"} <= data.keys(), path.name
         assert not re.search(r"\bbefore\b|\bcode [0-9a-f]{7}\b", data["title"]), path.name
+
+
+def test_no_test_imports_a_benchmark():
+    # Benchmarks import what they share with the tests from tests/, never the
+    # reverse; this file alone loads benchmarks/ (the `bench` fixture), to test it.
+    benchmarks = {path.stem for path in BENCHMARKS.glob("*.py")}
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            found += [f"{path.name}: {name}" for name in names if name.split(".")[0] in benchmarks]
+    assert found == []
 
 
 def test_a_benchmark_fails_only_on_a_gated_target(bench):
