@@ -1,6 +1,6 @@
 """Measure the build and the server's start-up on one crawl.
 
-    python benchmarks/build_bench.py --raw /tmp/corpus20k [--work DIR] [--out FILE] [--code TEXT]
+    PYTHONPATH=tests python benchmarks/build_bench.py --raw /tmp/corpus20k [--work DIR] [--out FILE]
 
 In one run, on this machine: the bare `BeautifulSoup(html, 'lxml')` parse of
 every file in one process (the floor for a bs4 extractor on one core); a
@@ -16,9 +16,8 @@ machine moves less than the seconds.
 Gated targets: the full build <= 2.5 x the bare parse, unchanged rebuild <=
 5 % of a full build, peak RSS of the full build <= 500 MB, the server
 answering its home page <= 2 s after start. Reported only: the full build
-<= 0.75 x the bare parse (a stretch). (--code says what code is measured
-when this script runs in a copy of an older commit, with --out for its
-result file.) profile_build.py says where a build's time goes.
+<= 0.75 x the bare parse (a stretch). profile_build.py says where a build's
+time goes.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from datetime import date
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from common import code_version, crawl_pages, finish, save, show, table, target, titled
+from common import crawl_pages, finish, save, show, table, target
 from corpus import generate
 
 from bannedbook.files import find_pages
@@ -176,10 +175,9 @@ def build_table(m: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl (benchmarks/corpus.py); only read")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/corpus.py); only read")
     parser.add_argument("--work", type=Path, help="folder for the databases (default: /tmp/build-bench-<raw name>)")
     parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/build-SIZE.json)")
-    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
     args = parser.parse_args(argv)
     if not args.raw.is_dir():
         parser.error(f"{args.raw} is not a folder")
@@ -204,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         target("full build ÷ bare parse (stretch)", round(full / m["bare"], 3), 0.75, gated=False),
     ]
     notes = [
-        f"Crawl: {pages:,} pages of `benchmarks/corpus.py` under `{args.raw}`.",
+        f"Crawl: {pages:,} pages of `tests/corpus.py` under `{args.raw}`.",
         "Seconds are wall-clock on this machine in one run; the ratios compare runs of that same run.",
         "Peak RSS sums the build's processes (the writer and its workers), sampled every 0.1 s.",
         "The two incremental builds run on copies of the crawl and the database (the rows above them"
@@ -214,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         " first answer of `/`, the starter polling every 0.1 s.",
     ]
     show(tables, notes)
-    save("build", titled("Build and start-up", args.code), tables, notes, targets, pages=pages, out=args.out,
-         code=args.code or code_version())
+    save("build", "Build and start-up", tables, notes, targets, pages=pages, out=args.out)
     return finish(targets)
 
 

@@ -1,14 +1,7 @@
-"""What every benchmark shares: percentiles, the machine it ran on, and the
-result file that `benchmarks/report.py` turns into docs/benchmarks.md.
-
-A result is one JSON file in benchmarks/results/ per benchmark and size
-(NAME-20k.json for a 20,000-page crawl, NAME.json when size does not apply):
-
-    {"name": "search", "title": "...", "pages": 20000, "command": "python benchmarks/...",
-     "date": "2026-12-01T15:00:00+00:00", "machine": {...},
-     "tables": [{"title": "...", "columns": [...], "rows": [[...], ...]}],
-     "notes": ["..."],
-     "targets": [{"what": "...", "value": 1.2, "target": "<= 1.5", "met": true, "gated": true}]}
+"""What every benchmark shares: percentiles, the machine and code it ran on,
+and the result file that `benchmarks/report.py` turns into
+docs/benchmarks.md (what a result holds is described at the top of
+report.py; `save` writes it).
 
 A benchmark exits 1 when a gated target is missed (`finish` does that), so
 `make bench` fails on it; a target that is not gated is reported only.
@@ -23,7 +16,9 @@ import os
 import platform
 import shlex
 import sqlite3
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,25 +80,40 @@ def crawl_pages(db: Path | str) -> int:
         conn.close()
 
 
-def code_version() -> str:
-    """The commit measured, '+' when the worktree has changes, and where the
-    package was imported from (a copy of an older commit is measured by
-    copying the benchmark into it and running it there)."""
-    import subprocess
+def git(folder: Path, *args: str, env: dict | None = None) -> str:
+    """A git command's output in folder ('' when it fails: no git, not a checkout)."""
+    try:
+        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                              env={**os.environ, **(env or {})})
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
+
+def code_at(package: Path) -> dict:
+    """The code in a package folder: the commit its checkout has checked
+    out, and the git tree of the folder as it is on disk (uncommitted
+    changes included). report.py compares trees: the same tree is the same
+    code, whatever the commit."""
+    package = package.resolve()
+    top = git(package, "rev-parse", "--show-toplevel")
+    if not top:
+        return {"commit": None, "package": None}
+    prefix = package.relative_to(top).as_posix()
+    with tempfile.TemporaryDirectory(prefix="bench-index-") as folder:
+        # A scratch index, so the checkout's own index and files are left as they are.
+        env = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
+        git(Path(top), "read-tree", "HEAD", env=env)
+        git(Path(top), "add", "--all", "--", prefix, env=env)
+        tree = git(Path(top), "write-tree", f"--prefix={prefix}/", env=env)
+    return {"commit": git(Path(top), "rev-parse", "HEAD") or None, "package": tree or None}
+
+
+def measured_code() -> dict:
+    """code_at the package this process imports: the code a benchmark measures."""
     import bannedbook
 
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    dirty = "+" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty} ({Path(bannedbook.__file__).parent})"
-
-
-def titled(title: str, code: str | None) -> str:
-    """A result's title, naming the code measured when it is not this
-    checkout's (--code), so that its section and the current one differ."""
-    return f"{title}, code {code.split(' (')[0]}" if code else title
+    return code_at(Path(bannedbook.__file__).parent)
 
 
 def command() -> str:
@@ -128,6 +138,7 @@ def save(name: str, title: str, tables: list[dict], notes: list[str] | None = No
         "tables": tables,
         "notes": notes or [],
         "targets": targets or [],
+        **measured_code(),
         **extra,
     }
     path = out or RESULTS / (f"{name}-{size_label(pages)}.json" if pages else f"{name}.json")

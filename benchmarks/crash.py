@@ -4,7 +4,7 @@ and that the next build cleans up the temp file and succeeds.
 
     python benchmarks/crash.py [--pages 400] [--kills 8] [--seed 1] [--work DIR]
 
-Generates a small synthetic crawl with benchmarks/corpus.py (or uses --raw),
+Generates a small synthetic crawl with tests/corpus.py (or uses --raw),
 builds it, then kills later builds (the whole process group: the build and
 its worker processes) at uniformly random moments within the time such a
 build takes: full rebuilds (--full) and incremental updates after some files
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = args.raw
         if raw is None:
             raw = work / "raw"
-            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "corpus.py"), "--pages", str(args.pages),
+            subprocess.run([sys.executable, str(ROOT / "tests" / "corpus.py"), "--pages", str(args.pages),
                             "--out", str(raw), "--seed", str(args.seed)], check=True, stdout=subprocess.DEVNULL)
         db = work / "bannedbook.db"
         temp_file = work / f".{db.name}.building"

@@ -1,10 +1,7 @@
 """How fast one process turns a crawled page into an article and its index
 text, against the bare parse of the same page.
 
-    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--out FILE] [--code TEXT]
-
-(--code says what code is measured when this script runs in a copy of an
-older commit that is not a git checkout, e.g. one made with git archive.)
+    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--out FILE]
 
 In one process, on the same files (the first N pages of DIR in path order):
 
@@ -36,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -45,7 +41,7 @@ from warnings import catch_warnings, simplefilter
 
 import lxml.html
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-from common import RESULTS, finish, save, table, target
+from common import finish, save, table, target
 
 from bannedbook import chinese
 from bannedbook.build import Page, read_page
@@ -57,17 +53,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 EXTRACT_LIMIT = 1.5  # x the bare bs4 parse
 INDEX_LIMIT_MS = 0.3
-
-
-def code_version() -> str:
-    """The commit measured, '+' when the worktree has changes, and where the
-    package was imported from (a checkout of an older commit can be measured
-    with this script copied into it)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    dirty = "+" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty} ({Path(chinese.__file__).parent})"
 
 
 def texts_of(paths: list[Path]) -> list[str]:
@@ -181,30 +166,6 @@ def measure(raw: Path, pages: int | None, rounds: int, profile_pages: int) -> di
     return result
 
 
-# What the profiles showed before and after the rewrite; the figures are in
-# the profile tables of benchmarks/results/extract-before-4k.json (the
-# starting commit, measured by this script) and extract-4k.json.
-STORY = [
-    "Before: extract() parsed into a bs4 tree (BeautifulSoup.__init__, every lxml event handled in Python) and "
-    "then searched that tree about fifty times a page (find_all, find, find_parent: each a walk of the whole "
-    "tree in Python); the searches took more time than the parse. is_traditional's loop over every character "
-    "and decode's count of control characters came next. index_columns went mostly to the generator writing "
-    "each run's bigrams one character at a time.",
-    "After: lxml parses and one walk (_parse, _Page.start) classifies every element; that is the largest share "
-    "now, then resolving links (link: urljoin and percent-decoding) and NFKC in the dating of undated pages. "
-    "index_columns is one str.translate (normalise and cut marks together), a few whole-string operations "
-    "for the bigrams, and the distinct characters sorted out of all of them by numpy.",
-    "The distinct characters were first a Python set (it makes an integer object of every character: set.update "
-    "and sorted took 28 % of index_columns), then np.unique, which in numpy 2 hashes and was slower still at a "
-    "few thousand characters; a numpy sort and a comparison of neighbours is what stands.",
-    "What is left in index_columns is work per character that the standard library cannot batch: translate "
-    "looks every character up.",
-    "Since stories, a worker also signs each article (datasketch MinHash over its 5-character shingles): "
-    "read_page's profile shows it as signature, nearly as much as extraction. Its cost is a Python step per "
-    "shingle (the set of shingles, and the hash function datasketch calls on each).",
-]
-
-
 def summary(profiled: dict[str, list[list]], what: str) -> str:
     """The profile's first rows, as one note."""
     rows = ", ".join(f"{name} {share} %" for name, _, share in profiled["package"][:6])
@@ -213,12 +174,11 @@ def summary(profiled: dict[str, list[list]], what: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl (benchmarks/corpus.py)")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/corpus.py)")
     parser.add_argument("--pages", type=int, help="only the first N pages (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each stage; the fastest counts")
     parser.add_argument("--profile", type=int, default=500, metavar="N", help="profile the first N pages (0: none)")
     parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/extract-SIZE.json)")
-    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
     args = parser.parse_args(argv)
     result = measure(args.raw, args.pages, args.rounds, args.profile)
     ms = result["ms"]
@@ -247,13 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for row in rows:
         print(f"  {row[0]:<60} {row[1]:>8.3f} ms  {row[2]:>6.2f} x")
-    files = result["files"]
-    size = f"{files // 1000}k" if files % 1000 == 0 else str(files)
-    notes = STORY + [summary(result[f"profile_{stage}"], what) for stage, what in
+    notes = [summary(result[f"profile_{stage}"], what) for stage, what in
                      (("read", "read_page"), ("index", "index_columns")) if f"profile_{stage}" in result]
     path = save("extract", "Extraction and index text, one process", tables, notes=notes, targets=targets,
-                out=args.out or RESULTS / f"extract-{size}.json", code=args.code or code_version(),
-                raw=str(args.raw))
+                pages=result["files"], out=args.out, raw=str(args.raw))
     print(f"saved {path}", file=sys.stderr)
     return finish(targets)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import opencc
 import sqlite_utils
-from common import RESULTS, finish, save, table, target
+from common import crawl_pages, finish, save, table, target
 
 from bannedbook.chinese import normalise, phrase_pattern, query_terms, quoted
 from bannedbook.lexicon import read_lexicons, write_lexicon
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, required=True, help="a database built by build_db.py")
     parser.add_argument("--terms", type=int, default=10_000)
     parser.add_argument("--work", type=Path, help="where the copy goes (default: a temporary folder beside DB)")
-    parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/lexicon-<N>k.json)")
+    parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/lexicon-SIZE.json)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="lexicon-bench-", dir=args.work or args.db.parent))
     try:
@@ -150,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
 
     total = read_seconds + match_seconds
     allowed = 60 * articles / 90_678  # a minute for the 100,000-page crawl's articles
-    label = f"{round(articles / 1000)}k"
     rows = [
         ["terms", len(lexicon.terms)],
         ["articles", articles],
@@ -175,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         ["what", "value"], rows)],
                 notes=[f"counts: {dict(counts)}".replace("Counter", ""),
                        "target: a minute at 100,000 pages (90,678 articles), scaled by the articles"],
-                targets=targets, out=args.out or RESULTS / f"lexicon-{label}.json")
+                targets=targets, pages=crawl_pages(args.db), out=args.out)
     for what, value in rows:
         print(f"  {what:<66} {value}")
     print(f"  saved {path}")

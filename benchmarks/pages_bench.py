@@ -1,6 +1,6 @@
 """How long readers wait for each kind of page, against an article page.
 
-    python benchmarks/pages_bench.py --db DB [--smaller DB] [--requests 20] [--no-gate] [--out FILE] [--code TEXT]
+    python benchmarks/pages_bench.py --db DB [--smaller DB] [--requests 20] [--no-gate] [--out FILE]
 
 Serves DB as `make serve DB=DB` does (`bannedbook.site.served`), warms every
 page up once, then asks for each kind of page --requests times, the kinds
@@ -16,8 +16,7 @@ pages that pick the most used tags pick bigger ones in a bigger crawl).
 
 Targets, gated unless --no-gate: the home page's p50 <= 2 x the article
 page's; the HTML table search for 的 <= 10 x. Gated always: no page answers
-with an error. (--code says what code is measured when this script runs in
-a copy of an older commit, with --out for its result file.)
+with an error.
 """
 
 from __future__ import annotations
@@ -31,28 +30,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from common import code_version, crawl_pages, finish, percentile, save, show, table, target, titled
+from common import crawl_pages, finish, percentile, save, show, table, target
 
 from bannedbook.site import served
 
 BASELINE = "article page"
 
-# What the profiles (pyinstrument, in process) showed, before and after.
-STORY = [
-    "Before (f65a091), the home page ran the articles_per_month and top_tags queries on every request (a"
-    " GROUP BY over every article, and over every article's tags) and Datasette's index view asked each of"
-    " the two dozen tables whether the visitor may see it (a query and a deep copy of the metadata each):"
-    " about a quarter and a third of its time; rendering the month chart came next.",
-    "Before, the HTML table search for 的 spent two thirds of its time in its six facets, each a GROUP BY"
-    " over every match (the tag facet over every match's tags), then in rendering the 50 rows.",
-    "After: the home page reads the days and facet_counts tables the build writes, keeps the table list per"
-    " visitor identity (bannedbook/home.py), and renders as home.html so datasette-search-all does not list"
-    " searchable tables for it; what is left is rendering (the chart, the base template's menu).",
-    "After: the table's facets are one query (bannedbook/facets.py): the unfiltered table reads"
-    " facet_counts, a search counts its newest 1,000 matches read from the index's last rowids (the year"
-    " exactly, by runs of rowids), and the page says so. What grows with the archive on the search page is"
-    " Datasette's own count and first page (each collects every match's rowid); the facets do not.",
-]
 COMMON = "的"
 
 
@@ -168,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="random seed for the article pages (default 1)")
     parser.add_argument("--no-gate", action="store_true", help="report the page-speed targets without failing")
     parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/pages-SIZE.json)")
-    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
     args = parser.parse_args(argv)
     if not args.db.is_file():
         parser.error(f"{args.db} is not a file")
@@ -205,9 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         target("pages answered with an error", sum(r["errors"] for r in result.values()), 0),
     ]
     show(tables, notes)
-    notes += STORY if args.code is None else []  # the story is this checkout's
-    save("pages", titled("Page speed: each kind of page against an article page", args.code), tables, notes,
-         targets, pages=pages, out=args.out, code=args.code or code_version())
+    save("pages", "Page speed: each kind of page against an article page", tables, notes, targets, pages=pages,
+         out=args.out)
     return finish(targets)
 
 

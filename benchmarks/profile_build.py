@@ -2,7 +2,7 @@
 what a worker spends it on, and how the writer and the workers wait on each
 other in a whole build.
 
-    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline] [--out FILE] [--code TEXT]
+    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline] [--out FILE]
 
 Takes --pages files spread evenly over the crawl and, in this one process
 (after reading them once, so every stage finds them in the OS cache):
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from common import code_version, finish, save, show, table, titled
+from common import finish, save, show, table
 from pyinstrument import Profiler
 
 from bannedbook.build import read_page
@@ -56,27 +56,6 @@ STAGES: list[tuple[str, Callable[[str, str, str | None], bool]]] = [
 ]
 REST = "the rest: extract.py's own code, regular expressions, hashing"
 
-# What the watched builds showed, before and after (figures: this file's
-# tables, and the results of the starting commit beside them).
-STORY = [
-    "Before (f65a091): half of a build came after the last page: the writer read every article back,"
-    " handed it to the pool for its index text and waited for the whole batch (pool.map) before inserting"
-    " it, batch after batch; the FTS5 insert, on one core, was the larger part. While pages were read the"
-    " workers spent about a fifth of their time blocked sending results: the pool's 64 KiB result pipe"
-    " filled whenever the writer held the GIL to bind a batch of rows.",
-    "After: the index text of the next batch is made while the writer inserts the current one (the pool"
-    " works on the core the insert leaves idle), and the result pipe holds 1 MiB (bannedbook/workers.py)."
-    " Making the index text in the workers instead, carried on Page and kept in a temp table until the"
-    " articles are numbered, was measured as well and was 3-4 s slower at 20,000 pages: it lengthens the"
-    " read phase, where the two workers are the bottleneck, and adds 2.3 x the text to the writer's work.",
-    "What remains after the last page is the FTS5 insert itself, about 1.5 ms an article on one core: it"
-    " cannot start before every article is numbered (the index's rowid is the final date_order), so it"
-    " cannot overlap extraction. FTS5 merging only when 64 segments wait at one level, then once for all"
-    " ('optimize', now before the tables' indexes are created, which reuse the pages it frees) took about"
-    " 6 s off a 55 s build and left a smaller file. An index written by a second process into its own file"
-    " and copied in (0.7 s for the 20,000-page index's shadow tables) could overlap the insert only with"
-    " the writer's other finishing work, a few seconds: not done.",
-]
 
 
 def sample(raw: Path, count: int) -> list[Path]:
@@ -152,7 +131,7 @@ def _watch(watched: _Watched) -> Callable[[], None]:
     import os
 
     from bannedbook import build as pipeline
-    from bannedbook import store, update
+    from bannedbook import store, update, workers
 
     original_read = pipeline._read
     original_get, original_put = multiprocessing.queues.SimpleQueue.get, multiprocessing.queues.SimpleQueue.put
@@ -211,12 +190,7 @@ def _watch(watched: _Watched) -> Callable[[], None]:
         def imap(self, function, iterable, chunksize=1):
             return timed_results(super().imap(function, iterable, chunksize))
 
-    # Where the build takes its pool from (bannedbook/workers.py; older code: build.py itself).
-    if hasattr(pipeline, "make_pool"):
-        from bannedbook import workers as pool_home
-    else:
-        pool_home = pipeline
-    patches = [(pipeline, "_read", timed_read), (pool_home, "Pool", TimedPool),
+    patches = [(pipeline, "_read", timed_read), (workers, "Pool", TimedPool),
                (multiprocessing.queues.SimpleQueue, "get", timed_get),
                (multiprocessing.queues.SimpleQueue, "put", timed_put),
                (store, "write_search_index", timed_index), (update, "write_search_index", timed_index)]
@@ -301,12 +275,11 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl (benchmarks/corpus.py); only read")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/corpus.py); only read")
     parser.add_argument("--pages", type=int, default=800, help="files to take, spread over the crawl (default 800)")
     parser.add_argument("--workers", type=int, help="worker processes of the watched build (default: all cores)")
     parser.add_argument("--no-pipeline", action="store_true", help="leave out the watched full build")
     parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/profile_build-SIZE.json)")
-    parser.add_argument("--code", help="what code is measured (default: this checkout's commit)")
     args = parser.parse_args(argv)
     if not args.raw.is_dir():
         parser.error(f"{args.raw} is not a folder")
@@ -348,10 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_pipeline:
         more, said = pipeline(args.raw, args.workers)
         tables += more
-        notes += said + (STORY if args.code is None else [])  # the story is this checkout's
+        notes += said
     show(tables, notes)
-    save("profile_build", titled("Where the build's time goes", args.code), tables, notes, pages=crawl, out=args.out,
-         code=args.code or code_version())
+    save("profile_build", "Where the build's time goes", tables, notes, pages=crawl, out=args.out)
     return finish([])
 
 

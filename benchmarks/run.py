@@ -3,7 +3,7 @@
     python benchmarks/run.py [--sizes 20000 100000] [--corpora /tmp] [--work /tmp]
 
 For each size: the crawl /tmp/corpus20k (or …100k, named for the size under
---corpora), made by benchmarks/corpus.py under --work when it is missing or
+--corpora), made by tests/corpus.py under --work when it is missing or
 incomplete; build_bench.py (build, rebuilds, size, start-up) into --work,
 profile_build.py on the crawl, then search_bench.py, index_variants.py,
 pages_bench.py (with the previous size's database too, to see what
@@ -31,8 +31,9 @@ import report
 from common import size_label
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
-Step = tuple[str, ...]  # a script in benchmarks/ and its arguments
+Step = tuple[str, ...]  # a script (its path in the project folder) and its arguments
 
 
 def complete(raw: Path, size: int) -> bool:
@@ -50,34 +51,35 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
         if not complete(raw, size):
             raw = work / f"corpus{size_label(size)}"
             if not complete(raw, size):
-                steps.append(("corpus.py", "--pages", str(size), "--out", str(raw), "--force"))
+                steps.append(("tests/corpus.py", "--pages", str(size), "--out", str(raw), "--force"))
         folder = work / f"build-{size_label(size)}"
         db = str(folder / "bannedbook.db")
         steps += [
-            ("build_bench.py", "--raw", str(raw), "--work", str(folder)),
-            ("profile_build.py", "--raw", str(raw)),
-            ("search_bench.py", "--db", db),
-            ("index_variants.py", "--db", db),
-            ("pages_bench.py", "--db", db, *smaller),
-            ("load.py", "--db", db),
-            ("trends_bench.py", "--db", db),
-            ("lexicon_bench.py", "--db", db),
-            ("stories_bench.py", "--built", db, "--work", str(folder)),
+            ("benchmarks/build_bench.py", "--raw", str(raw), "--work", str(folder)),
+            ("benchmarks/profile_build.py", "--raw", str(raw)),
+            ("benchmarks/search_bench.py", "--db", db),
+            ("benchmarks/index_variants.py", "--db", db),
+            ("benchmarks/pages_bench.py", "--db", db, *smaller),
+            ("benchmarks/load.py", "--db", db),
+            ("benchmarks/trends_bench.py", "--db", db),
+            ("benchmarks/lexicon_bench.py", "--db", db),
+            ("benchmarks/stories_bench.py", "--built", db, "--work", str(folder)),
         ]
         if not smaller:  # per-page figures: the smallest crawl is enough
-            steps.append(("extract_bench.py", "--raw", str(raw)))
+            steps.append(("benchmarks/extract_bench.py", "--raw", str(raw)))
         smaller = ["--smaller", db]
     if raw is not None:
-        steps.append(("warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
-    steps += [("crash.py",), ("crawl_bench.py",)]
+        steps.append(("benchmarks/warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
+    steps += [("benchmarks/crash.py",), ("benchmarks/crawl_bench.py",)]
     return steps
 
 
 def run_script(step: Step) -> int:
-    print(f"\n$ python benchmarks/{' '.join(step)}", flush=True)
-    # Some benchmarks run the tests' own fixtures (the crawler's fake site).
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "tests")}
-    return subprocess.run([sys.executable, str(HERE / step[0]), *step[1:]], env=env).returncode
+    print(f"\n$ python {' '.join(step)}", flush=True)
+    # Benchmarks take what they share with the tests (the corpus, the
+    # crawler's fake site) from tests/; nothing in tests/ imports benchmarks/.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    return subprocess.run([sys.executable, str(ROOT / step[0]), *step[1:]], env=env).returncode
 
 
 def run_all(steps: list[Step], runner: Callable[[Step], int] = run_script) -> list[Step]:
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = run_all(plan(args.sizes, args.corpora, args.work))
     print(f"\nwrote {report.write()}")
     for step in failed:
-        print(f"FAILED: python benchmarks/{' '.join(step)}")
+        print(f"FAILED: python {' '.join(step)}")
     return exit_status(failed)
 
 

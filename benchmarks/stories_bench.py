@@ -1,18 +1,18 @@
 """Measure the grouping of near-duplicate articles into stories
 (bannedbook/stories.py): precision and recall, time and memory.
 
-    python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
+    PYTHONPATH=tests python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
 
 1. The labelled pairs (tests/fixtures/story_pairs.jsonl, made by
-   benchmarks/make_story_pairs.py): precision and recall of the module's setting
+   tests/story_pairs.py): precision and recall of the module's setting
    and of its neighbours (shingle length, MinHash values, LSH bands, the
    share of text that makes one story), each varied alone; and how close
    MinHash's estimate comes to the exact Jaccard similarity with the input
    hash the module uses and with datasketch's default.
 2. A synthetic archive of N articles (--pages): each new article is random
-   sentences of People's Daily 1998 (benchmarks/corpus.py), and one in ten is
+   sentences of People's Daily 1998 (tests/corpus.py), and one in ten is
    a repost of a recent article, edited as reposts are
-   (benchmarks/reposts.py). Signatures per article, then `group` on all of
+   (tests/reposts.py). Signatures per article, then `group` on all of
    them in a fresh process (time and peak memory), at the module's BANDS and
    at neighbours; precision and recall over the pairs of planted copies; and
    an incremental build that adds the last 1 % (`affected_stories`, then
@@ -22,8 +22,8 @@
 
 Inside a build, instead of the above (results/stories_build-SIZE.json):
 
-    python benchmarks/stories_bench.py --build RAW --work DIR   # a full build of RAW, measured
-    python benchmarks/stories_bench.py --built DB               # a database built before
+    PYTHONPATH=tests python benchmarks/stories_bench.py --build RAW --work DIR   # a full build of RAW, measured
+    PYTHONPATH=tests python benchmarks/stories_bench.py --built DB               # a database built before
 
 4. Grouping inside a build: --build runs a full build of RAW into DIR and
    measures its story step (storystore.group_all: read the signatures the
@@ -76,28 +76,16 @@ from corpus import load_corpus
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
 from reposts import EDITS, Editor
+from story_pairs import load_pairs
 
 from bannedbook import stories
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PAIRS = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
 REPOSTS = 0.1  # share of the synthetic archive that is reposts
 RECENT = 2000  # a repost copies one of the last RECENT new articles
 INCREMENT = 0.01
 SENTENCE = re.compile(r"[^。！？]+[。！？”]*")
-
-
-def load_pairs(path: Path = PAIRS) -> tuple[dict[str, str], list[dict]]:
-    texts, pairs = {}, []
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if "text" in record:
-                texts[record["text"]] = record["body"]
-            else:
-                pairs.append(record)
-    return texts, pairs
 
 
 def score(assigned: dict, pairs: list[dict]) -> tuple[float, float]:
@@ -438,11 +426,11 @@ def story_picks(db: Path) -> dict:
             "rare": rare or ["中国"], "counts": counts}
 
 
-OLD_TOP_TAGS = ("select tag_id as tag, count(*) as articles from article_tags group by tag_id "
+PLAIN_TOP_TAGS = ("select tag_id as tag, count(*) as articles from article_tags group by tag_id "
                 "order by articles desc, tag limit 100")
-# The queries as they were before stories and tag keys, to measure what the
-# new ones cost against them in the same run.
-BEFORE = {
+# The site's queries without stories and tag keys: the baseline, in the same
+# run, of what those two cost the queries the site runs.
+PLAIN = {
     "search": """with hits as (
   select articles_fts.rowid, bm25(articles_fts, 1.0, 10.0) as rank
   from articles_fts join articles on articles.rowid = articles_fts.rowid
@@ -455,7 +443,7 @@ from best join articles on articles.rowid = best.rowid order by best.rank""",
     "tag": """select articles.id, articles.title, count(*) over () as total
 from article_tags join articles on articles.id = article_tags.article_id
 where article_tags.tag_id = :tag order by articles.date_order desc limit 100""",
-    "top_tags": OLD_TOP_TAGS,
+    "top_tags": PLAIN_TOP_TAGS,
     "tags_with": """select other.tag_id as tag, count(*) as articles from article_tags this
 join article_tags other on other.article_id = this.article_id and other.tag_id != this.tag_id
 where this.tag_id = :tag group by other.tag_id order by articles desc, tag limit 100""",
@@ -493,14 +481,14 @@ def page_kinds(p: dict) -> dict[str, tuple[str, list[str]]]:
         "ranked search, top tag, one per story": ("… `&collapse=1`", [f"/bannedbook/search?q={tag}&collapse=1"]),
         "tag page, top tag": ("`/bannedbook/tag?tag=T` (both scripts)", [f"/bannedbook/tag?tag={tag}"]),
         "top_tags (by key)": ("`/bannedbook/top_tags.json`", ["/bannedbook/top_tags.json"]),
-        "top tags by spelling (before)": ("the former top_tags SQL, through `/bannedbook.json?sql=`",
-                                          [f"/bannedbook.json?sql={q(OLD_TOP_TAGS)}"]),
+        "top tags by spelling (baseline)": ("top_tags without tag keys, through `/bannedbook.json?sql=`",
+                                            [f"/bannedbook.json?sql={q(PLAIN_TOP_TAGS)}"]),
         "home page": ("`/` (timeline with stories, top tags by key)", ["/"]),
     }
 
 
-def after_queries() -> dict[str, str]:
-    """The same queries as the site runs them now (metadata.yml, reader.py)."""
+def site_queries() -> dict[str, str]:
+    """The same queries as the site runs them (metadata.yml, reader.py)."""
     import yaml
 
     from bannedbook.reader import TAG_LABEL_SQL
@@ -520,20 +508,21 @@ from articles where coalesce(published, not_before) >= '2000' group by month"""
 
 
 def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
-    """Median ms of each query before and after (tag: the most used tag, as
-    the query for the search and the facet too)."""
+    """Median ms of each query without stories and tag keys and as the site
+    runs it (tag: the most used tag, as the query for the search and the
+    facet too)."""
     from bannedbook import plugin
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     plugin.prepare_connection(conn)
     params = {"q": tag, "tag": tag, "author": "", "source": "", "since": "", "until": "", "collapse": "",
               "page": ""}
-    after = after_queries()
+    shipped = site_queries()
     rows = []
     try:
-        for name, before in BEFORE.items():
+        for name, plain in PLAIN.items():
             times = {}
-            for label, sql in (("before", before), ("after", after[name])):
+            for label, sql in (("plain", plain), ("shipped", shipped[name])):
                 wanted = {key: value for key, value in params.items() if f":{key}" in sql}
                 measured = []
                 for _ in range(repeats + 1):
@@ -541,8 +530,8 @@ def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
                     conn.execute(sql, wanted).fetchall()
                     measured.append((time.perf_counter() - started) * 1000)
                 times[label] = statistics.median(measured[1:])
-            rows.append([name, round(times["before"], 2), round(times["after"], 2),
-                         round(times["after"] / times["before"], 2)])
+            rows.append([name, round(times["plain"], 2), round(times["shipped"], 2),
+                         round(times["shipped"] / times["plain"], 2)])
     finally:
         conn.close()
     return rows
@@ -596,13 +585,13 @@ def in_build(args) -> int:
                           round(r["p50"] / base["p50"], 2), r["errors"]] for kind, r in pages.items()]))
     tables.append(table("Counting a table search's stories in SQL: median ms, the count, and the stories a flag "
                         "on first articles loses", ["word", "design", "ms", "count", "stories lost"], designs))
-    tables.append(table(f"The site's queries before and after stories and tag keys (median ms in SQL; the most used "
-                        f"tag, {chosen['tag']}, as tag and as query)", ["query", "before", "after", "after ÷ before"],
-                        costs))
+    tables.append(table(f"What stories and tag keys cost the site's queries (median ms in SQL; the most used tag, "
+                        f"{chosen['tag']}, as tag and as query)",
+                        ["query", "without them", "as the site runs it", "÷ without"], costs))
     targets.append(target("pages answered with an error", sum(r["errors"] for r in pages.values()), 0))
     notes = [f"{counts['articles']:,} articles in {counts['stories']:,} stories; {counts['spellings']:,} tag "
              f"spellings are {counts['tags']:,} tags by key.",
-             "A crawl made by benchmarks/corpus.py is overlapping runs of the same newspaper paragraphs, so most of "
+             "A crawl made by tests/corpus.py is overlapping runs of the same newspaper paragraphs, so most of "
              "its articles chain into one story: the largest story is far larger than any real one, and collapsing "
              "leaves few results. Its figures show the cost when nearly every article has near-duplicates."]
     size = crawl_pages(db)
@@ -690,9 +679,9 @@ def main(argv: list[str] | None = None) -> int:
               increment_rows),
     ]
     notes = [f"Synthetic archives: {REPOSTS:.0%} reposts of one of the last {RECENT} new articles, each with one "
-             "edit of benchmarks/reposts.py drawn at random; the other articles are random sentences, so two of "
+             "edit of tests/reposts.py drawn at random; the other articles are random sentences, so two of "
              "them now and then share a long sentence, and more often the larger the archive.",
-             "A crawl made by benchmarks/corpus.py is no test of precision: its articles are overlapping runs of "
+             "A crawl made by tests/corpus.py is no test of precision: its articles are overlapping runs of "
              "the same newspaper paragraphs, so most of them chain into one story. Its row measures the cost when "
              "nearly every article has near-duplicates; its incremental regrouping redoes that story."]
     path = save("stories", "Stories: near-duplicate grouping", tables, notes, targets, out=args.out)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 import opencc
-from common import RESULTS, finish, percentile, save, table, target
+from common import crawl_pages, finish, percentile, save, table, target
 
 from bannedbook.chinese import match_expression, normalise
 from bannedbook.site import served
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="a database built by build_db.py")
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/trends-<N>k.json)")
+    parser.add_argument("--out", type=Path, help="result file (default: benchmarks/results/trends-SIZE.json)")
     args = parser.parse_args(argv)
     conn = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
     articles = conn.execute("select count(*) from articles").fetchone()[0]
@@ -131,12 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         target("… ÷ the plain SQL's p95", round(heavy_p95 / percentile(baseline, 0.95), 3), 1.0),
         target("lines whose counts differ from the plain SQL's", checked, 0),
     ]
-    label = f"{round(articles / 1000)}k"
-    path = save("trends", f"Trends over time at {articles:,} articles",
+    path = save("trends", "Trends over time",
                 [table(f"/-/trends on {articles:,} articles, {args.rounds} rounds (ms)", ["case", "p50", "p95"], rows)],
                 notes=["A real datasette on 127.0.0.1 (bannedbook.site.served), one request at a time, "
                        "after a warm-up request per case."],
-                targets=targets, out=args.out or RESULTS / f"trends-{label}.json")
+                targets=targets, pages=crawl_pages(args.db), out=args.out)
     for name, p50, p95 in rows:
         print(f"  {name:<100} p50 {p50:>8} ms  p95 {p95:>8} ms")
     print(f"  saved {path}")

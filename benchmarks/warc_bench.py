@@ -1,7 +1,7 @@
 """Build the archive from one big WARC file: pages per second and the peak
 memory of the build, which must not grow with the file.
 
-    python benchmarks/warc_bench.py --raw /tmp/corpus100k [--gb 1.0] [--work /tmp/warc-bench]
+    PYTHONPATH=tests python benchmarks/warc_bench.py --raw /tmp/corpus100k [--gb 1.0] [--work /tmp/warc-bench]
 
 Writes one .warc.gz the way a crawl does (warcio; a response record per
 page of the synthetic crawl in --raw, as text/html, and an image record
@@ -74,7 +74,7 @@ def read_seconds(path: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl of plain pages (benchmarks/corpus.py)")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl of plain pages (tests/corpus.py)")
     parser.add_argument("--gb", type=float, default=1.0, help="size of the WARC file to build from")
     parser.add_argument("--work", type=Path, default=Path("/tmp/warc-bench"))
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@ Search and article pages show the test crawl (tests/reader_pages.py: the seed
 and the article its related reading points at); the chart, the trends and
 the lexicon page show CHART_DB (default: the same small crawl, built with the
 example lexicon; the README's show a synthetic crawl made by
-benchmarks/corpus.py and built with `make build`, since two articles make a
+tests/corpus.py and built with `make build`, since two articles make a
 dull chart).
 """
 

@@ -117,7 +117,7 @@ def page(browser):
 
 @pytest.fixture(scope="session")
 def research_db(tmp_path_factory) -> Path:
-    """A 300-page synthetic crawl (benchmarks/corpus.py: 2010-2024, a fifth of
+    """A 300-page synthetic crawl (tests/corpus.py: 2010-2024, a fifth of
     it Traditional) built with the example lexicon, for trends and lexicons."""
     from corpus import generate
 

@@ -4,7 +4,7 @@ synthetic crawl, with the benchmark's own queries and ground truth."""
 import asyncio
 
 from corpus import generate
-from search_bench import database_rows, found_ids, pick_queries
+from search_queries import database_rows, found_ids, pick_queries
 from truth import ground_truth
 
 from bannedbook.build import build

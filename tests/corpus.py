@@ -1,4 +1,4 @@
-"""Generate a synthetic crawl of bannedbook.org pages for the benchmarks.
+"""Generate a synthetic crawl of bannedbook.org pages, for the tests and the benchmarks.
 
 The benchmarks measure how fast the archive builds and how well search finds
 articles (recall and latency) at 20,000 and 100,000 pages, far more than the
@@ -26,7 +26,7 @@ Pages come in the shapes the real crawl has:
 
 Files go to ``DIR/crawl-YYYY-MM-DD/NNN_<16 hex>.ext``, 1,000 per folder.
 
-    python benchmarks/corpus.py --pages 20000 --out /tmp/corpus20k [--seed 1]
+    python tests/corpus.py --pages 20000 --out /tmp/corpus20k [--seed 1]
 """
 
 from __future__ import annotations
