@@ -318,10 +318,10 @@ def base_url(datasette, scope: Mapping | None = None) -> str:
     if configured and safe_href(configured):
         return safe_href(configured).rstrip("/")
     server = (scope or {}).get("server")
-    if server and server[0] and server[1]:
+    if server and server[0]:
         host, port = server
-        host = f"[{host}]" if ":" in str(host) else host
-        return f"http://{host}" + ("" if port == 80 else f":{port}")
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in str(host) else host
+        return f"http://{host}" + ("" if port in (None, 80) else f":{port}")
     return DEFAULT_BASE_URL
 
 
