@@ -3,15 +3,16 @@
 Every export link a list of articles offers (the articles table with any
 filter, the search, tag and author pages) gives every matching article,
 streamed: /bannedbook/NAME.FORMAT with the page's own query string, NAME one
-of articles, search, tag, author and FORMAT one of csv, ris, bib, jsonl.
+of articles, search, tag, author, undated and FORMAT one of csv, ris, bib,
+jsonl.
 
 - The table is read through Datasette's own JSON, page after page by its
   `_next` token (keyset paging: each page costs the same), so every filter
   Datasette and the site's hooks apply (`_search`, `_tag`, `_collapse`,
   column filters, sort) selects the same articles the page lists.
-- A canned query (search, tag, author in metadata.yml) runs once without its
-  page window (`limit 100 offset …`), read through one cursor a chunk at a
-  time in the order the page ranks.
+- A canned query (search, tag, author, undated in metadata.yml) runs once
+  without its page window (`limit 100 offset …`; undated has none), read
+  through one cursor a chunk at a time in the order the page ranks.
 
 Each chunk of ids is looked up (bannedbook/cite.py) and written at once, so
 memory holds one chunk whatever the number of matches. CSV and JSON lines
@@ -45,7 +46,9 @@ from .chinese import MARK_END, MARK_START
 from .reader import safe_href
 from .security import HEADERS
 
-LISTS = ("articles", "search", "tag", "author")
+# The lists of articles: the table, and the canned queries that list articles
+# (metadata.yml), paged by their window or whole as written (undated).
+LISTS = ("articles", "search", "tag", "author", "undated")
 _EXPORT_PATH = re.compile(rf"^/(?P<database>{cite.DATABASE})/(?P<name>{'|'.join(LISTS)})"
                           r"\.(?P<format>csv|ris|bib|jsonl)$")
 # The page window of the canned list queries; an export runs them without it.
@@ -173,7 +176,7 @@ async def query_chunks(datasette, database: str, name: str, query_string: str, s
     ids_only: only the id column, which SQLite then reads without computing
     the others (the search's snippets cost milliseconds a row)."""
     query = await datasette.get_canned_query(database, name, None)
-    if not query or len(WINDOW.findall(query["sql"])) != 1:
+    if not query or len(WINDOW.findall(query["sql"])) > 1:
         raise ExportError(404, f"{name} cannot be exported")
     args = dict(parse_qsl(query_string, keep_blank_values=True))
     params = {param: args.get(param, "") for param in query.get("params", [])}

@@ -209,3 +209,11 @@ def test_no_csv_the_site_serves_holds_a_formula(hostile_db):
     assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in seen and "'@SUM(A1)" in seen and "'=evil()" in seen
     assert "'=HYPERLINK(\"http://evil.example\")" in seen  # the trends header, from the query string
     assert "-3" in seen and "'=1+1" in seen and "x\n=2" in seen
+
+
+def test_the_undated_query_exports_every_undated_article(get, research_db):
+    (count,) = sql(research_db, "select count(*) from articles where published is null")[0]
+    assert count > PAGE
+    for format_ in ("csv", "ris", "jsonl"):
+        ids = ids_in(get(f"/bannedbook/undated.{format_}"), format_)
+        assert len(set(ids)) == len(ids) == count, format_
