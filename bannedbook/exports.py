@@ -42,7 +42,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from . import cite
-from .chinese import MARK_END, MARK_START
+from .chinese import MARK_END, MARK_START, snippet
 from .reader import safe_href
 from .security import HEADERS
 
@@ -54,6 +54,7 @@ _EXPORT_PATH = re.compile(rf"^/(?P<database>{cite.DATABASE})/(?P<name>{'|'.join(
 # The page window of the canned list queries; an export runs them without it.
 WINDOW = re.compile(r"\blimit 100 offset max\(0, cast\(:page as integer\) - 1\) \* 100\b")
 PAGE_SIZE = 1000  # ids per chunk; plugin config bannedbook.export_page_size
+BATCH = 100  # articles looked up and written at a time
 # Query-string keys that shape a page, not which rows it lists.
 _PAGE_KEYS = {"_next", "_size", "_shape", "_col", "_nocol", "_labels", "_nolabels", "_dl", "_stream", "_nl",
               "_json", "_nofacet", "_nocount", "_nosuggest", "_timelimit", "_trace", "_facet_size"}
@@ -92,7 +93,7 @@ def visible_marks(text: object) -> str:
 
 def record(datasette, base: str, database: str, row: dict, tags: list[str], found: dict | None) -> dict:
     """An article as a CSV or JSON-lines record: its plain fields, the
-    search's highlights when it has them (found: the query's row)."""
+    search's highlights when it has them (found: title_highlighted, snippet)."""
     data = {name: row.get(name) for name in CSV_COLUMNS if name in row}
     data["url"] = safe_href(row.get("url")) or None
     data["archive_url"] = cite.archive_url(datasette, base, database, row["id"])
@@ -169,20 +170,18 @@ async def table_chunks(datasette, database: str, query_string: str, size: int) -
             return
 
 
-async def query_chunks(datasette, database: str, name: str, query_string: str, size: int, ids_only: bool
+async def query_chunks(datasette, database: str, name: str, query_string: str, size: int
                        ) -> AsyncIterator[list[dict]]:
-    """Rows of a canned list query without its page window, read through one
-    cursor a chunk at a time (one thread at a time uses the connection).
-    ids_only: only the id column, which SQLite then reads without computing
-    the others (the search's snippets cost milliseconds a row)."""
+    """The ids ({"id": …}) a canned list query lists, without its page window,
+    in its order, read through one cursor a chunk at a time (one thread at a
+    time uses the connection). Only the id column is read, so SQLite computes
+    none of the others (the search's snippets cost milliseconds a row)."""
     query = await datasette.get_canned_query(database, name, None)
     if not query or len(WINDOW.findall(query["sql"])) > 1:
         raise ExportError(404, f"{name} cannot be exported")
     args = dict(parse_qsl(query_string, keep_blank_values=True))
     params = {param: args.get(param, "") for param in query.get("params", [])}
-    sql = WINDOW.sub("", query["sql"])
-    if ids_only:
-        sql = f"select id from ({sql})"
+    sql = f"select id from ({WINDOW.sub('', query['sql'])})"
     loop = asyncio.get_running_loop()
     conn = datasette.get_database(database).connect()
     datasette._prepare_connection(conn, database)
@@ -199,19 +198,35 @@ async def query_chunks(datasette, database: str, name: str, query_string: str, s
         conn.close()
 
 
+async def highlights_of(db, ids: list[str], q: str) -> dict[str, dict]:
+    """The search's highlights of these articles, as its page shows them:
+    chinese.snippet (the page's cjk_snippet) of title and body."""
+    marks = ", ".join("?" * len(ids))
+
+    def cut(conn) -> dict[str, dict]:
+        rows = conn.execute(f"select id, title, body from articles where id in ({marks})", ids).fetchall()
+        return {row[0]: {"title_highlighted": snippet(row[1], q), "snippet": snippet(row[2], q)} for row in rows}
+
+    return await db.execute_fn(cut)
+
+
 async def export_stream(datasette, scope: dict, database: str, name: str, format_: str
-                        ) -> tuple[Callable[[], AsyncIterator[bytes]], bool]:
+                        ) -> Callable[[], AsyncIterator[bytes]]:
     """The body of an export as an async iterator of bytes, started (its
-    first chunk read) so that a bad request fails before any byte is sent."""
+    first chunk read) so that a bad request fails before any byte is sent.
+    Articles are looked up and written BATCH at a time, so the first ones
+    go out while the rest are read."""
     query_string = scope.get("query_string", b"").decode("latin-1")
     size = page_size(datasette)
     if name == "articles":
         chunks = table_chunks(datasette, database, query_string, size)
     else:
-        chunks = query_chunks(datasette, database, name, query_string, size, ids_only=format_ in ("ris", "bib"))
+        chunks = query_chunks(datasette, database, name, query_string, size)
     first = await anext(chunks, None)
-    highlights = bool(first) and any(column in first[0] for column in HIGHLIGHTS)
-    writer = Writer(format_, datasette, cite.base_url(datasette, scope), database, highlights)
+    # The search's CSV and JSON lines carry its highlights; they are cut for
+    # each batch as it is written (milliseconds an article), not in the query.
+    q = dict(parse_qsl(query_string)).get("q", "") if name == "search" and format_ in ("csv", "jsonl") else ""
+    writer = Writer(format_, datasette, cite.base_url(datasette, scope), database, highlights=bool(q))
     db = datasette.get_database(database)
 
     async def body() -> AsyncIterator[bytes]:
@@ -219,17 +234,19 @@ async def export_stream(datasette, scope: dict, database: str, name: str, format
         rows = first
         while rows is not None:
             ids = list(dict.fromkeys(row["id"] for row in rows if row.get("id")))
-            by_id = {row["id"]: row for row in rows}
-            found = await cite.articles(db, ids)
-            yield writer.chunk([(row, tags, by_id.get(row["id"])) for row, tags in found])
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start : start + BATCH]
+                found = await cite.articles(db, batch)
+                marked = await highlights_of(db, batch, q) if q else {}
+                yield writer.chunk([(row, tags, marked.get(row["id"])) for row, tags in found])
             rows = await anext(chunks, None)
 
-    return body, highlights
+    return body
 
 
 async def serve_export(datasette, scope, send, database: str, name: str, format_: str) -> None:
     try:
-        body, _ = await export_stream(datasette, scope, database, name, format_)
+        body = await export_stream(datasette, scope, database, name, format_)
     except ExportError as error:
         response = Response.text(str(error), status=error.status)
         await response.asgi_send(send)

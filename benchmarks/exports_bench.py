@@ -7,14 +7,14 @@ The database must come from build_db.py and --q must find at least 20,000
 articles (the default, 的, finds nearly every article of a 24,000-page
 corpus). Each export link of the search page and the table's `?_search=` CSV
 is read from a real `datasette` (bannedbook.site.served) on 127.0.0.1 as
-it streams: the time to its first bytes, to its end, its size, and the
+it streams: the time to its first whole record, to its end, its size, and the
 server's resident memory, sampled every 20 ms while it streams. Every
 export is read back (csv, rispy, bibtexparser, json) and counted row by row
 against the search page's count. The same exports of a search cut to
 --small matches (by a date range) give the memory baseline: memory that
 stays flat grows no more for 20,000 matches than for 2,000.
 
-Targets: first bytes in under a second; every row there; the server's
+Targets: the first record in under a second; every row there; the server's
 memory growth during a 20,000-match export within 64 MB of its growth
 during the small one.
 """
@@ -80,9 +80,13 @@ def count(text: str, format_: str) -> tuple[int, set[str]]:
     return len(ids), set(ids)
 
 
-def stream(client: httpx.Client, path: str, pid: int) -> dict:
-    """Read one export as it streams: first-byte and total seconds, bytes,
-    the server's memory before and at its peak."""
+# What ends an export's first record (CSV: the line after the header).
+FIRST_RECORD = {"csv": (b"\n", 2), "ris": (b"ER  - ", 1), "bib": (b"\n}\n", 1), "jsonl": (b"\n", 1)}
+
+
+def stream(client: httpx.Client, path: str, format_: str, pid: int) -> dict:
+    """Read one export as it streams: seconds to its first whole record and
+    to its end, bytes, the server's memory before and at its peak."""
     before = rss_mb(pid)
     peak = [before]
     done = threading.Event()
@@ -93,15 +97,18 @@ def stream(client: httpx.Client, path: str, pid: int) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    marker, times = FIRST_RECORD[format_]
     started = time.perf_counter()
     first = None
-    chunks = []
+    chunks, seen = [], b""
     with client.stream("GET", path) as response:
         response.raise_for_status()
         for chunk in response.iter_bytes():
-            if first is None and chunk:
-                first = time.perf_counter() - started
             chunks.append(chunk)
+            if first is None:
+                seen += chunk
+                if seen.count(marker) >= times:
+                    first = time.perf_counter() - started
     total = time.perf_counter() - started
     done.set()
     sampler.join()
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 paths.append(("articles.csv?_search=", "csv",
                               f"/bannedbook/articles.csv?{httpx.QueryParams(_search=args.q)}"))
             for name, format_, path in paths:
-                result = stream(client, path, pid)
+                result = stream(client, path, format_, pid)
                 got, distinct = count(result["text"], format_)
                 growth.setdefault(label, []).append(result["growth"])
                 rows.append([f"{name} ({total:,} matches)", round(result["first"], 3), round(result["total"], 2),
@@ -148,25 +155,26 @@ def main(argv: list[str] | None = None) -> int:
                                           at_most=False))
                     targets.append(target(f"{name}: distinct articles ÷ rows", round(len(distinct) / got, 4), 1.0,
                                           at_most=False))
-                    targets.append(target(f"{name}: first bytes (s)", round(result["first"], 3), 1.0))
-                print(f"  {name:<24} {total:>7,} matches  first {result['first']:.3f} s  total {result['total']:.1f} s"
-                      f"  {result['bytes'] / 2**20:.1f} MB  {got:,} rows  +{result['growth']:.1f} MB", flush=True)
+                    targets.append(target(f"{name}: first record (s)", round(result["first"], 3), 1.0))
+                print(f"  {name:<24} {total:>7,} matches  first record {result['first']:.3f} s"
+                      f"  total {result['total']:.1f} s  {result['bytes'] / 2**20:.1f} MB  {got:,} rows"
+                      f"  +{result['growth']:.1f} MB", flush=True)
         large_total = total
     assert large_total >= 20000, f"--q finds {large_total:,} articles; the benchmark needs 20,000"
     targets.append(target("server memory growth, 20,000-match export minus the small one's (MB, worst format)",
                            round(max(growth["large"]) - max(growth["small"]), 1), 64))
     pages = crawl_pages(args.db)
     path = save("exports", f"Whole exports of a {large_total:,}-match search",
-                [table(f"Exports of the search for {args.q} from a real server (first bytes and total in s, "
+                [table(f"Exports of the search for {args.q} from a real server (first record and total in s, "
                        "size in MB, rows read back, server memory growth in MB)",
-                       ["export", "first bytes", "total", "MB", "rows", "memory +MB"], rows)],
+                       ["export", "first record", "total", "MB", "rows", "memory +MB"], rows)],
                 notes=[f"A real datasette on 127.0.0.1 (bannedbook.site.served) serving {args.db.name}, built by "
                        f"build_db.py from a {pages:,}-page corpus; one export at a time, read as it streams.",
                        f"The small search is the same query since {since}; memory is the server's VmRSS, sampled "
                        "every 20 ms, its peak during the export minus its value before it.",
                        "The CSV and JSON lines of the search carry each match's highlighted title and snippet, "
-                       "cut while the export streams (a few milliseconds a row): their total time is that work. "
-                       "RIS and BibTeX read the ranked ids alone."],
+                       "cut a hundred articles at a time as the export streams (about a millisecond an article): "
+                       "most of their total time is that work. RIS and BibTeX need no highlights."],
                 targets=targets, pages=pages,
                 out=args.out or RESULTS / f"exports-{size_label(pages)}.json")
     print(f"  saved {path}")
