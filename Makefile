@@ -62,14 +62,16 @@ crawl: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# citation-js, pinned, in .node/: the tests read the RIS and BibTeX exports
-# back with it as well (they skip that check, saying so, where node is missing).
+# citation-js, pinned by tests/citationjs/package-lock.json, in .node/: the
+# tests read the RIS and BibTeX exports back with it as well (they skip that
+# check, saying so, where node or the package is missing).
 NODE_DIR := .node
 NODE_STAMP := $(NODE_DIR)/.installed
-CITATION_JS := @citation-js/core@0.8.2 @citation-js/plugin-ris@0.8.2 @citation-js/plugin-bibtex@0.8.2
-$(NODE_STAMP):
-	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) $(CITATION_JS) \
-		&& touch $(NODE_STAMP); else echo "npm not found: the citation-js checks will be skipped"; fi
+$(NODE_STAMP): tests/citationjs/package.json tests/citationjs/package-lock.json
+	mkdir -p $(NODE_DIR) && cp tests/citationjs/package.json tests/citationjs/package-lock.json $(NODE_DIR)/
+	if ! command -v npm >/dev/null; then echo "npm not found: the citation-js checks will be skipped"; \
+	elif npm ci --silent --no-audit --no-fund --prefix $(NODE_DIR); then touch $(NODE_STAMP); \
+	else echo "citation-js could not be installed: its checks will be skipped"; fi
 
 test: $(STAMP) $(CHROMIUM) $(NODE_STAMP) lint
 	$(BIN)/python -m pytest -q

@@ -55,8 +55,9 @@ def citationjs(text: str, format_: str) -> list[dict]:
     with tempfile.NamedTemporaryFile("w", suffix=f".{format_}", encoding="utf-8", delete=False) as file:
         file.write(text)
     try:
-        done = subprocess.run([node, str(ROOT / "tests" / "citationjs.js"), file.name, format_], capture_output=True,
-                              text=True, env={"NODE_PATH": str(NODE_MODULES), "PATH": "/usr/bin:/bin"}, timeout=60)
+        done = subprocess.run([node, str(ROOT / "tests" / "citationjs" / "read.js"), file.name, format_],
+                              capture_output=True, text=True, timeout=60,
+                              env={"NODE_PATH": str(NODE_MODULES), "PATH": "/usr/bin:/bin"})
     finally:
         Path(file.name).unlink()
     assert done.returncode == 0, done.stderr

@@ -1,5 +1,5 @@
 // Reads a RIS or BibTeX file with citation-js and prints its CSL-JSON items:
-// node tests/citationjs.js FILE ris|bib (NODE_PATH: .node/node_modules).
+// node tests/citationjs/read.js FILE ris|bib (NODE_PATH: .node/node_modules).
 const { plugins } = require('@citation-js/core');
 require('@citation-js/plugin-ris');
 require('@citation-js/plugin-bibtex');
