@@ -144,6 +144,8 @@ def test_seed_is_an_undated_news_article_on_every_route(get, seed_id, gold):
     dates = {"citation_publication_date", "citation_date", "citation_online_date"}
     assert not (dates | {"citation_publisher"}) & tags.keys()
     assert not page.select("time[datetime]")
+    # Nor anything Zotero would take for an author when a page names none (its byline fallback).
+    assert not page.select('[class*="byline" i], [class*="vcard" i], a[rel="author"]')
     assert "not before 2024-07-04" in tags["DC.description"][0]
     block = page.select_one("section.cite")
     assert block.select_one("a.archive-url")["href"] == archive
