@@ -72,7 +72,18 @@ crawl: $(STAMP) ## fetch the site into RAW/crawl/*.warc.gz (CONTACT= required; a
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 
-test: $(STAMP) $(CHROMIUM) lint ## the whole test suite, browser tests included (about 3 minutes)
+# citation-js, pinned by tests/citationjs/package-lock.json, in .node/: the
+# tests read the RIS and BibTeX exports back with it as well (they skip that
+# check, saying so, where node or the package is missing).
+NODE_DIR := .node
+NODE_STAMP := $(NODE_DIR)/.installed
+$(NODE_STAMP): tests/citationjs/package.json tests/citationjs/package-lock.json
+	mkdir -p $(NODE_DIR) && cp tests/citationjs/package.json tests/citationjs/package-lock.json $(NODE_DIR)/
+	if ! command -v npm >/dev/null; then echo "npm not found: the citation-js checks will be skipped"; \
+	elif npm ci --silent --no-audit --no-fund --prefix $(NODE_DIR); then touch $(NODE_STAMP); \
+	else echo "citation-js could not be installed: its checks will be skipped"; fi
+
+test: $(STAMP) $(CHROMIUM) $(NODE_STAMP) lint ## the whole test suite, browser tests included (about 3 minutes)
 	@echo "make test: the whole suite, about 3 minutes on 2 cores (quick loop: .venv/bin/pytest -m 'not browser')"
 	$(BIN)/python -m pytest -q
 
@@ -95,5 +106,5 @@ bench-report: $(STAMP) ## rewrite docs/benchmarks.md from benchmarks/results/
 screenshots: $(STAMP) $(CHROMIUM) ## the README's screenshots
 	PYTHONPATH=tests $(BIN)/python docs/screenshots.py
 
-clean: ## remove .venv and the built database
-	rm -rf $(VENV) $(DB) $(DB).inspect.json .$(DB).building .pytest_cache
+clean: ## remove .venv, .node and the built database
+	rm -rf $(VENV) $(NODE_DIR) $(DB) $(DB).inspect.json .$(DB).building .pytest_cache

@@ -1,24 +1,27 @@
-"""Citations a researcher can paste: RIS and BibTeX exports of any page that
-lists articles, and the citation metadata of the article page.
+"""One citation record per article, written the same way on every route:
+the article page's meta tags (templates/_cite.html), its cite block, RIS,
+BibTeX, and the COinS span each list of articles carries.
 
-Exports are Datasette output renderers, so they work wherever articles are
-listed: one article (/bannedbook/articles/ID.ris), a table search or filter
-(/bannedbook/articles.bib?_search=…), the search query
-(/bannedbook/search.ris?q=…) or any SQL returning article ids. The renderer
-reads the rows' ids and looks the articles up, so a query need not return
-every field a citation needs.
+The record (docs/design.md, *Citations and exports*, says why):
+- a news article (Zotero's newspaperArticle, RIS NEWS, BibTeX @article
+  with entrysubtype newspaper, as biblatex and Zotero read one);
+- title and author as the page gives them; the outlet is the original
+  publisher (来源), else bannedbook.org;
+- the date only when the page states it. An undated article has no date:
+  its not_before/not_after estimate and its capture date go into the
+  record's extra lines (Zotero's Extra, RIS and BibTeX notes, the cite
+  block), which no tool reads as the date;
+- the URL is the archive's copy of the article; the original URL (only an
+  http(s) one) goes into the extra lines;
+- accessed: the day of the export (the day the archive's URL was read).
 
-What is cited:
-- title, author; publisher: the original outlet (来源), else bannedbook.org;
-- the original URL (bannedbook.org's page) and the archive's own URL;
-- the date: published when the page states it, else the date the archive
-  captured the page (articles.captured: the earliest capture), else
-  the estimate, marked "not before";
-- the access date: the capture date when known, else the day of the export.
+Absolute URLs come from configuration (plugin config `bannedbook.base_url`,
+which `make publish` sets), else from the address the server listens on:
+never from the request's Host header.
 
 Every value comes from crawled pages and is treated as hostile: RIS values
-are single lines, BibTeX values are escaped for LaTeX with balanced braces
-(Chinese stays UTF-8), URLs are percent-encoded where they would break a
+are single lines; BibTeX values are escaped for LaTeX with balanced braces
+(Chinese stays UTF-8); URLs are percent-encoded where they would break a
 field.
 """
 
@@ -28,30 +31,36 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
+from .reader import safe_href
+
 DATABASE = "bannedbook"
+PLUGIN = "bannedbook"
 ARCHIVE = "禁闻档案 · Banned News Archive"
 SITE = "bannedbook.org"
 LANGUAGE = "zh"
-COLUMNS = ("id", "url", "title", "author", "source", "source_url", "published", "not_before", "captured")
-# SQLite's default limit on ? parameters is far above this; pages list at most 1,000 rows.
+DEFAULT_BASE_URL = "http://127.0.0.1:8001"
+COLUMNS = ("id", "url", "title", "author", "source", "source_url", "published", "not_before", "not_after",
+           "captured")
+# SQLite's default limit on ? parameters is far above this.
 CHUNK = 500
 
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ENDS = (".", "!", "?", "。", "！", "？", "…")
 _DAY = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
-# LaTeX's special characters, each written so that braces stay balanced
-# (BibTeX counts every brace, escaped or not).
+# LaTeX's special characters as LaTeX's own text commands, which LaTeX,
+# citation-js and pylatexenc read back (braces: see latex()). Zotero's BibTeX
+# import reads \{ \} \$ \% \& \# \_ but not \textbackslash, \textasciitilde or
+# \textasciicircum, and no spelling of those three suits it and LaTeX both:
+# docs/design.md says so and points Zotero users to RIS, which needs no escaping.
 _LATEX = {
     "\\": r"\textbackslash{}",
-    "{": r"\textbraceleft{}",
-    "}": r"\textbraceright{}",
     "%": r"\%",
     "&": r"\&",
     "$": r"\$",
@@ -60,7 +69,6 @@ _LATEX = {
     "^": r"\textasciicircum{}",
     "~": r"\textasciitilde{}",
 }
-_LATEX_TABLE = str.maketrans(_LATEX)
 
 
 @dataclass(frozen=True)
@@ -68,50 +76,51 @@ class Citation:
     id: str
     title: str
     archive_url: str
-    accessed: str  # YYYY-MM-DD
+    accessed: str  # YYYY-MM-DD: the day of the export
     author: str | None = None
     source: str | None = None  # the original outlet (来源)
-    source_url: str | None = None
-    original_url: str | None = None  # the page on bannedbook.org
-    date: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD
-    date_is: str | None = None  # "published", "captured" or "not_before"
+    source_url: str | None = None  # http(s) only
+    original_url: str | None = None  # the page on bannedbook.org, http(s) only
+    date: str | None = None  # stated publication date: YYYY, YYYY-MM or YYYY-MM-DD
+    not_before: str | None = None
+    not_after: str | None = None
     captured: str | None = None
     tags: list[str] = field(default_factory=list)
 
     @property
-    def publisher(self) -> str:
+    def outlet(self) -> str:
         return self.source or SITE
 
     @property
     def url(self) -> str:
-        """The URL to cite: the original when known, else the archive's."""
-        return self.original_url or self.archive_url
+        """The item's URL: the archive's copy (docs/design.md says why)."""
+        return self.archive_url
 
-    def date_text(self) -> str:
+    def extra(self) -> list[str]:
+        """What the record says beside its fields, one "Label: value" line
+        each; no label is a Zotero field or CSL variable, so no tool takes
+        the estimate or the capture for the date."""
+        lines = []
+        if self.original_url:
+            lines.append(f"Original URL: {self.original_url}")
         if not self.date:
-            return "date unknown"
-        return {"published": self.date, "captured": f"{self.date} (captured)",
-                "not_before": f"not before {self.date}"}[self.date_is]
-
-    def note(self) -> str:
-        parts = [f"Archived copy: {ARCHIVE}, {self.archive_url}"]
-        if self.date_is == "not_before":
-            parts.append(f"The page states no date; not before {self.date}, estimated from its text")
-        elif self.date_is == "captured":
-            parts.append("The page states no date; the date given is when the archive captured it")
+            bounds = [f"not before {self.not_before} (estimated from its text)" if self.not_before else "",
+                      f"not after {self.not_after} (its first capture)" if self.not_after else ""]
+            lines.append("Undated: the page states no date" + "".join(f"; {b}" for b in bounds if b))
         if self.captured:
-            parts.append(f"Captured {self.captured}")
+            lines.append(f"Captured: {self.captured} (first web-archive capture)")
         if self.source_url:
-            parts.append(f"Source: {self.publisher}, {self.source_url}")
-        return ". ".join(parts) + "."
+            lines.append(f"Source URL: {self.source_url}")
+        return lines
 
     def text(self) -> str:
         """A citation to paste as it is."""
         author = f"{self.author}. " if self.author else ""
         title = self.title if self.title.endswith(_ENDS) else self.title + "."
-        original = f" Original: {self.original_url}." if self.original_url else ""
-        return (f"{author}“{title}” {self.publisher}, {self.date_text()}. {ARCHIVE}, {self.archive_url}."
-                f"{original} Accessed {self.accessed}.")
+        date = self.date or "undated"
+        notes = "".join(f" {line}." for line in self.extra())
+        return (f"{author}“{title}” {self.outlet}, {date}. {ARCHIVE}, {self.archive_url}. "
+                f"Accessed {self.accessed}.{notes}")
 
 
 def one_line(value: object) -> str:
@@ -136,25 +145,27 @@ def day(value: object) -> str | None:
 
 def citation(row: Mapping, archive_url: str, tags: Sequence[str] = (), today: dt.date | None = None) -> Citation:
     """The citation of one article row (columns as in COLUMNS)."""
-    captured = day(row.get("captured"))
-    dates = [(day(row.get(name)), name) for name in ("published", "captured", "not_before")]
-    date, date_is = next(((date, name) for date, name in dates if date), (None, None))
     text = {name: one_line(row.get(name)) or None for name in ("title", "author", "source", "source_url", "url")}
     return Citation(
         id=str(row["id"]),
         title=text["title"] or "",
         author=text["author"],
         source=text["source"],
-        source_url=text["source_url"],
-        original_url=text["url"],
+        source_url=safe_href(text["source_url"]) or None,
+        original_url=safe_href(text["url"]) or None,
         archive_url=archive_url,
-        date=date,
-        date_is=date_is,
-        captured=captured,
-        accessed=(captured if captured and len(captured) == 10 else None)
-        or (today or dt.datetime.now(dt.UTC).date()).isoformat(),
+        date=day(row.get("published")),
+        not_before=day(row.get("not_before")),
+        not_after=day(row.get("not_after")),
+        captured=day(row.get("captured")),
+        accessed=(today or dt.datetime.now(dt.UTC).date()).isoformat(),
         tags=[one_line(tag) for tag in tags if one_line(tag)],
     )
+
+
+def _date_parts(date: str) -> tuple[str, str, str]:
+    year, month, dd = (date.split("-") + ["", ""])[:3]
+    return year, month, dd
 
 
 def ris(citations: Iterable[Citation]) -> str:
@@ -170,29 +181,46 @@ def ris(citations: Iterable[Citation]) -> str:
         put("ID", c.id)
         put("TI", c.title)
         put("AU", c.author)
-        put("T2", c.source)
-        put("PB", c.publisher)
+        put("T2", c.outlet)
         if c.date:
-            year, month, dd = (c.date.split("-") + ["", ""])[:3]
+            year, month, dd = _date_parts(c.date)
             put("PY", year)
-            qualifier = {"not_before": "not before", "captured": "captured"}.get(c.date_is, "")
-            put("DA", f"{year}/{month}/{dd}/{qualifier}")
-        put("Y2", c.accessed.replace("-", "/"))
+            put("DA", f"{year}/{month}/{dd}/")
         put("UR", c.url)
-        put("L2", c.archive_url)
-        put("DB", ARCHIVE)
+        put("Y2", c.accessed.replace("-", "/"))
         put("LA", LANGUAGE)
         for tag in c.tags:
             put("KW", tag)
-        put("N1", c.note())
+        put("N1", "; ".join(c.extra()))
         lines.append("ER  - ")
         lines.append("")
     return "\r\n".join(lines)
 
 
+def _paired_braces(text: str) -> set[int]:
+    """Positions of the braces in text that pair up, in order."""
+    opened, paired = [], set()
+    for at, char in enumerate(text):
+        if char == "{":
+            opened.append(at)
+        elif char == "}" and opened:
+            paired.update((opened.pop(), at))
+    return paired
+
+
 def latex(value: object) -> str:
-    """Text for a BibTeX field: one line, LaTeX specials escaped."""
-    return one_line(value).translate(_LATEX_TABLE)
+    """Text for a BibTeX field: one line, LaTeX specials escaped. Braces that
+    pair up are written \\{ \\} (balanced, as BibTeX counts every brace,
+    escaped or not); an unpaired one as \\textbraceleft{} or \\textbraceright{}."""
+    text = one_line(value)
+    paired = _paired_braces(text)
+    out = []
+    for at, char in enumerate(text):
+        if char in "{}":
+            out.append("\\" + char if at in paired else (r"\textbraceleft{}" if char == "{" else r"\textbraceright{}"))
+        else:
+            out.append(_LATEX.get(char, char))
+    return "".join(out)
 
 
 def url_field(url: str) -> str:
@@ -205,42 +233,66 @@ def bibtex_key(c: Citation) -> str:
     return "bannedbook-" + re.sub(r"[^0-9A-Za-z]", "", c.id)
 
 
-def bibtex(citations: Iterable[Citation]) -> str:
-    """BibTeX: @article when the outlet is known (as its journal), else @misc."""
-    entries, keys = [], set()
-    for c in citations:
+def bibtex_entry(c: Citation, key: str) -> str:
+    """One @article (a newspaper article: journal is the outlet)."""
+    fields = [("title", "{" + latex(c.title) + "}")]
+    if c.author:
+        # In braces: one name, never split at spaces, commas or "and".
+        fields.append(("author", "{{" + latex(c.author) + "}}"))
+    fields.append(("journal", "{" + latex(c.outlet) + "}"))
+    fields.append(("entrysubtype", "{newspaper}"))
+    if c.date:
+        year, month, _ = _date_parts(c.date)
+        fields.append(("date", "{" + c.date + "}"))
+        fields.append(("year", "{" + year + "}"))
+        if month:
+            fields.append(("month", "{" + str(int(month)) + "}"))
+    fields.append(("url", "{" + url_field(c.url) + "}"))
+    fields.append(("urldate", "{" + c.accessed + "}"))
+    if c.tags:
+        fields.append(("keywords", "{" + ", ".join(latex(tag) for tag in c.tags) + "}"))
+    fields.append(("language", "{" + LANGUAGE + "}"))
+    if extra := c.extra():
+        fields.append(("note", "{" + latex("; ".join(extra)) + "}"))
+    body = ",\n".join(f"  {name} = {value}" for name, value in fields)
+    return f"@article{{{key},\n{body}\n}}\n"
+
+
+class BibtexKeys:
+    """Unique ASCII keys: ids are unique, but stripping characters must not
+    make two collide."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, c: Citation) -> str:
         key = base = bibtex_key(c)
         number = 1
-        while key in keys:  # ids are unique; stripping characters must not make them collide
+        while key in self.seen:
             number += 1
             key = f"{base}-{number}"
-        keys.add(key)
-        fields = [("title", "{" + latex(c.title) + "}")]
-        if c.author:
-            # In braces: one name, never split at spaces or "and".
-            fields.append(("author", "{{" + latex(c.author) + "}}"))
-        if c.source:
-            fields.append(("journal", "{" + latex(c.source) + "}"))
-        fields.append(("publisher", "{" + latex(c.publisher) + "}"))
-        if c.date:
-            year, month, dd = (c.date.split("-") + ["", ""])[:3]
-            fields.append(("year", "{" + year + "}"))
-            if month:
-                fields.append(("month", "{" + str(int(month)) + "}"))
-            # biblatex: an open range for "not before".
-            fields.append(("date", "{" + c.date + ("/" if c.date_is == "not_before" else "") + "}"))
-        fields.append(("url", "{" + url_field(c.url) + "}"))
-        fields.append(("urldate", "{" + c.accessed + "}"))
-        if c.tags:
-            fields.append(("keywords", "{" + ", ".join(latex(tag) for tag in c.tags) + "}"))
-        fields.append(("language", "{Chinese}"))
-        link = r"\url{" + url_field(c.archive_url) + "}"
-        fields.append(("note", "{" + link.join(part.translate(_LATEX_TABLE) for part in c.note().split(c.archive_url))
-                       + "}"))
-        kind = "article" if c.source else "misc"
-        body = ",\n".join(f"  {name} = {value}" for name, value in fields)
-        entries.append(f"@{kind}{{{key},\n{body}\n}}\n")
-    return "\n".join(entries)
+        self.seen.add(key)
+        return key
+
+
+def bibtex(citations: Iterable[Citation], keys: BibtexKeys | None = None) -> str:
+    keys = keys or BibtexKeys()
+    return "\n".join(bibtex_entry(c, keys(c)) for c in citations)
+
+
+def coins(c: Citation) -> str:
+    """The OpenURL ContextObject of a COinS span (the title of a
+    <span class="Z3988">), as Zotero's COinS translator reads it: Dublin
+    Core format with rft.type set to Zotero's item type."""
+    pairs = [("ctx_ver", "Z39.88-2004"), ("rft_val_fmt", "info:ofi/fmt:kev:mtx:dc"), ("rft.type", "newspaperArticle"),
+             ("rft.title", c.title)]
+    if c.author:
+        pairs.append(("rft.creator", c.author))
+    pairs.append(("rft.source", c.outlet))
+    if c.date:
+        pairs.append(("rft.date", c.date))
+    pairs += [("rft.identifier", c.url), ("rft.language", LANGUAGE)]
+    return urlencode(pairs, quote_via=quote)
 
 
 async def articles(db, ids: Sequence[str]) -> list[tuple[dict, list[str]]]:
@@ -259,8 +311,41 @@ async def articles(db, ids: Sequence[str]) -> list[tuple[dict, list[str]]]:
     return [(rows[i], tags.get(i, [])) for i in ids if i in rows]
 
 
-def archive_url(datasette, request, database: str, article_id: str) -> str:
-    return datasette.absolute_url(request, datasette.urls.row(database, "articles", tilde_encode(article_id)))
+def base_url(datasette, scope: Mapping | None = None) -> str:
+    """The site's absolute base: configured, else the address the server
+    listens on (never the Host header a client sends), else the default."""
+    configured = (datasette.plugin_config(PLUGIN) or {}).get("base_url")
+    if configured and safe_href(configured):
+        return safe_href(configured).rstrip("/")
+    server = (scope or {}).get("server")
+    if server and server[0]:
+        host, port = server
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in str(host) else host
+        return f"http://{host}" + ("" if port in (None, 80) else f":{port}")
+    return DEFAULT_BASE_URL
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Every request reaches Datasette with the site's own host and scheme
+    (base_url), so nothing it writes (absolute links, alternate URLs,
+    citations) echoes a Host header a client made up."""
+
+    def wrap(app):
+        async def own_host(scope, receive, send):
+            if scope["type"] == "http":
+                base = urlsplit(base_url(datasette, scope))
+                headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"host"]
+                scope = dict(scope, scheme=base.scheme, headers=[*headers, (b"host", base.netloc.encode("idna"))])
+            return await app(scope, receive, send)
+
+        return own_host
+
+    return wrap
+
+
+def archive_url(datasette, base: str, database: str, article_id: str) -> str:
+    return base + datasette.urls.row(database, "articles", tilde_encode(article_id))
 
 
 def _ids(columns: Sequence[str], rows: Iterable) -> list[str]:
@@ -278,46 +363,73 @@ def _ids(columns: Sequence[str], rows: Iterable) -> list[str]:
     return list(found)
 
 
-def can_cite(database: str, table: str | None, columns: Sequence[str]) -> bool:
+def can_cite(datasette, database: str, table: str | None, columns: Sequence[str], rows: Sequence) -> bool:
     """Offer the exports on pages of articles: the articles table and its
-    rows, and queries that return an `id` column."""
-    return database == DATABASE and (table == "articles" if table else "id" in columns)
+    rows, and queries that return an `id` column. A query's export holds
+    the rows the page got, so it is not offered when Datasette cut them
+    off (lists of articles are exported whole by bannedbook/exports.py)."""
+    if database != DATABASE:
+        return False
+    if table:
+        return table == "articles"
+    return "id" in columns and len(rows) < datasette.setting("max_returned_rows")
 
 
 def renderer(extension: str, content_type: str, write):
     async def render(datasette, request, database, table, columns, rows):
         # Raised, not returned: Datasette would answer a returned error with
         # the status of the page it came from.
-        if not can_cite(database, table, columns):
+        if not can_cite(datasette, database, table, columns, rows):
             raise BadRequest("Citations are made from pages of articles: the articles table, an article, "
-                             "or a query that returns the articles' id column.")
+                             "or a query that returns the articles' id column (at most max_returned_rows rows).")
         found = await articles(datasette.get_database(database), _ids(columns, rows))
         if not found:
             raise NotFound("No articles to cite on this page.")
+        base = base_url(datasette, request.scope)
         today = dt.datetime.now(dt.UTC).date()
-        text = write(citation(row, archive_url(datasette, request, database, row["id"]), tags, today)
-                     for row, tags in found)
+        text = write([citation(row, archive_url(datasette, base, database, row["id"]), tags, today)
+                      for row, tags in found])
         name = f"bannedbook-{found[0][0]['id']}" if len(found) == 1 else "bannedbook"
         return Response(text, content_type=content_type,
                         headers={"content-disposition": f'attachment; filename="{name}.{extension}"'})
 
-    return {"extension": extension, "render": render, "can_render": can_cite}
+    return {"extension": extension, "render": render,
+            "can_render": lambda datasette, database, table, columns, rows: can_cite(datasette, database, table,
+                                                                                      columns, rows)}
+
+
+RIS_TYPE = "application/x-research-info-systems; charset=utf-8"
+BIBTEX_TYPE = "application/x-bibtex; charset=utf-8"
 
 
 @hookimpl
 def register_output_renderer(datasette):
-    return [
-        renderer("ris", "application/x-research-info-systems; charset=utf-8", ris),
-        renderer("bib", "application/x-bibtex; charset=utf-8", bibtex),
-    ]
+    return [renderer("ris", RIS_TYPE, ris), renderer("bib", BIBTEX_TYPE, bibtex)]
+
+
+def coins_maker(datasette, request, database: str):
+    """coins(row) for a list page's template: the COinS of an article row
+    (a mapping with at least id and title), so Zotero offers the list."""
+    base = base_url(datasette, request.scope if request is not None else None)
+    today = dt.datetime.now(dt.UTC).date()
+
+    def coins_of(row) -> str:
+        data = dict(row) if hasattr(row, "keys") else {}
+        if not data.get("id"):
+            return ""
+        return coins(citation(data, archive_url(datasette, base, database, str(data["id"])), today=today))
+
+    return coins_of
 
 
 @hookimpl
 def extra_template_vars(view_name, table, database, request, datasette):
     """`citation` for the article page: its meta tags and cite block
-    (templates/_cite.html)."""
-    if view_name != "row" or table != "articles" or database != DATABASE or request is None:
+    (templates/_cite.html); `coins` for the pages that list articles."""
+    if database != DATABASE:
         return None
+    if view_name != "row" or table != "articles" or request is None:
+        return {"coins": coins_maker(datasette, request, database)}
 
     async def citation_vars() -> dict:
         article_id = urlsafe_components(request.url_vars["pks"])[0]
@@ -325,7 +437,8 @@ def extra_template_vars(view_name, table, database, request, datasette):
         if not found:
             return {"citation": None}
         row, tags = found[0]
-        return {"citation": citation(row, archive_url(datasette, request, database, article_id), tags),
+        base = base_url(datasette, request.scope)
+        return {"citation": citation(row, archive_url(datasette, base, database, article_id), tags),
                 "citation_links": {
                     "ris": datasette.urls.row(database, "articles", tilde_encode(article_id), format="ris"),
                     "bib": datasette.urls.row(database, "articles", tilde_encode(article_id), format="bib"),

@@ -52,7 +52,9 @@ def publish_command(db: Path, app: str, plugins: Path, wheel: Path, generate_dir
     command = [str(datasette), "publish", "fly", str(db), "--app", app, *site_args(),
                "--plugins-dir", str(plugins),
                # The image copies the build folder to /app and installs from there.
-               "--install", f"plugins/{wheel.name}"]
+               "--install", f"plugins/{wheel.name}",
+               # Citations and exports give the app's own address (bannedbook/cite.py).
+               "--plugin-secret", "bannedbook", "base_url", f"https://{app}.fly.dev"]
     if generate_dir:
         command += ["--generate-dir", str(generate_dir)]
     return command

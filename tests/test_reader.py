@@ -94,7 +94,8 @@ def test_search_is_ranked_and_narrowable(site, ids):
     # The title match weighs ten times a body match.
     assert [r["id"] for r in rows] == [ids["related"], ids["seed"]]
     assert all(r["total"] == 2 for r in rows)
-    assert "\ue000习近平\ue001" in rows[0]["title"]
+    # The match is marked in its own field; title is the plain title.
+    assert "\ue000习近平\ue001" in rows[0]["title_highlighted"] and "\ue000" not in rows[0]["title"]
     assert [r["id"] for r in search(site, q="習近平", tag="普京")] == [ids["seed"]]
     assert [r["id"] for r in search(site, q="習近平", author="李明")] == [ids["related"]]
     assert [r["id"] for r in search(site, q="習近平", source="美国之音")] == [ids["related"]]
