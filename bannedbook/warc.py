@@ -492,19 +492,19 @@ def _header_lines(source, what: str) -> tuple[dict[str, str], tuple[str, str] | 
             headers.setdefault(last, value.strip())
 
 
-def _arc_fields(line: bytes | None, arc: bool) -> tuple[str, str, str, int] | None:
+def _arc_fields(line: bytes | None, arc: bool) -> tuple[str, str, str, int | None] | None:
     """(url, date, content type, length) of an ARC header line (version 1:
-    URL IP DATE TYPE LENGTH; version 2: five more fields before LENGTH)."""
-    if not line or not line.endswith(b"\n"):
+    URL IP DATE TYPE LENGTH; version 2: five more fields before LENGTH);
+    length None when it is not a number."""
+    if not line or not line.endswith(b"\n") or not (arc or line.startswith(b"filedesc:")):
         return None
     parts = line.strip().split(b" ")
-    if not (arc or line.startswith(b"filedesc:")) or len(parts) < 5 or not re.fullmatch(rb"\d{1,15}", parts[-1]):
-        return None
     for fields in (10, 5):  # the URL itself may hold spaces
-        if len(parts) >= fields and re.fullmatch(rb"\d{8,14}", parts[-fields + 2]):
+        if len(parts) >= fields and re.fullmatch(rb"\d{8,20}", parts[-fields + 2]):
             url = b" ".join(parts[: len(parts) - fields + 1]).decode("utf-8", "replace")
             if ":" in url:
-                return url, parts[-fields + 2].decode(), parts[-fields + 3].decode("latin-1"), int(parts[-1])
+                length = int(parts[-1]) if re.fullmatch(rb"\d{1,15}", parts[-1]) else None
+                return url, parts[-fields + 2].decode(), parts[-fields + 3].decode("latin-1"), length
     return None
 
 
@@ -622,11 +622,14 @@ def _warc_record(source: _Source, offset: int, limit: int) -> tuple[Record, _Blo
     return record, block
 
 
-def _arc_record(source: _Source, offset: int, limit: int) -> tuple[Record, _Block]:
+def _arc_record(source: _Source, offset: int, limit: int) -> tuple[Record, _Block | None]:
     url, date, media, length = _arc_fields(source.readline(LINE), True)
     captured, date_error = capture_date(date, arc=True)
     kind = "warcinfo" if url.startswith("filedesc:") else "response"
     record = Record(offset, kind, url, captured, None, None, None, None, 0, None, date_error=date_error)
+    if length is None:
+        record.problem = ("damaged-record", "the record states no valid length")
+        return record, None
     block = _Block(source, length)
     if kind == "response":
         _content(block, record, media if media not in ("-", "no-type") else None, limit)
