@@ -106,8 +106,10 @@ class _Broken(Exception):
 class _Source:
     """The file's bytes, read forward in pieces, gzip members undone; knows
     where the current member starts in the file and in the decoded stream.
-    A read stays inside the current member unless `span` (a record begun
-    inside a member may run on into the next, as in a BGZF file)."""
+    A read stays inside the current member unless `span`: a record begun
+    inside a member, or one whose member ends early and the next member
+    does not start a record, runs on into the next member (as in a file
+    gzipped in blocks, BGZF)."""
 
     def __init__(self, handle: BinaryIO, gz: bool, start: int = 0, sha256=None):
         self.handle, self.gz, self.sha256 = handle, gz, sha256
@@ -121,6 +123,7 @@ class _Source:
         self.z = None  # the current member's decompressor; None between members
         self.member_start, self.member_pos = start, 0  # the member's file and decoded offsets
         self.span = False
+        self.in_record = False  # between a record's first line and its end
 
     # ---------------------------------------------------------------- file
 
@@ -216,8 +219,9 @@ class _Source:
             self.raw = b""
             return True
         while True:
-            if self.z is None and (not self.span or not self.open_member()):
-                return False
+            if self.z is None:
+                if not (self.span or self._runs_on()) or not self.open_member():
+                    return False
             if not self.raw and not self._read_raw():
                 raise _Broken(self.raw_at, "the file ends inside a gzip member (truncated)")
             try:
@@ -232,6 +236,16 @@ class _Source:
             if data:
                 self.buf += data
                 return True
+
+    def _runs_on(self) -> bool:
+        """At a member's end inside a record: whether the record goes on in
+        the next member (which then does not start a record itself)."""
+        if not self.in_record:
+            return False
+        while len(self.raw) < 4096 and self._read_raw():
+            pass
+        self.span = self.raw.startswith(GZIP_MAGIC) and not _starts_record(self.raw[:4096])
+        return self.span
 
     def at_member_start(self) -> bool:
         return self.gz and self.pos == self.member_pos
@@ -678,6 +692,7 @@ def _records(source: _Source, limit: int, arc: bool, size: int) -> Iterator[Reco
                 continue
             arc = arc or kind == "arc"
             source.span = not source.at_member_start()
+            source.in_record = True
             record, block = None, None
             try:
                 record, block = (_warc_record if kind == "warc" else _arc_record)(source, offset, limit)
@@ -696,10 +711,12 @@ def _records(source: _Source, limit: int, arc: bool, size: int) -> Iterator[Reco
                 # a record begun has its row, even when its headers are cut off
                 broken.record = record or Record(offset, "unknown", None, None, None, None, None, None, 0, None)
                 raise
+            source.in_record = False
             found += 1
             record.length = source.raw_at - before
             yield record
         except _Broken as broken:
+            source.in_record = False
             start = broken.at if broken.between or not fresh else source.member_start
             if broken.record is not None:
                 found += 1
@@ -777,9 +794,10 @@ def record_at(handle: BinaryIO, offset: int, limit: int, arc: bool = False) -> R
 
 def _first_record(source: _Source, offset: int, limit: int, arc: bool) -> Record | None:
     try:
-        if source.gz and source.z is None and not source.open_member():
+        if source.gz and source.z is None and not source.available() and not source.open_member():
             return None
         line = source.peek_line(LINE)
+        source.in_record = True
         if line and _WARC_LINE.fullmatch(line):
             record, block = _warc_record(source, offset, limit)
         elif _arc_fields(line, arc):
