@@ -225,7 +225,9 @@ class _Source:
             if not self.raw and not self._read_raw():
                 raise _Broken(self.raw_at, "the file ends inside a gzip member (truncated)")
             try:
-                data = self.z.decompress(self.raw, CHUNK)
+                # A member's first bytes come in a small piece: when its data is corrupt, the record's
+                # headers are read before zlib's error loses the rest.
+                data = self.z.decompress(self.raw, 2048 if self.pos + self.available() == self.member_pos else CHUNK)
             except zlib.error as error:
                 raise _Broken(self.raw_at, f"corrupt gzip data ({_reason(error)})") from None
             rest = self.z.unused_data if self.z.eof else self.z.unconsumed_tail
@@ -707,17 +709,21 @@ def _records(source: _Source, limit: int, arc: bool, size: int) -> Iterator[Reco
                                     f"record at byte {offset:,} (truncated)")
                     elif not source.gz:
                         lost.append(_skip_to_record(source, arc))
+                source.in_record = False
+                if source.gz and record.offset == source.member_start and not source.span:
+                    source.skip_filler()  # to the member's end: its checksum is checked before the record goes
             except _Broken as broken:
                 # a record begun has its row, even when its headers are cut off
                 broken.record = record or Record(offset, "unknown", None, None, None, None, None, None, 0, None)
                 raise
-            source.in_record = False
             found += 1
             record.length = source.raw_at - before
             yield record
         except _Broken as broken:
             source.in_record = False
             start = broken.at if broken.between or not fresh else source.member_start
+            if broken.record is None and fresh and not broken.between:  # a member whose first bytes are corrupt
+                broken.record = Record(start, "unknown", None, None, None, None, None, None, 0, None)
             if broken.record is not None:
                 found += 1
                 broken.record.problem = ("damaged-record", f"the record cannot be read whole: {broken.reason}")
