@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,3 +179,82 @@ def chunked(body: bytes, sizes: list[int]) -> bytes:
             out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
         start += len(piece)
     return out + b"0\r\n\r\n"
+
+
+# ------------------------------------------------------------------- bombs
+# Hostile records: a few bytes on disk that state or decode to `size`
+# bytes, each written in pieces (a benchmark writes them at gigabytes), each
+# followed in its file by a genuine record. BOMBS names them.
+
+BOMBS = ("brotli", "gzip", "deflate", "chunk", "header-line", "status-line", "zeros", "garbage")
+PIECE = 1 << 20
+
+
+def _repeat(byte: bytes, size: int):
+    for start in range(0, size, PIECE):
+        yield byte * min(PIECE, size - start)
+
+
+def _compressed(pieces, encoding: str) -> bytes:
+    if encoding == "br":
+        compressor = brotli.Compressor(quality=5)
+        return b"".join(compressor.process(piece) for piece in pieces) + compressor.finish()
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+    return b"".join(compressor.compress(piece) for piece in pieces) + compressor.flush()
+
+
+def _record_pieces(kind: str, url: str, block_length: int, block, extra_header: tuple[str, int] | None = None):
+    """A WARC record as pieces; extra_header: a header of that many bytes."""
+    head = f"WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Date: 2024-07-09T08:00:00Z\r\nWARC-Target-URI: {url}\r\n"
+    yield head.encode()
+    if extra_header:
+        yield f"{extra_header[0]}: ".encode()
+        yield from _repeat(b"a", extra_header[1])
+        yield b"\r\n"
+    yield f"Content-Type: application/http; msgtype=response\r\nContent-Length: {block_length}\r\n\r\n".encode()
+    yield from block
+    yield b"\r\n\r\n"
+
+
+def _member(handle, pieces) -> None:
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    for piece in pieces:
+        handle.write(compressor.compress(piece))
+    handle.write(compressor.flush())
+
+
+def write_bomb(path: Path, name: str, size: int, genuine: bytes) -> int:
+    """Write the bomb `name` of `size` bytes to path (a gzip member per
+    record, but zeros and garbage: plain), then the record genuine; returns
+    the genuine record's offset."""
+    url = f"{SITE}/bnews/bomb/{name}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        if name in ("zeros", "garbage"):  # a file that is no WARC: no newline in `size` bytes
+            for piece in _repeat(b"\x00" if name == "zeros" else b"A", size):
+                handle.write(piece)
+            handle.write(b"" if name == "zeros" else b"\n")
+            offset = handle.tell()
+            handle.write(genuine)
+            return offset
+        if name in ("brotli", "gzip", "deflate"):
+            encoding = {"brotli": "br", "gzip": "gzip", "deflate": "deflate"}[name]
+            body = _compressed(_repeat(b" ", size), encoding)
+            block = http_message(body, [("Content-Type", "text/html"), ("Content-Encoding", encoding)])
+            pieces = _record_pieces("response", url, len(block), [block])
+        elif name == "chunk":  # one chunk of `size` bytes
+            head = http_message(f"{size:x}\r\n".encode(), [("Content-Type", "text/html"),
+                                                          ("Transfer-Encoding", "chunked")])
+            block = [head, *_repeat(b"\x00", size), b"\r\n0\r\n\r\n"]
+            pieces = _record_pieces("response", url, len(head) + size + 7, block)
+        elif name == "header-line":  # one WARC header line of `size` bytes
+            block = http_message(b"<html></html>")
+            pieces = _record_pieces("response", url, len(block), [block], ("X-Bomb", size))
+        elif name == "status-line":  # an HTTP status line of `size` bytes, no newline
+            pieces = _record_pieces("response", url, 13 + size, [b"HTTP/1.1 200 ", *_repeat(b"a", size)])
+        else:
+            raise ValueError(name)
+        _member(handle, pieces)
+        offset = handle.tell()
+        handle.write(gzip.compress(genuine))
+        return offset
