@@ -66,7 +66,7 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
         smaller = ["--smaller", db]
     if raw is not None:
         steps.append(("warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
-    steps += [("crash.py",), ("crawl_bench.py",)]
+    steps += [("crash.py",), ("crawl_bench.py",), ("bombs_bench.py", "--work", str(work / "bombs-bench"))]
     return steps
 
 
