@@ -51,7 +51,7 @@ LINE = 64 * 1024  # the longest header line read (WARC, ARC or HTTP)
 HEADERS = 1 << 20  # a record's WARC or HTTP headers together
 CHUNK = 1 << 16  # bytes decoded at a time
 GZIP_MAGIC = b"\x1f\x8b\x08"
-_FILLER = re.compile(rb"[^ \t\r\n\x00]")  # what separates records (and pads files' ends)
+FILLER = b" \t\r\n\x00"  # what separates records (and pads files' ends)
 _WARC_LINE = re.compile(rb"WARC/\d+\.\d+\r?\n")
 _HTTP_LINE = re.compile(rb"HTTP/\d(?:\.\d)? +(\d{3})(?:[ \t]|\r?\n|$)")
 # The web is younger than 1991; a capture cannot come from the future (a day of clock skew allowed).
@@ -308,12 +308,12 @@ class _Source:
     def skip_filler(self) -> bool:
         """Skip what separates records; False when the scope ends first."""
         while True:
-            found = _FILLER.search(self.buf, self.i)
-            if found:
-                self.skip(found.start() - self.i)
+            window = bytes(self.buf[self.i: self.i + CHUNK])
+            filler = len(window) - len(window.lstrip(FILLER))
+            self.skip(filler)
+            if filler < len(window):
                 return True
-            self.skip(self.available())
-            if not self._more():
+            if not self.available() and not self._more():
                 return False
 
 
