@@ -50,6 +50,7 @@ KINDS = ("response", "revisit", "resource")
 LINE = 64 * 1024  # the longest header line read (WARC, ARC or HTTP)
 HEADERS = 1 << 20  # a record's WARC or HTTP headers together
 CHUNK = 1 << 16  # bytes decoded at a time
+GZIP_PIECE = 1 << 12  # gzip bytes decompressed at a time
 GZIP_MAGIC = b"\x1f\x8b\x08"
 FILLER = b" \t\r\n\x00"  # what separates records (and pads files' ends)
 _WARC_LINE = re.compile(rb"WARC/\d+\.\d+\r?\n")
@@ -224,15 +225,17 @@ class _Source:
                     return False
             if not self.raw and not self._read_raw():
                 raise _Broken(self.raw_at, "the file ends inside a gzip member (truncated)")
+            # Small pieces in and out: zlib's error drops the output of the call that meets corrupt
+            # data, so a piece is all that is lost of what came before it (a member's first piece
+            # is smaller still, so the headers of the record it holds are read).
+            piece = self.raw[: GZIP_PIECE]
             try:
-                # A member's first bytes come in a small piece: when its data is corrupt, the record's
-                # headers are read before zlib's error loses the rest.
-                data = self.z.decompress(self.raw, 2048 if self.pos + self.available() == self.member_pos else CHUNK)
+                data = self.z.decompress(piece, 2048 if self.pos + self.available() == self.member_pos else CHUNK)
             except zlib.error as error:
                 raise _Broken(self.raw_at, f"corrupt gzip data ({_reason(error)})") from None
-            rest = self.z.unused_data if self.z.eof else self.z.unconsumed_tail
-            self.raw_at += len(self.raw) - len(rest)
-            self.raw = rest
+            used = len(piece) - len(self.z.unused_data if self.z.eof else self.z.unconsumed_tail)
+            self.raw_at += used
+            self.raw = self.raw[used:]
             if self.z.eof:
                 self.z = None
             if data:
@@ -690,7 +693,7 @@ def _records(source: _Source, limit: int, arc: bool, size: int) -> Iterator[Reco
             line = source.peek_line(LINE)
             kind = "warc" if line and _WARC_LINE.fullmatch(line) else "arc" if _arc_fields(line, arc) else None
             if kind is None:
-                lost.append(_skip_to_record(source, arc))
+                _skip_to_record(source, arc, lost)
                 continue
             arc = arc or kind == "arc"
             source.span = not source.at_member_start()
@@ -708,7 +711,7 @@ def _records(source: _Source, limit: int, arc: bool, size: int) -> Iterator[Reco
                         lost.append(f"bytes {offset:,}–{source.raw_at:,}: the file ends inside the headers of the "
                                     f"record at byte {offset:,} (truncated)")
                     elif not source.gz:
-                        lost.append(_skip_to_record(source, arc))
+                        _skip_to_record(source, arc, lost)
                 source.in_record = False
                 if source.gz and record.offset == source.member_start and not source.span:
                     source.skip_filler()  # to the member's end: its checksum is checked before the record goes
@@ -752,25 +755,30 @@ def _cut(source: _Source, record: Record, block: _Block) -> None:
     record.payload, record.payload_bytes = None, 0
 
 
-def _skip_to_record(source: _Source, arc: bool) -> str:
+def _skip_to_record(source: _Source, arc: bool, lost: list[str]) -> None:
     """Skip what is not a record up to the next line that starts one (or
-    the scope's end); says what was lost."""
-    start_file, start_pos, gz = source.member_start, source.pos, source.gz
-    plain_start = source.pos
-    while True:
-        line = source.peek_line(LINE)
-        if line is None:
-            source.skip_line()
-            continue
-        if not line:
-            break
-        if source.pos != start_pos and (_WARC_LINE.fullmatch(line) or _arc_fields(line, arc)):
-            break
-        source.skip(len(line))
-    if gz:
-        return (f"{source.pos - start_pos:,} bytes inside the gzip member at byte {start_file:,}, from "
-                f"decompressed byte {start_pos:,}: not a WARC or ARC record")
-    return f"bytes {plain_start:,}–{source.pos:,}: not a WARC or ARC record"
+    the scope's end); adds to lost what was passed over."""
+    start_file, start_pos = source.member_start, source.pos
+    where = (f"from decompressed byte {start_pos:,} of the gzip member at byte {start_file:,}" if source.gz
+             else f"from byte {start_pos:,}")
+    try:
+        while True:
+            line = source.peek_line(LINE)
+            if line is None:
+                source.skip_line()
+                continue
+            if not line:
+                break
+            if source.pos != start_pos and (_WARC_LINE.fullmatch(line) or _arc_fields(line, arc)):
+                break
+            source.skip(len(line))
+    except _Broken:
+        lost.append(f"{where}: not a WARC or ARC record, up to where the gzip data breaks off")
+        raise
+    if source.gz:
+        lost.append(f"{source.pos - start_pos:,} bytes {where}: not a WARC or ARC record")
+    else:
+        lost.append(f"bytes {start_pos:,}–{source.pos:,}: not a WARC or ARC record")
 
 
 def record_at(handle: BinaryIO, offset: int, limit: int, arc: bool = False) -> Record:
