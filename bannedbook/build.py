@@ -47,7 +47,7 @@ from .stories import signature
 from .summaries import write_summaries
 from .update import Update, changes_since
 from .urls import normalise
-from .warc import KINDS, Damaged, Record, record_at, records
+from .warc import KINDS, Damaged, Record, record_at, records, safe_line
 from .workers import make_pool
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -148,9 +148,10 @@ def record_page(name: str, record: Record) -> Page:
     reject = None
     scheme = (record.url or "").partition(":")[0].lower()
     if record.kind not in KINDS and not record.problem:
-        what = SKIPPED.get(record.kind, "a record type that holds no page")
-        page.skipped, page.reason = True, record.kind
-        page.message = f"{record.kind} record: {what}; not a page" + "".join(f"; {note}" for note in notes)
+        kind = safe_line(record.kind)[:40]
+        what = SKIPPED.get(kind, "a record type that holds no page")
+        page.skipped, page.reason = True, kind
+        page.message = f"{kind} record: {what}; not a page" + "".join(f"; {note}" for note in notes)
         return page
     if record.problem:  # cut short, damaged, too large: whatever its type, it could not be read
         reject = record.problem
@@ -159,13 +160,13 @@ def record_page(name: str, record: Record) -> Page:
         return page
     elif record.kind == "response" and not record.http:
         if scheme == "dns":
-            reject = ("dns", f"a DNS lookup ({safe_text(record.url)[0][:200]}), not a web page")
+            reject = ("dns", f"a DNS lookup ({record.url[:200]}), not a web page")
         elif scheme not in ("http", "https", ""):
             reject = (scheme[:20], f"a {scheme[:20]}: capture, not an HTTP response")
         else:
             reject = ("not-http", "the response holds no HTTP status line: not an HTTP response")
     elif record.kind == "response" and record.status != 200:
-        where = f" to {record.location}" if record.location and record.status in (301, 302, 303, 307, 308) else ""
+        where = f" to {record.location[:500]}" if record.location and record.status in (301, 302, 303, 307, 308) else ""
         reject = (f"HTTP {record.status}", f"the capture is an HTTP {record.status} response{where}, not a page")
     elif record.media_type and record.media_type not in HTML_TYPES:
         reject = (record.media_type, f"the capture is {record.media_type}, not an HTML page")
@@ -173,8 +174,8 @@ def record_page(name: str, record: Record) -> Page:
         reject = ("too-large", f"the page is over {MAX_PAGE_BYTES / 1e6:.0f} MB once decoded; pages this large "
                                "are not read")
     if reject:
-        page.reason = reject[0]
-        page.message = "; ".join([reject[1], *notes])
+        page.reason = safe_line(reject[0])
+        page.message = safe_line("; ".join([reject[1], *notes]))  # header values may hold control characters
         page.size = record.payload_bytes
         return page
     _page_from(page, record.payload, record.charset)
