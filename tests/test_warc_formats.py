@@ -106,7 +106,7 @@ def rows(db: Path, file: str) -> dict:
     with sqlite3.connect(db) as conn:
         found = conn.execute("select path, status, reason, message from raw_files where path = ? or path like ?",
                              [file, f"{file}#%"]).fetchall()
-    return {int(path.rpartition("#")[2]) if "#" in path else None: rest for path, *rest in found}
+    return {int(path.rpartition("#")[2]) if "#" in path else None: tuple(rest) for path, *rest in found}
 
 
 def statuses(db: Path, file: str) -> dict:
@@ -240,3 +240,36 @@ def test_an_incremental_build_reads_records_of_a_whole_file_gzip_again(built, tm
     assert content(tmp_path / "x.db") == content(tmp_path / "full.db")
     assert query(tmp_path / "x.db", "select captured from captures where url = ? order by captured", [url(2)]) == [
         ("2024-07-09T08:00:00Z",), ("2024-07-09T08:00:00Z",), ("2024-09-01T00:00:00Z",)]
+
+
+def test_gzip_members_that_cut_records_and_garbage_between_records(tmp_path):
+    records = [warcinfo()] + [response(n) for n in range(30, 34)]
+    plain = b"".join(records)
+    # Gzipped in blocks of 4 KB, each its own member, as BGZF does: records run on from member to member.
+    blocks = tmp_path / "raw" / "blocks.warc.gz"
+    blocks.parent.mkdir()
+    blocks.write_bytes(b"".join(gzip.compress(plain[i: i + 4096]) for i in range(0, len(plain), 4096)))
+    # A plain file with bytes that are no record between two records.
+    offsets = write_records(tmp_path / "raw" / "garbage.warc", records[:3])
+    with open(tmp_path / "raw" / "garbage.warc", "ab") as handle:
+        handle.write(b"\x01\x02 not a record\r\n" * 50)
+        garbage_end = handle.tell()
+        handle.write(records[3] + records[4])
+    # An ARC file with version 2 header lines (as Heritrix wrote them).
+    fields = b"2 0 tests\nURL IP-address Archive-date Content-type Result-code Checksum Location Offset Filename " \
+             b"Archive-length\n"
+    block = http_message(page(34))
+    v2 = [f"filedesc://v2.arc 0.0.0.0 20080430204825 text/plain 200 - - 0 v2.arc {len(fields)}\n".encode() + fields,
+          f"{url(34)} 192.0.2.1 20240709080000 text/html 200 ABCD - 0 v2.arc {len(block)}\n".encode() + block]
+    arc = write_records(tmp_path / "raw" / "v2.arc", [record + b"\n" for record in v2])
+    build(tmp_path / "raw", tmp_path / "x.db", workers=1, progress=False)
+    db = tmp_path / "x.db"
+    blocks_rows = statuses(db, "blocks.warc.gz")
+    assert sorted(status for status, _ in blocks_rows.values()) == ["article"] * 4 + ["skipped"]
+    assert query(db, "select count(*) from articles where url in (?, ?, ?, ?)", [url(n) for n in range(30, 34)]) == [
+        (4,)]
+    found = rows(db, "garbage.warc")
+    assert found[None][:2] == ("rejected", "damaged-warc")
+    assert found[None][2].startswith(f"bytes {offsets[2] + len(records[2]):,}–{garbage_end:,}: not a WARC or ARC")
+    assert found[garbage_end][:2] == ("duplicate", None)  # url(32), read from blocks.warc.gz first
+    assert statuses(db, "v2.arc") == {0: ("skipped", "warcinfo"), arc[1]: ("article", None)}
