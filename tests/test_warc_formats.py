@@ -245,10 +245,14 @@ def test_an_incremental_build_reads_records_of_a_whole_file_gzip_again(built, tm
 def test_gzip_members_that_cut_records_and_garbage_between_records(tmp_path):
     records = [warcinfo()] + [response(n) for n in range(30, 34)]
     plain = b"".join(records)
-    # Gzipped in blocks of 4 KB, each its own member, as BGZF does: records run on from member to member.
+    # Gzipped in blocks, each its own member, as BGZF does: records run on from member to member,
+    # whether they start inside a member (blocks of 4 KB) or at one (each record cut in two members).
     blocks = tmp_path / "raw" / "blocks.warc.gz"
     blocks.parent.mkdir()
     blocks.write_bytes(b"".join(gzip.compress(plain[i: i + 4096]) for i in range(0, len(plain), 4096)))
+    halves = b"".join(gzip.compress(part) for record in records
+                      for part in (record[: len(record) // 2], record[len(record) // 2:]))
+    (tmp_path / "raw" / "halves.warc.gz").write_bytes(halves)
     # A plain file with bytes that are no record between two records.
     offsets = write_records(tmp_path / "raw" / "garbage.warc", records[:3])
     with open(tmp_path / "raw" / "garbage.warc", "ab") as handle:
@@ -268,6 +272,7 @@ def test_gzip_members_that_cut_records_and_garbage_between_records(tmp_path):
     assert sorted(status for status, _ in blocks_rows.values()) == ["article"] * 4 + ["skipped"]
     assert query(db, "select count(*) from articles where url in (?, ?, ?, ?)", [url(n) for n in range(30, 34)]) == [
         (4,)]
+    assert sorted(status for status, _ in statuses(db, "halves.warc.gz").values()) == ["duplicate"] * 4 + ["skipped"]
     found = rows(db, "garbage.warc")
     assert found[None][:2] == ("rejected", "damaged-warc")
     assert found[None][2].startswith(f"bytes {offsets[2] + len(records[2]):,}–{garbage_end:,}: not a WARC or ARC")
