@@ -332,13 +332,15 @@ class _Block:
         return data
 
     def readline(self, limit: int) -> bytes | None:
-        line = self.source.peek_line(min(limit, self.left)) if self.left else b""
-        if line is None and self.left <= limit:  # the block ends inside this line
-            line = self.source.peek_line(self.left + 1) or b""
-            line = line[: self.left]
-        if line:
-            self.source._take(len(line))
-            self.left -= len(line)
+        """The next line of the block (without a newline when the block or
+        the file ends inside it); None when it is longer than limit."""
+        if not self.left:
+            return b""
+        line = self.source.peek_line(min(limit, self.left))
+        if line is None:
+            return None if self.left > limit else self.read(self.left)  # the block ends inside this line
+        self.source._take(len(line))
+        self.left -= len(line)
         return line
 
     def skip_rest(self) -> bool:
