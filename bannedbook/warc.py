@@ -490,7 +490,7 @@ def _header_lines(source, what: str) -> tuple[dict[str, str], tuple[str, str] | 
     while True:
         line = source.readline(LINE)
         if line is None:
-            problem = ("too-large", f"a {what} header line is over {LINE // 1024} KB")
+            problem = ("too-large", f"{'an' if what == 'HTTP' else 'a'} {what} header line is over {LINE // 1024} KB")
             if isinstance(source, _Source):  # the line is skipped; the headers go on
                 source.skip_line()
                 continue

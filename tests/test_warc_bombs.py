@@ -62,3 +62,16 @@ def test_files_that_are_no_warc_are_passed_over(bombed):
     assert rows[f"garbage.warc#{offsets['garbage']}"][:2] == ("article", None)
     assert rows["garbage.warc"] == ("rejected", "damaged-warc", f"bytes 0–{offsets['garbage']:,}: not a WARC or ARC "
                                                                 "record; 1 record(s) read, each with its own row")
+
+
+def test_an_http_header_line_without_end(tmp_path):
+    bomb = warc_record("response", url(90), http_message(b"<html></html>", [("X-Bomb", "a" * 2 * LINE)]))
+    offset = len(bomb)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "x.warc").write_bytes(bomb + genuine(91))
+    build(tmp_path / "raw", tmp_path / "x.db", workers=1, progress=False)
+    with sqlite3.connect(tmp_path / "x.db") as conn:
+        rows = {path: (reason, message) for path, reason, message in
+                conn.execute("select path, coalesce(reason, status), message from raw_files")}
+    assert rows == {"x.warc#0": ("too-large", "an HTTP header line is over 64 KB"),
+                    f"x.warc#{offset}": ("article", None)}
