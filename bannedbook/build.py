@@ -35,6 +35,7 @@ from .files import (
     file_name,
     file_state,
     find_pages,
+    is_arc,
     is_warc,
     open_file,
     order,
@@ -48,7 +49,7 @@ from .stories import signature
 from .summaries import write_summaries
 from .update import Update, changes_since
 from .urls import normalise, site_hosts
-from .warc import Damaged, Record, record_at, records
+from .warc import KINDS, Damaged, Record, record_at, records, safe_line
 from .workers import make_pool
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -60,7 +61,7 @@ class Capture:
 
     url: str | None
     captured: str | None
-    kind: str  # response, revisit or resource
+    kind: str  # response, revisit or resource (or, for a skipped record, its type)
     payload_digest: str | None = None
     refers_to: tuple[str | None, str | None] = (None, None)  # a revisit's (URI, date)
 
@@ -79,6 +80,7 @@ class Page:
     mtime_ns: int | None = None
     capture: Capture | None = None
     signature: bytes | None = None  # the article's story signature (stories.signature of its body)
+    skipped: bool = False  # a record that is not a capture of a page (warcinfo, request, metadata …)
 
 
 @dataclass
@@ -90,7 +92,8 @@ class WarcFile:
     mtime_ns: int | None
     sha256: str | None
     records: int
-    damage: str | None = None  # where and why reading stopped
+    damage: str | None = None  # which byte ranges could not be read, and why
+    reason: str = "damaged-warc"  # of the file's rejection when damaged (not-a-warc, empty)
 
 
 def _page_from(page: Page, data: bytes, http_charset: str | None = None) -> Page:
@@ -126,29 +129,60 @@ def read_page(path: Path, raw: Path) -> Page:
     return page
 
 
+# What the records that are not captures of pages are, for the reader of raw_files.
+SKIPPED = {
+    "warcinfo": "describes the web-archive file (the crawl, its software)",
+    "request": "the HTTP request the crawler sent",
+    "metadata": "the crawler's notes on a capture (links found, fetch times)",
+    "conversion": "a conversion of another record's content",
+    "continuation": "the continuation of a record segmented over several files",
+}
+
+
 def record_page(name: str, record: Record) -> Page:
-    """What a WARC record became. A 200 HTML response (or an HTML resource)
-    is a page; a revisit waits for the writer; anything else is rejected
-    with the reason (HTTP status, media type)."""
+    """What a WARC or ARC record became. A 200 HTML response (or an HTML
+    resource) is a page; a revisit waits for the writer; a record of
+    another type is skipped, saying what it is; anything else is rejected
+    with the reason (HTTP status, media type, what kind of capture)."""
     url = (normalise(record.url) or record.url) if record.url else None
     page = Page(name, capture=Capture(url, record.captured, record.kind, record.payload_digest, record.refers_to))
+    notes = [note for note in (*record.notes, record.date_error) if note]
     reject = None
-    if record.kind == "revisit":
+    scheme = (record.url or "").partition(":")[0].lower()
+    if record.kind not in KINDS and not record.problem:
+        kind = safe_line(record.kind)[:40]
+        what = SKIPPED.get(kind, "a record type that holds no page")
+        page.skipped, page.reason = True, kind
+        page.message = f"{kind} record: {what}; not a page" + "".join(f"; {note}" for note in notes)
         return page
-    if record.error:
-        reject = ("unreadable", record.error)
+    if record.problem:  # cut short, damaged, too large: whatever its type, it could not be read
+        reject = record.problem
+    elif record.kind == "revisit":
+        page.message = "; ".join(notes) or None
+        return page
+    elif record.kind == "response" and not record.http:
+        if scheme == "dns":
+            reject = ("dns", f"a DNS lookup ({record.url[:200]}), not a web page")
+        elif scheme not in ("http", "https", ""):
+            reject = (scheme[:20], f"a {scheme[:20]}: capture, not an HTTP response")
+        else:
+            reject = ("not-http", "the response holds no HTTP status line: not an HTTP response")
     elif record.kind == "response" and record.status != 200:
-        where = f" to {record.location}" if record.location and record.status in (301, 302, 303, 307, 308) else ""
+        where = f" to {record.location[:500]}" if record.location and record.status in (301, 302, 303, 307, 308) else ""
         reject = (f"HTTP {record.status}", f"the capture is an HTTP {record.status} response{where}, not a page")
     elif record.media_type and record.media_type not in HTML_TYPES:
         reject = (record.media_type, f"the capture is {record.media_type}, not an HTML page")
     elif record.payload is None:
-        reject = ("too-large", f"the page is over {MAX_PAGE_BYTES / 1e6:.0f} MB; pages this large are not read")
+        reject = ("too-large", f"the page is over {MAX_PAGE_BYTES / 1e6:.0f} MB once decoded; pages this large "
+                               "are not read")
     if reject:
-        page.reason, page.message = reject
+        page.reason = safe_line(reject[0])
+        page.message = safe_line("; ".join([reject[1], *notes]))  # header values may hold control characters
         page.size = record.payload_bytes
         return page
-    return _page_from(page, record.payload, record.charset)
+    _page_from(page, record.payload, record.charset)
+    page.message = "; ".join(filter(None, [page.message, *notes])) or None
+    return page
 
 
 def _read(item: tuple) -> Page | WarcFile:
@@ -198,7 +232,7 @@ def _items(names: Iterable[str], files: dict[str, Path], raw: Path, budget: _Bud
             yield ("file", name, path, raw)
         elif offset is not None:
             try:
-                record = record_at(open_file(path, raw, limit=None), offset, MAX_PAGE_BYTES)
+                record = record_at(open_file(path, raw, limit=None), offset, MAX_PAGE_BYTES, is_arc(file))
             except (Rejected, Damaged) as error:
                 yield ("rejected", name, Rejected("unreadable", f"the record cannot be read again: {error}"), raw)
                 continue
@@ -212,18 +246,18 @@ def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) ->
     state = file_state(path)
     size, mtime_ns = state or (0, None)
     digest: list[str] = []
-    count, damage = 0, None
+    count, damage, reason = 0, None, "damaged-warc"
     try:
-        for record in records(open_file(path, raw, limit=None), MAX_PAGE_BYTES, digest):
+        for record in records(open_file(path, raw, limit=None), MAX_PAGE_BYTES, digest, is_arc(name)):
             count += 1
             budget.take(record.payload_bytes)
             bar.update(record.length)
             yield ("record", record_name(name, record.offset), record, raw)
     except Damaged as error:
-        damage = str(error)
+        damage, reason = str(error), error.reason
     except Rejected as error:
-        damage = error.message
-    yield ("warc", name, WarcFile(name, size, mtime_ns, digest[0] if digest else None, count, damage), raw)
+        damage, reason = error.message, error.reason
+    yield ("warc", name, WarcFile(name, size, mtime_ns, digest[0] if digest else None, count, damage, reason), raw)
 
 
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
@@ -351,14 +385,16 @@ def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: l
 
 
 def _totals(db_path: Path) -> Counter:
-    """Inputs by status, and rejections by reason, in the database as built."""
+    """Inputs by status, and rejected and skipped ones by reason, in the database as built."""
     names = {"article": "articles", "duplicate": "duplicates", "rejected": "rejected", "skipped": "skipped"}
     with closing(sqlite3.connect(db_path)) as conn:
         counts = Counter({names.get(status, status): n for status, n in
                           conn.execute("select status, count(*) from raw_files group by status")})
-        counts.update({f"rejected: {reason}": n for reason, n in conn.execute(
-            "select coalesce(reason, '?'), count(*) from raw_files where status = 'rejected' group by reason")})
-        counts["records"] = conn.execute("select count(*) from raw_files where path glob '*.warc*#*'").fetchone()[0]
+        counts.update({f"{status}: {reason}": n for status, reason, n in conn.execute(
+            """select status, coalesce(reason, '?'), count(*) from raw_files
+               where status in ('rejected', 'skipped') group by status, reason""")})
+        conn.create_function("is_record", 1, lambda path: split_name(path)[1] is not None, deterministic=True)
+        counts["records"] = conn.execute("select count(*) from raw_files where is_record(path)").fetchone()[0]
     return counts
 
 
@@ -369,15 +405,16 @@ def summary(counts: Counter, db_path: Path, seconds: float) -> str:
         f"  files        {counts['files']:>9,}",
     ]
     if counts["warc_files"]:
-        lines.append(f"    WARC files {counts['warc_files']:>9,}, holding {counts['records']:,} page records")
+        lines.append(f"    WARC/ARC   {counts['warc_files']:>9,}, holding {counts['records']:,} records")
     lines += [
         f"  articles     {counts['articles']:>9,}",
         f"  duplicates   {counts['duplicates']:>9,}",
         f"  rejected     {counts['rejected']:>9,}",
     ]
     lines += [f"    {key[10:]:<20} {n:>7,}" for key, n in sorted(counts.items()) if key.startswith("rejected: ")]
-    if counts["skipped"]:
+    if counts["skipped"]:  # records that are not captures of pages (warcinfo, request, metadata …)
         lines.append(f"  skipped      {counts['skipped']:>9,}")
+        lines += [f"    {key[9:]:<20} {n:>7,}" for key, n in sorted(counts.items()) if key.startswith("skipped: ")]
     if counts["incremental"]:
         lines += [f"  read now     {counts['read']:>9,}",
                   f"  removed      {counts['removed files']:>9,} file(s), holding {counts['removed records']:,} WARC "

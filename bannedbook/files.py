@@ -19,8 +19,10 @@ from typing import BinaryIO
 from .decode import Rejected
 
 PAGE_SUFFIXES = {".txt", ".htm", ".html"}
-# Web archives, read record by record (bannedbook/warc.py).
-WARC_SUFFIXES = (".warc", ".warc.gz")
+# Web archives, read record by record (bannedbook/warc.py): WARC files and
+# the Internet Archive's older ARC files, plain or gzipped.
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+ARC_SUFFIXES = (".arc", ".arc.gz")
 
 # A bannedbook page is tens of kilobytes; parsing time and memory grow with
 # the size in each worker, so far bigger files are recorded, not read.
@@ -113,11 +115,17 @@ def file_sha256(path: Path) -> str | None:
 
 
 def is_warc(name: str) -> bool:
+    """Whether name is a web-archive file (WARC or ARC), read record by record."""
     return name.lower().endswith(WARC_SUFFIXES)
 
 
+def is_arc(name: str) -> bool:
+    return name.lower().endswith(ARC_SUFFIXES)
+
+
 def record_name(file: str, offset: int) -> str:
-    """The raw_files name of the WARC record at offset in file."""
+    """The raw_files name of the WARC or ARC record at offset in file
+    (what the offset counts: bannedbook/warc.py)."""
     return f"{file}#{offset}"
 
 

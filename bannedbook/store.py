@@ -222,9 +222,10 @@ class Store:
         if revisit and not outside:
             self.revisits.append(page)
             return "duplicate"
-        key, status, reason, message = None, "rejected", page.reason, page.message
+        # A web-archive record that is no capture of a page (warcinfo, request …) is skipped, not rejected.
+        key, status, reason, message = None, "skipped" if page.skipped else "rejected", page.reason, page.message
         if outside:
-            reason, message = "off-site", "; ".join(filter(None, [outside, message]))
+            status, reason, message = "rejected", "off-site", "; ".join(filter(None, [outside, message]))
         elif page.article is not None:
             key, mine = article_id(page.article), rank(page)
             held = self.holders.get(key)
@@ -243,22 +244,23 @@ class Store:
         self.pending["raw_files"].append({
             "path": page.path, "sha256": page.sha256, "bytes": page.size, "mtime_ns": page.mtime_ns,
             "encoding": page.encoding, "status": status, "article_id": key,
-            "reason": reason if status == "rejected" else None, "message": message,
+            "reason": reason if status in ("rejected", "skipped") else None, "message": message,
         })  # fmt: skip
         if capture and capture.kind in CAPTURE_KINDS:
             self.add_capture(page, key, status, page.sha256, reason if status == "rejected" else None)
         return status
 
     def add_warc_file(self, warc: WarcFile) -> None:
-        """A WARC file read: its row in warc_files and, when it could not be
-        read to its end, a rejected raw_files row saying where and why."""
+        """A WARC file read: its row in warc_files and, when parts of it could
+        not be read (or none of it), a rejected raw_files row saying which
+        byte ranges and why."""
         self.pending["warc_files"].append({"path": warc.path, "bytes": warc.size, "mtime_ns": warc.mtime_ns,
                                            "sha256": warc.sha256, "records": warc.records})
         if warc.damage:
             self.pending["raw_files"].append({
                 "path": warc.path, "sha256": warc.sha256, "bytes": warc.size, "mtime_ns": warc.mtime_ns,
-                "encoding": None, "status": "rejected", "article_id": None, "reason": "damaged-warc",
-                "message": f"{warc.damage}; the {warc.records:,} record(s) before it were read",
+                "encoding": None, "status": "rejected", "article_id": None, "reason": warc.reason,
+                "message": f"{warc.damage}; {warc.records:,} record(s) read, each with its own row",
             })  # fmt: skip
 
     def add_capture(self, page: Page, key: str | None, status: str, sha256: str | None, why: str | None = None) -> None:

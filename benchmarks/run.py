@@ -70,7 +70,8 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
         smaller = ["--smaller", db]
     if raw is not None:
         steps.append(("benchmarks/warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
-    steps += [("benchmarks/crash.py",), ("benchmarks/crawl_bench.py",)]
+    steps += [("benchmarks/crash.py",), ("benchmarks/crawl_bench.py",),
+              ("benchmarks/bombs_bench.py", "--work", str(work / "bombs-bench"))]
     return steps
 
 

@@ -79,7 +79,6 @@ def record_offsets(path: Path) -> dict[int, str]:
     with open(path, "rb") as handle:
         iterator = ArchiveIterator(handle)
         for record in iterator:
-            record.content_stream().read()
             found[iterator.get_record_offset()] = record.rec_type
     return found
 
@@ -89,12 +88,19 @@ def test_every_record_has_a_row_at_its_offset(warc_crawl):
     rows = {path for (path,) in query(db, "select path from raw_files where path like '%#%'")}
     expected = set()
     for name in ("crawl/2024-07/a.warc.gz", "crawl/b.warc"):
-        expected |= {f"{name}#{offset}" for offset, kind in record_offsets(raw / name).items()
-                     if kind in ("response", "revisit", "resource")}
-    expected |= {f"damaged/c.warc.gz#{offset}" for offset in warc_crawl[2]["before_damage"]}
+        expected |= {f"{name}#{offset}" for offset in record_offsets(raw / name)}
+    # The damaged file: every record up to the cut one, which has its row too.
+    damaged = warc_crawl[2]["cut_at"]
+    expected |= {f"damaged/c.warc.gz#{offset}" for offset in record_offsets(raw / "damaged/c.warc.gz")
+                 if offset < damaged} | {f"damaged/c.warc.gz#{damaged}"}
     assert rows == expected
-    # warcinfo and request records describe the others; they are not inputs.
-    assert not query(db, "select path from raw_files where path like '%#0'")
+    # warcinfo and request records describe the others: skipped, saying what they are.
+    kinds = {path.rpartition("#")[2]: record_offsets(raw / path.rpartition("#")[0])[int(path.rpartition("#")[2])]
+             for (path,) in query(db, "select path from raw_files where status = 'skipped'")}
+    assert set(kinds.values()) == {"warcinfo", "request"}
+    assert query(db, "select status, reason, message from raw_files where path = 'crawl/b.warc#0'") == [
+        ("skipped", "warcinfo", "warcinfo record: describes the web-archive file (the crawl, its software); "
+                                "not a page")]
 
 
 def test_records_become_articles_or_say_why_not(warc_crawl):
@@ -196,14 +202,23 @@ def test_the_latest_capture_is_shown_and_the_earlier_kept(warc_crawl):
         ("2024-07-20T00:00:00Z", "duplicate"), ("2024-09-01T00:00:00Z", "article")]
 
 
+def raw_of(warc_crawl) -> Path:
+    return warc_crawl[0]
+
+
 def test_a_damaged_warc_keeps_what_comes_before_the_damage(warc_crawl):
     _, db, facts = warc_crawl
     before = facts["before_damage"]
-    rows = query(db, "select path, status from raw_files where path like 'damaged/%' order by path")
-    assert sorted(rows) == sorted([(f"damaged/c.warc.gz#{offset}", "article") for offset in before]
-                                  + [("damaged/c.warc.gz", "rejected")])
+    rows = query(db, "select path, status from raw_files where path like 'damaged/%' and status != 'skipped'")
+    assert set(rows) == {(f"damaged/c.warc.gz#{offset}", "article") for offset in before} | {
+        (f"damaged/c.warc.gz#{facts['cut_at']}", "rejected"), ("damaged/c.warc.gz", "rejected")}
     (reason, message), = query(db, "select reason, message from raw_files where path = 'damaged/c.warc.gz'")
-    assert reason == "damaged-warc" and f"byte {facts['cut_at']:,}" in message and "truncated" in message
+    size = (raw_of(warc_crawl) / "damaged/c.warc.gz").stat().st_size
+    assert reason == "damaged-warc" and message.startswith(f"bytes {facts['cut_at']:,}–{size:,}")
+    assert "truncated" in message
+    (reason, message), = query(db, "select reason, message from raw_files where path = ?",
+                               [f"damaged/c.warc.gz#{facts['cut_at']}"])
+    assert reason == "damaged-record" and "truncated" in message
 
 
 @pytest.mark.parametrize("cut", ["in the payload", "in the headers", "at a record's end"])
@@ -218,12 +233,14 @@ def test_an_uncompressed_warc_cut_short(tmp_path, cut):
            "at a record's end": data.rindex(b"WARC/1.0", 0, offsets[2])}
     path.write_bytes(data[: end[cut]])
     build(tmp_path / "raw", tmp_path / "x.db", workers=1, progress=False)
-    rows = query(tmp_path / "x.db", "select path, status, reason from raw_files order by path")
+    rows = query(tmp_path / "x.db", "select path, status, reason from raw_files where status != 'skipped'")
     if cut == "at a record's end":
         assert sorted(rows) == sorted([(f"x.warc#{offsets[0]}", "article", None),
                                        (f"x.warc#{offsets[1]}", "article", None)])
     else:
-        assert rows == [("x.warc", "rejected", "damaged-warc"), (f"x.warc#{offsets[0]}", "article", None)]
+        # The record cut short has its own row; the file's row says which bytes were lost.
+        assert set(rows) == {("x.warc", "rejected", "damaged-warc"), (f"x.warc#{offsets[0]}", "article", None),
+                             (f"x.warc#{offsets[1]}", "rejected", "damaged-record")}
 
 
 def test_a_revisit_of_a_capture_not_in_the_archive_is_rejected(tmp_path):
@@ -231,7 +248,8 @@ def test_a_revisit_of_a_capture_not_in_the_archive_is_rejected(tmp_path):
     write_warc(tmp_path / "raw" / "only-revisit.warc.gz", [
         Entry(CANONICAL, kind="revisit", refers_to=original, digest="sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ")])
     build(tmp_path / "raw", tmp_path / "x.db", workers=1, progress=False)
-    assert query(tmp_path / "x.db", "select status, reason from raw_files") == [("rejected", "revisit-unresolved")]
+    assert query(tmp_path / "x.db", "select status, reason from raw_files where status != 'skipped'") == [
+        ("rejected", "revisit-unresolved")]
     assert query(tmp_path / "x.db", "select status, article_id from captures") == [("rejected", None)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +113,148 @@ def crawl_entries() -> dict[str, Entry]:
                           full_page(url=CANONICAL.replace("2059001", "2059012")).encode(),
                           kind="resource", content_type="text/html"),
     }
+
+
+# ------------------------------------------------- records written by hand
+# Every shape other tools write (WARC/0.17, 1.1, ARC, whole-file gzip, BGZF
+# blocks, bombs) is made byte for byte here, so each test knows every
+# record's offset.
+
+
+def http_message(body: bytes, headers: list[tuple[str, str]] | None = None, status: str = "200 OK") -> bytes:
+    """An HTTP response as a WARC response record's block holds it."""
+    head = [f"HTTP/1.1 {status}"] + [f"{name}: {value}" for name, value in
+                                      (headers if headers is not None else [("Content-Type", "text/html")])]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def warc_record(kind: str, url: str | None, block: bytes, version: str = "1.0", date: str = "2024-07-09T08:00:00Z",
+                content_type: str | None = "application/http; msgtype=response",
+                extra: list[tuple[str, str]] | None = None) -> bytes:
+    """One WARC record, serialised as the standard has it since WARC/0.17."""
+    headers = [("WARC-Type", kind), ("WARC-Record-ID", f"<urn:uuid:{hash((kind, url, block)) & (1 << 64) - 1:032x}>"),
+               ("WARC-Date", date)]
+    headers += [("WARC-Target-URI", url)] if url else []
+    headers += [("Content-Type", content_type)] if content_type else []
+    headers += (extra or []) + [("Content-Length", str(len(block)))]
+    head = f"WARC/{version}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
+    return head.encode("utf-8") + block + b"\r\n\r\n"
+
+
+def warcinfo(version: str = "1.0") -> bytes:
+    return warc_record("warcinfo", None, b"software: tests/warcs.py\r\nformat: WARC File Format\r\n", version,
+                       content_type="application/warc-fields")
+
+
+def arc_records(name: str, entries: list[tuple[str, str, str, bytes]]) -> list[bytes]:
+    """An ARC file (version 1, as the Internet Archive wrote them): its
+    header record, then one record per (url, 14-digit date, content type, block)."""
+    fields = b"1 0 tests\nURL IP-address Archive-date Content-type Archive-length\n"
+    records = [f"filedesc://{name} 0.0.0.0 20080430204825 text/plain {len(fields)}\n".encode() + fields + b"\n"]
+    for url, date, media, block in entries:
+        records.append(f"{url} 192.0.2.1 {date} {media} {len(block)}\n".encode() + block + b"\n")
+    return records
+
+
+def write_records(path: Path, records: list[bytes], gz: str | None = None) -> list[int]:
+    """Write records to path: plain, a gzip member per record (gz="record"),
+    or the whole file gzipped at once (gz="file", as `gzip -c x.warc`).
+    Returns each record's name offset: the file offset of its member, or
+    for a plain or whole-file-gzipped file its offset in the plain bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    offsets, data = [], b""
+    for record in records:
+        offsets.append(len(data))
+        data += gzip.compress(record) if gz == "record" else record
+    path.write_bytes(gzip.compress(data) if gz == "file" else data)
+    return offsets
+
+
+def chunked(body: bytes, sizes: list[int]) -> bytes:
+    """body in Transfer-Encoding: chunked, cut into chunks of these sizes (the rest in one more)."""
+    out, start = b"", 0
+    for size in sizes + [len(body)]:
+        piece = body[start: start + size]
+        if piece:
+            out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        start += len(piece)
+    return out + b"0\r\n\r\n"
+
+
+# ------------------------------------------------------------------- bombs
+# Hostile records: a few bytes on disk that state or decode to `size`
+# bytes, each written in pieces (a benchmark writes them at gigabytes), each
+# followed in its file by a genuine record. BOMBS names them.
+
+BOMBS = ("brotli", "gzip", "deflate", "chunk", "header-line", "status-line", "zeros", "garbage")
+PIECE = 1 << 20
+
+
+def _repeat(byte: bytes, size: int):
+    for start in range(0, size, PIECE):
+        yield byte * min(PIECE, size - start)
+
+
+def _compressed(pieces, encoding: str) -> bytes:
+    if encoding == "br":
+        compressor = brotli.Compressor(quality=5)
+        return b"".join(compressor.process(piece) for piece in pieces) + compressor.finish()
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+    return b"".join(compressor.compress(piece) for piece in pieces) + compressor.flush()
+
+
+def _record_pieces(kind: str, url: str, block_length: int, block, extra_header: tuple[str, int] | None = None):
+    """A WARC record as pieces; extra_header: a header of that many bytes."""
+    head = f"WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Date: 2024-07-09T08:00:00Z\r\nWARC-Target-URI: {url}\r\n"
+    yield head.encode()
+    if extra_header:
+        yield f"{extra_header[0]}: ".encode()
+        yield from _repeat(b"a", extra_header[1])
+        yield b"\r\n"
+    yield f"Content-Type: application/http; msgtype=response\r\nContent-Length: {block_length}\r\n\r\n".encode()
+    yield from block
+    yield b"\r\n\r\n"
+
+
+def _member(handle, pieces) -> None:
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    for piece in pieces:
+        handle.write(compressor.compress(piece))
+    handle.write(compressor.flush())
+
+
+def write_bomb(path: Path, name: str, size: int, genuine: bytes) -> int:
+    """Write the bomb `name` of `size` bytes to path (a gzip member per
+    record, but zeros and garbage: plain), then the record genuine; returns
+    the genuine record's offset."""
+    url = f"{SITE}/bnews/bomb/{name}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        if name in ("zeros", "garbage"):  # a file that is no WARC: no newline in `size` bytes
+            for piece in _repeat(b"\x00" if name == "zeros" else b"A", size):
+                handle.write(piece)
+            handle.write(b"" if name == "zeros" else b"\n")
+            offset = handle.tell()
+            handle.write(genuine)
+            return offset
+        if name in ("brotli", "gzip", "deflate"):
+            encoding = {"brotli": "br", "gzip": "gzip", "deflate": "deflate"}[name]
+            body = _compressed(_repeat(b" ", size), encoding)
+            block = http_message(body, [("Content-Type", "text/html"), ("Content-Encoding", encoding)])
+            pieces = _record_pieces("response", url, len(block), [block])
+        elif name == "chunk":  # one chunk of `size` bytes
+            head = http_message(f"{size:x}\r\n".encode(), [("Content-Type", "text/html"),
+                                                          ("Transfer-Encoding", "chunked")])
+            block = [head, *_repeat(b"\x00", size), b"\r\n0\r\n\r\n"]
+            pieces = _record_pieces("response", url, len(head) + size + 7, block)
+        elif name == "header-line":  # one WARC header line of `size` bytes
+            block = http_message(b"<html></html>")
+            pieces = _record_pieces("response", url, len(block), [block], ("X-Bomb", size))
+        elif name == "status-line":  # an HTTP status line of `size` bytes, no newline
+            pieces = _record_pieces("response", url, 13 + size, [b"HTTP/1.1 200 ", *_repeat(b"a", size)])
+        else:
+            raise ValueError(name)
+        _member(handle, pieces)
+        offset = handle.tell()
+        handle.write(gzip.compress(genuine))
+        return offset
