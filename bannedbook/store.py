@@ -382,7 +382,7 @@ class Store:
             if row is None:
                 status, reason = "rejected", "revisit-unresolved"
                 message = (f"revisit of a capture not in the archive ({uri or capture.url}, "
-                           f"{date or 'date not given'}; payload {capture.payload_digest})")
+                           f"{date or 'date not given'}; payload {capture.payload_digest or 'digest not given'})")
             else:
                 path, url, when, held, sha256, status, reason = row
                 same = f"same payload as {path} (captured {when or 'at no valid date'})"
@@ -395,6 +395,7 @@ class Store:
                     message = f"revisit: {same}"
                 else:
                     message = f"revisit: {same}, which is {status} ({reason})"
+            message = "; ".join(filter(None, [message, page.message]))  # the record's own notes (a bad date …)
             self.pending["raw_files"].append({
                 "path": page.path, "sha256": sha256, "bytes": None, "mtime_ns": page.mtime_ns, "encoding": None,
                 "status": status, "article_id": key, "reason": reason, "message": message,
