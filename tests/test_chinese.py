@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bannedbook.chinese import (
+from bannedbook.text.chinese import (
     CHAR_MARK,
     MARK_END,
     MARK_START,
@@ -94,7 +94,7 @@ def index_columns_by_definition(title: str, body: str) -> tuple[str, str]:
 
 
 def is_traditional_by_definition(text: str) -> bool:
-    from bannedbook.chinese import _traditional_to_simplified
+    from bannedbook.text.chinese import _traditional_to_simplified
 
     traditional = sum(1 for char in text if char in _traditional_to_simplified())
     han = sum(1 for char in text if re.match("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]",

@@ -22,12 +22,13 @@ from fakesite import TITLE, FakeSite, path_of
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 
-from bannedbook import crawlstore
-from bannedbook.crawl import Settings, crawl
-from bannedbook.crawlstore import CrawlError, CrawlStore, Exchange
-from bannedbook.discover import parse_sitemap
-from bannedbook.files import find_pages
-from bannedbook.urls import article_kind, normalise
+from bannedbook.build.files import find_pages
+from bannedbook.crawl import crawlstore
+from bannedbook.crawl.crawl import Settings, crawl
+from bannedbook.crawl.crawlstore import CrawlStore, Exchange
+from bannedbook.crawl.discover import parse_sitemap
+from bannedbook.errors import CrawlError
+from bannedbook.text.urls import article_kind, normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACT = "https://example.org/archive-team"
@@ -471,7 +472,7 @@ def test_sitemaps_without_namespace_gzipped_and_with_entities():
 
 
 def test_any_url_a_page_states_is_read_without_raising():
-    from bannedbook.urls import article_url, is_mirror
+    from bannedbook.text.urls import article_url, is_mirror
 
     for url in ("http://[::1", "http://[::1/bnews/zh-tw/a/20240708/1.html", "", "zh-tw", "//[zz"):
         assert article_url(url) == url and not is_mirror(url)

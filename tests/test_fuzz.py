@@ -26,11 +26,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pages import CANONICAL, SEED, full_page, traditional, write_crawl
 
-from bannedbook import files as file_policy
-from bannedbook.build import Page, build, read_page
-from bannedbook.decode import Decoded, Rejected, decode
-from bannedbook.extract import Article, extract
-from bannedbook.files import MAX_PAGE_BYTES
+from bannedbook.build import files as file_policy
+from bannedbook.build.extract import Article, extract
+from bannedbook.build.pipeline import Page, build, read_page
+from bannedbook.errors import Rejected
+from bannedbook.text.decode import MAX_PAGE_BYTES, Decoded, decode
 
 LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 
@@ -311,6 +311,6 @@ def test_a_file_that_cannot_be_read_is_rejected(tmp_path, monkeypatch):
     def refuse(path, flags):  # as root, chmod cannot make a file unreadable
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr("bannedbook.files.os.open", refuse)
+    monkeypatch.setattr("bannedbook.build.files.os.open", refuse)
     page = read_page(raw / "locked.html", raw)
     assert (page.reason, page.message) == ("unreadable", "cannot read the file: Permission denied")

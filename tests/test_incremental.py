@@ -13,9 +13,9 @@ from corpus import generate
 from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, SEED_NAME, full_page, write_crawl
 from snapshot import content
 
-from bannedbook import build as pipeline
-from bannedbook.store import pipeline_modules
-from bannedbook.update import Update
+from bannedbook.build import pipeline
+from bannedbook.build.fingerprint import pipeline_modules
+from bannedbook.build.update import Update
 
 
 def build(raw: Path, db: Path, **options) -> dict:
@@ -133,11 +133,12 @@ def test_the_code_fingerprint_covers_every_module_a_build_runs():
     """Every module of the package a build loads (whatever its import
     style) is in the fingerprint, so a change to it rebuilds in full."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, bannedbook.build, bannedbook.store as s; "
-         "s.Store; import bannedbook.warc, bannedbook.stories as st; st.signature('文' * 60); "
-         "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('bannedbook.')))"],
+        [sys.executable, "-c", "import sys, bannedbook.build.pipeline, bannedbook.db.store as s; "
+         "s.Store; import bannedbook.build.warc, bannedbook.research.stories as st; st.signature('文' * 60); "
+         "print(' '.join(m for m in sys.modules if m.startswith('bannedbook.')))"],
         capture_output=True, text=True, check=True).stdout.split()
-    assert {"build", "extract", "chinese", "stories", "warc", "files"} <= set(loaded)
+    assert {f"bannedbook.{name}" for name in ("build.pipeline", "build.extract", "text.chinese", "research.stories",
+                                              "build.warc", "build.files", "db.store")} <= set(loaded)
     assert set(loaded) <= set(pipeline_modules())
 
 

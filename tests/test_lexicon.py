@@ -16,10 +16,10 @@ import sqlite_utils
 from conftest import ROOT
 from truth import fold, phrase_hits
 
-from bannedbook.build import build
-from bannedbook.chinese import quoted
-from bannedbook.lexicon import LexiconError, read_lexicons, write_lexicon
-from bannedbook.site import make_datasette
+from bannedbook.build.pipeline import build
+from bannedbook.research.lexicon import LexiconError, read_lexicons, write_lexicon
+from bannedbook.text.chinese import quoted
+from bannedbook.web.site import make_datasette
 
 # Simplified and Traditional, Latin in any case and width, one character, and
 # terms full of what would be search syntax if they were queries.
@@ -235,7 +235,7 @@ def test_incremental_builds_keep_the_lexicon_up_to_date(tmp_path):
 
 
 def test_a_failing_lexicon_step_leaves_the_old_database(tmp_path, monkeypatch):
-    import bannedbook.build
+    import bannedbook.build.pipeline
 
     db = tmp_path / "bannedbook.db"
     build(ROOT / "raw", db, workers=1, progress=False)
@@ -244,7 +244,7 @@ def test_a_failing_lexicon_step_leaves_the_old_database(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the lexicon step failed")
 
-    monkeypatch.setattr(bannedbook.build, "write_lexicon", broken)
+    monkeypatch.setattr(bannedbook.build.pipeline, "write_lexicon", broken)
     with pytest.raises(RuntimeError):
         build(ROOT / "raw", db, workers=1, progress=False, full=True)
     assert db.read_bytes() == before and not list(tmp_path.glob(".*.building"))

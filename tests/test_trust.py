@@ -12,9 +12,9 @@ from pages import CANONICAL, SEED, SEED_NAME, full_page, traditional
 from snapshot import content
 from warcs import HEADER_ONLY, SITE, Entry, write_warc
 
-from bannedbook.build import build, summary
-from bannedbook.crawlstore import CrawlStore, Exchange
-from bannedbook.store import BuildError
+from bannedbook.build.pipeline import build, summary
+from bannedbook.crawl.crawlstore import CrawlStore, Exchange
+from bannedbook.errors import BuildError
 
 GENUINE_TITLE = "杨威：中共能挖动哈萨克斯坦和上合组织吗？"
 FORGED = """<h2>冒名顶替的标题</h2>
@@ -55,7 +55,7 @@ def assert_genuine_article(db: Path) -> None:
 
 
 def write_crawler_warc(raw: Path, url: str, body: bytes) -> None:
-    """A WARC written by the crawler's own store (bannedbook/crawlstore.py)."""
+    """A WARC written by the crawler's own store (bannedbook/crawl/crawlstore.py)."""
     store = CrawlStore(raw)
     crawl, _ = store.begin(SITE + "/")
     path = url.removeprefix(SITE)

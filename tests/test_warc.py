@@ -16,8 +16,8 @@ from snapshot import content
 from warcio.archiveiterator import ArchiveIterator
 from warcs import HEADER_ONLY_URL, SITE, UNDATED_URL, Entry, crawl_entries, write_warc
 
-from bannedbook.build import build
-from bannedbook.site import make_datasette
+from bannedbook.build.pipeline import build
+from bannedbook.web.site import make_datasette
 
 RECAPTURED = CANONICAL.replace("2059001", "2059021")
 PAIR = CANONICAL.replace("2059001", "2059031")  # Simplified page and zh-tw mirror, in one WARC, mirror first

@@ -14,8 +14,8 @@ from pages import CANONICAL, full_page
 from snapshot import content
 from warcs import arc_records, chunked, http_message, warc_record, warcinfo, write_records
 
-from bannedbook.build import build
-from bannedbook.warc import capture_date, record_at
+from bannedbook.build.pipeline import build
+from bannedbook.build.warc import capture_date, record_at
 
 
 def url(n: int) -> str:
