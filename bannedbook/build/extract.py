@@ -52,9 +52,7 @@ from bannedbook.errors import Rejected
 from bannedbook.records import Article, Link, Paragraph
 from bannedbook.text.chinese import is_traditional
 from bannedbook.text.decode import safe_text
-from bannedbook.text.urls import article_url, same_page
-
-SITE = "https://www.bannedbook.org/"
+from bannedbook.text.urls import SITE, SITE_HOSTS, article_url, same_page
 
 # Site furniture: never part of an article, wherever it sits in the page.
 _FURNITURE_TAGS = {"script", "style", "iframe", "noscript", "form", "object", "embed", "nav", "footer"}
@@ -78,7 +76,7 @@ _STATED_DATE = re.compile(r"[0-9]{4}")
 _ARTICLE_URL = re.compile(r"/bnews/([^/]+)/(?:\d{8}/)?(\d+)\.html?$")
 # A section of the site (…/bnews/comments/ or an article in it); tag pages
 # (…/bnews/tag/普京/) are not sections.
-_SECTION_URL = re.compile(r"^https?://(?:www\.)?bannedbook\.org/bnews/(?!tag/)([^/?#]+)/")
+_SECTION_URL = re.compile(rf"^https?://(?:{'|'.join(map(re.escape, SITE_HOSTS))})/bnews/(?!tag/)([^/?#]+)/")
 _AUTHOR_LINE = re.compile(r"^\s*作者\s*[:：]\s*")
 _SOURCE_LINE = re.compile(r"^\s*来源\s*[:：]\s*")
 _ENDS_SENTENCE = tuple("。，,；;：:…”」』》）)")

@@ -52,7 +52,7 @@ from bannedbook.records import Capture, Page, WarcFile
 from bannedbook.research.lexicon import Lexicon, lexicon_is_current, read_lexicons, write_lexicon
 from bannedbook.research.stories import signature
 from bannedbook.text.decode import decode, safe_text
-from bannedbook.text.urls import normalise, site_hosts
+from bannedbook.text.urls import normalise_url, site_hosts
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -106,7 +106,7 @@ def record_page(name: str, record: Record) -> Page:
     resource) is a page; a revisit waits for the writer; a record of
     another type is skipped, saying what it is; anything else is rejected
     with the reason (HTTP status, media type, what kind of capture)."""
-    url = (normalise(record.url) or record.url) if record.url else None
+    url = (normalise_url(record.url) or record.url) if record.url else None
     page = Page(name, capture=Capture(url, record.captured, record.kind, record.payload_digest, record.refers_to))
     notes = [note for note in (*record.notes, record.date_error) if note]
     reject = None

@@ -59,9 +59,8 @@ from bannedbook.crawl.crawlstore import WARC_SIZE, CrawlStore, Exchange
 from bannedbook.crawl.discover import MAX_SITEMAP_BYTES, Discovery, discover, same_site
 from bannedbook.errors import CrawlError
 from bannedbook.text.decode import MAX_PAGE_BYTES  # one limit: a page the build would not read is not fetched whole
-from bannedbook.text.urls import normalise
+from bannedbook.text.urls import SITE, normalise_url
 
-SITE = "https://www.bannedbook.org/"
 PRODUCT = "bannedbook-archive"  # the token robots.txt rules are matched against
 MAX_REDIRECTS = 1
 NO_CONTACT = ("say who runs this crawl, so the site's operators can reach you: --contact URL-or-e-mail "
@@ -363,7 +362,7 @@ class Crawler:
     def __init__(self, settings: Settings, store: CrawlStore) -> None:
         self.settings = settings
         self.store = store
-        self.site = normalise(settings.site) or settings.site
+        self.site = normalise_url(settings.site) or settings.site
         self.pacer = Pacer(1 / settings.rate if settings.rate > 0 else 0.0)
         self.deadline = Deadline()
         self.session = make_session(settings, self.deadline)
@@ -462,7 +461,7 @@ class Crawler:
                 if got.status != 404:  # a missing /sitemap.xml is no problem worth reporting
                     self.discovery.problems.append(f"{url}: HTTP {got.status}")
                 return None
-            url = normalise(location, url) or ""
+            url = normalise_url(location, url) or ""
             if not same_site(url, self.site):
                 self.discovery.problems.append(f"{url}: redirect off-site, not followed")
                 return None
@@ -475,7 +474,7 @@ class Crawler:
         """RFC 9309: a robots.txt that is missing (4xx) allows everything; one
         that cannot be had (5xx, 429, no answer) forbids everything, so the
         crawl stops rather than guess."""
-        url = normalise("/robots.txt", self.site)
+        url = normalise_url("/robots.txt", self.site)
         limit = self.settings.robots_bytes
         try:
             got = self.get(url, limit=limit, truncate=True)
@@ -483,7 +482,7 @@ class Crawler:
                 location = _location(got)
                 if not (300 <= got.status < 400 and location):
                     break
-                url = normalise(location, url) or ""
+                url = normalise_url(location, url) or ""
                 if not same_site(url, self.site):
                     raise CrawlError(f"robots.txt redirects to another site ({url}); not crawling")
                 got = self.get(url, limit=limit, truncate=True)
@@ -554,7 +553,7 @@ class Crawler:
         return self.fail(url, crawl, Failed(f"HTTP {got.status}{retried}"), got.status)
 
     def redirect(self, url: str, crawl: int, got: Exchange, location: str) -> str:
-        target = normalise(location, url)
+        target = normalise_url(location, url)
         self.store.save(crawl, got, "redirected")
         hops = self.store.redirects(url)
         if target is None or not same_site(target, self.site):
@@ -685,41 +684,59 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt  # closes the WARC file under its final name, as Ctrl-C does
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """`bannedbook crawl`'s options, whose defaults are Settings' own."""
     parser = argparse.ArgumentParser(prog="bannedbook crawl", description=__doc__.split("\n\n")[0])
-    parser.add_argument("site", nargs="?", default=SITE, help=f"the site to crawl (default {SITE})")
-    parser.add_argument("--raw", type=Path, default=Path("raw"), help="where WARC files go: RAW/crawl/ (default raw)")
-    parser.add_argument("--rate", type=float, default=1.0,
-                        help="requests per second at most (default 1; 0: only robots.txt's limit)")
-    parser.add_argument("--max-pages", type=int, help="stop after requesting this many pages (run again to go on)")
-    parser.add_argument("--contact", default=os.environ.get("BANNEDBOOK_CRAWL_CONTACT", ""),
+    default = Settings()  # the defaults live in Settings, once
+    parser.add_argument("site", nargs="?", default=default.site, help=f"the site to crawl (default {default.site})")
+    parser.add_argument("--raw", type=Path, default=default.raw,
+                        help=f"where WARC files go: RAW/crawl/ (default {default.raw})")
+    parser.add_argument("--rate", type=float, default=default.rate,
+                        help=f"requests per second at most (default {default.rate:g}; 0: only robots.txt's limit)")
+    parser.add_argument("--max-pages", type=int, default=default.max_pages,
+                        help="stop after requesting this many pages (run again to go on)")
+    parser.add_argument("--contact", default=os.environ.get("BANNEDBOOK_CRAWL_CONTACT", default.contact),
                         help="your URL or e-mail, sent in the User-Agent for the site's operators (required; "
                              "or set BANNEDBOOK_CRAWL_CONTACT)")
-    parser.add_argument("--include-mirrors", action="store_true", help="also fetch the /bnews/zh-tw/ copies")
-    parser.add_argument("--feed", action="append", default=[], help="a feed to read besides those the home page lists")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to connect, and to wait for each read (default 30)")
-    parser.add_argument("--deadline", type=float, default=120.0,
-                        help="seconds for a whole response, however it trickles in (default 120)")
-    parser.add_argument("--max-wait", type=float, default=600.0,
+    parser.add_argument("--include-mirrors", action="store_true", default=default.include_mirrors,
+                        help="also fetch the /bnews/zh-tw/ copies")
+    parser.add_argument("--feed", action="append", default=default.feeds,
+                        help="a feed to read besides those the home page lists")
+    parser.add_argument("--timeout", type=float, default=default.timeout,
+                        help=f"seconds to connect, and to wait for each read (default {default.timeout:g})")
+    parser.add_argument("--deadline", type=float, default=default.deadline,
+                        help=f"seconds for a whole response, however it trickles in (default {default.deadline:g})")
+    parser.add_argument("--max-wait", type=float, default=default.max_wait,
                         help="the longest Retry-After or robots.txt Crawl-delay obeyed; a URL asking for more is "
-                             "left for the next crawl (default 600)")
-    parser.add_argument("--tries", type=int, default=3, help="tries per URL before giving up (default 3)")
-    parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the second retry, doubling")
+                             f"left for the next crawl (default {default.max_wait:g})")
+    parser.add_argument("--tries", type=int, default=default.tries,
+                        help=f"tries per URL before giving up (default {default.tries})")
+    parser.add_argument("--backoff", type=float, default=default.backoff,
+                        help=f"seconds before the second retry, doubling (default {default.backoff:g})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(site=args.site, raw=args.raw, rate=args.rate, max_pages=args.max_pages,
+                    contact=args.contact, include_mirrors=args.include_mirrors, feeds=args.feed,
+                    timeout=args.timeout, deadline=args.deadline, max_wait=args.max_wait,
+                    tries=args.tries, backoff=args.backoff,
+                    progress=False if args.no_progress else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parser()
+    args = options.parse_args(argv)
     if (args.rate < 0 or args.tries < 1 or args.timeout <= 0 or args.deadline <= 0 or args.max_wait < 0
             or (args.max_pages is not None and args.max_pages < 0)):
-        parser.error("--rate must be >= 0, --tries >= 1, --timeout and --deadline > 0, --max-wait and --max-pages >= 0")
+        options.error("--rate must be >= 0, --tries >= 1, --timeout and --deadline > 0, "
+                      "--max-wait and --max-pages >= 0")
     if not args.contact.strip():
-        parser.error(NO_CONTACT)
-    if not normalise(args.site) or not urlsplit(args.site).hostname:
-        parser.error(f"not an http(s) URL: {args.site}")
-    settings = Settings(site=args.site, raw=args.raw, rate=args.rate, max_pages=args.max_pages,
-                        contact=args.contact, include_mirrors=args.include_mirrors, feeds=args.feed,
-                        timeout=args.timeout, deadline=args.deadline, max_wait=args.max_wait,
-                        tries=args.tries, backoff=args.backoff,
-                        progress=False if args.no_progress else None)
+        options.error(NO_CONTACT)
+    if not normalise_url(args.site) or not urlsplit(args.site).hostname:
+        options.error(f"not an http(s) URL: {args.site}")
+    settings = settings_from(args)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         finished = crawl(settings)

@@ -36,7 +36,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from bannedbook.errors import CrawlError
-from bannedbook.text.urls import normalise
+from bannedbook.text.urls import normalise_url
 
 FOLDER = "crawl"
 STATE = "state.sqlite"
@@ -390,7 +390,7 @@ class CrawlStore:
         outcome = "redirected" if 300 <= capture.status < 400 else "stored"
         self._index(capture, crawl, outcome)
         if capture.location and outcome == "redirected":
-            target = normalise(capture.location, capture.url)
+            target = normalise_url(capture.location, capture.url)
             if target:
                 self.db.execute("insert or ignore into urls (url, source, redirects) values (?, ?, 1)",
                                 (target, capture.url))

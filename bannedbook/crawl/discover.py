@@ -19,7 +19,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from bannedbook.text.urls import article_kind, normalise, origin
+from bannedbook.text.urls import article_kind, normalise_url, origin
 
 # The sitemap protocol caps a sitemap at 50 MB uncompressed; more is a gzip bomb or a mistake.
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
@@ -123,7 +123,7 @@ def discover(site: str, fetch: Callable[[str], bytes | None], robots_sitemaps: I
 
     def take(urls: Iterable[str], source: str) -> Iterator[Found]:
         for raw in urls:
-            url = normalise(raw, source)
+            url = normalise_url(raw, source)
             if url is None:
                 report.skipped["not an http(s) URL"] += 1
             elif not same_site(url, site):
@@ -151,13 +151,13 @@ def discover(site: str, fetch: Callable[[str], bytes | None], robots_sitemaps: I
             report.problems.append(f"{what} {url}: {type(error).__name__}: {error}")
             return None
 
-    home = normalise(site)
-    given = [url for url in (normalise(f, site) for f in feeds) if url]
+    home = normalise_url(site)
+    given = [url for url in (normalise_url(f, site) for f in feeds) if url]
     feed_urls = list(dict.fromkeys([*(read(home, "home page", lambda d: feeds_on_page(d, home)) or []), *given]))
     for feed in feed_urls:
         yield from take(read(feed, "feed", feed_links) or [], feed)
 
-    queue = [(normalise(url, site), 0) for url in [*robots_sitemaps, *(urljoin(home, p) for p in DEFAULT_SITEMAPS)]]
+    queue = [(normalise_url(url, site), 0) for url in [*robots_sitemaps, *(urljoin(home, p) for p in DEFAULT_SITEMAPS)]]
     visited: set[str] = set()
     while queue:
         sitemap_url, depth = queue.pop(0)
@@ -174,5 +174,5 @@ def discover(site: str, fetch: Callable[[str], bytes | None], robots_sitemaps: I
         if depth >= MAX_SITEMAP_DEPTH and sitemap.sitemaps:
             report.problems.append(f"sitemap {sitemap_url}: nested deeper than {MAX_SITEMAP_DEPTH}, children ignored")
         else:
-            queue.extend((normalise(child, sitemap_url), depth + 1) for child in sitemap.sitemaps)
+            queue.extend((normalise_url(child, sitemap_url), depth + 1) for child in sitemap.sitemaps)
         yield from take(sitemap.pages, sitemap_url)

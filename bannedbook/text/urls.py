@@ -28,8 +28,9 @@ ARTICLE_PATH = re.compile(r"^/bnews/(?:(zh-tw)/)?([^/]+)/(\d{8})/(\d+)\.html$")
 # Query parameters that only say where a reader came from, never which page.
 TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl)$", re.I)
 _MIRROR = re.compile(r"^/bnews/zh-tw/", re.I)
-# The site's own hosts: one site under two names.
+# The site's own hosts: one site under two names; its home page.
 SITE_HOSTS = ("www.bannedbook.org", "bannedbook.org")
+SITE = f"https://{SITE_HOSTS[0]}/"
 # Every printable ASCII character: what same_page leaves as it is (escapes
 # included), so only non-ASCII characters are percent-encoded.
 _ASCII = "".join(map(chr, range(0x21, 0x7F)))
@@ -45,7 +46,7 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
-def normalise(url: str, base: str | None = None) -> str | None:
+def normalise_url(url: str, base: str | None = None) -> str | None:
     """The URL a page is stored and deduplicated under: absolute, scheme and
     host in lower case, default port, fragment and tracking parameters
     dropped. None for what is not an http(s) URL."""
@@ -127,7 +128,7 @@ def same_page(stated: str, captured: str) -> bool:
 
 
 def _page_key(url: str) -> tuple | None:
-    normal = normalise(url)
+    normal = normalise_url(url)
     if normal is None:
         return None
     _, name, port = origin(normal)
