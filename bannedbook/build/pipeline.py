@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from multiprocessing.pool import Pool
 from pathlib import Path
 
@@ -147,19 +148,48 @@ def record_page(name: str, record: Record) -> Page:
     return page
 
 
-def _read(item: tuple) -> Page | WarcFile:
+# What the workers are handed, in write order (a WarcFile, after its
+# records, passes through them as it is).
+@dataclass
+class PageFile:
+    """A page file, read whole by the worker."""
+
+    name: str
+    path: Path
+    raw: Path
+
+
+@dataclass
+class WarcRecord:
+    """A WARC or ARC record, its payload read by the main process."""
+
+    name: str
+    record: Record
+
+
+@dataclass
+class Unreadable:
+    """An input that could not be read (a record that cannot be read again)."""
+
+    name: str
+    error: Rejected
+
+
+WorkItem = PageFile | WarcRecord | Unreadable | WarcFile
+
+
+def _read(item: WorkItem) -> Page | WarcFile:
     """One input, in a worker process."""
-    kind, name, value, raw = item
-    if kind == "file":
-        state = file_state(value)  # before reading: a file changed meanwhile is read again next time
-        page = read_page(value, raw)
+    if isinstance(item, PageFile):
+        state = file_state(item.path)  # before reading: a file changed meanwhile is read again next time
+        page = read_page(item.path, item.raw)
         page.mtime_ns = state[1] if state else None
         return page
-    if kind == "record":
-        return record_page(name, value)
-    if kind == "rejected":
-        return Page(name, reason=value.reason, message=value.message)
-    return value  # a WarcFile
+    if isinstance(item, WarcRecord):
+        return record_page(item.name, item.record)
+    if isinstance(item, Unreadable):
+        return Page(item.name, reason=item.error.reason, message=item.error.message)
+    return item  # a WarcFile
 
 
 class _Budget:
@@ -182,7 +212,7 @@ class _Budget:
             self.condition.notify_all()
 
 
-def _items(names: Iterable[str], files: dict[str, Path], raw: Path, budget: _Budget, bar: tqdm) -> Iterator[tuple]:
+def _items(names: Iterable[str], files: dict[str, Path], raw: Path, budget: _Budget, bar: tqdm) -> Iterator[WorkItem]:
     """What the workers read, in write order: page files by path, WARC
     records with their payload read here (a WARC is one stream: this runs
     in the pool's feeding thread, and the bar moves as a WARC is read), a
@@ -191,20 +221,20 @@ def _items(names: Iterable[str], files: dict[str, Path], raw: Path, budget: _Bud
         file, offset = split_name(name)
         path = files[file]
         if not is_warc(file):
-            yield ("file", name, path, raw)
+            yield PageFile(name, path, raw)
         elif offset is not None:
             try:
                 record = record_at(open_file(path, raw, limit=None), offset, MAX_PAGE_BYTES, is_arc(file))
             except (Rejected, Damaged) as error:
-                yield ("rejected", name, Rejected("unreadable", f"the record cannot be read again: {error}"), raw)
+                yield Unreadable(name, Rejected("unreadable", f"the record cannot be read again: {error}"))
                 continue
             budget.take(record.payload_bytes)
-            yield ("record", name, record, raw)
+            yield WarcRecord(name, record)
         else:
             yield from _warc_items(file, path, raw, budget, bar)
 
 
-def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) -> Iterator[tuple]:
+def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) -> Iterator[WorkItem]:
     state = file_state(path)
     size, mtime_ns = state or (0, None)
     digest: list[str] = []
@@ -214,12 +244,12 @@ def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) ->
             count += 1
             budget.take(record.payload_bytes)
             bar.update(record.length)
-            yield ("record", record_name(name, record.offset), record, raw)
+            yield WarcRecord(record_name(name, record.offset), record)
     except Damaged as error:
         damage, reason = str(error), error.reason
     except Rejected as error:
         damage, reason = error.message, error.reason
-    yield ("warc", name, WarcFile(name, size, mtime_ns, digest[0] if digest else None, count, damage, reason), raw)
+    yield WarcFile(name, size, mtime_ns, digest[0] if digest else None, count, damage, reason)
 
 
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
