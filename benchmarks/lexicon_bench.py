@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     path = save("lexicon", "Matching a lexicon", [table(f"{args.terms:,}-term lexicon, {articles:,} articles",
                                                         ["what", "value"], rows)],
-                notes=[f"counts: {dict(counts)}".replace("Counter", ""),
+                notes=[f"counts: articles {counts.articles}, article-term pairs {counts.pairs}",
                        "target: a minute at 100,000 pages (90,678 articles), scaled by the articles"],
                 targets=targets, pages=crawl_pages(args.db), out=args.out)
     for what, value in rows:

@@ -243,7 +243,7 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
         undo()
     first, last = watched.read_phase[0], watched.read_phase[-1]
     reading = last - first
-    pages = counts["files"]
+    pages = counts.files
     busy_wall = sum(wall_ for wall_, _ in watched.busy.values())
     busy_cpu = sum(cpu for _, cpu in watched.busy.values())
     count = len(watched.busy)
@@ -254,9 +254,9 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
         ["… … the writer waiting for the workers' next page", round(watched.waited, 2), None],
         ["… … the writer writing (the rest)", round(reading - watched.waited, 2), None],
         ["… after the last page: finish, days, lexicon", round(wall - (last - started), 2), None],
-        [f"… … the search index (`write_search_index`), {counts['articles']:,} articles", round(watched.index, 2),
+        [f"… … the search index (`write_search_index`), {counts.articles:,} articles", round(watched.index, 2),
          None],
-        ["… … … per article (ms)", round(1000 * watched.index / max(counts["articles"], 1), 2), None],
+        ["… … … per article (ms)", round(1000 * watched.index / max(counts.articles, 1), 2), None],
         [f"workers ({count}): inside `_read`, wall", round(busy_wall, 2), None],
         [f"workers ({count}): inside `_read`, CPU", round(busy_cpu, 2), None],
         [f"workers ({count}): outside `_read` while pages were read (idle)", round(count * reading - busy_wall, 2),

@@ -296,7 +296,7 @@ def assert_same_as_full_build(raw: Path, db: Path, tmp_path: Path) -> dict:
 def test_an_unchanged_warc_is_not_read_again(warc_crawl, tmp_path):
     raw, db = copy(warc_crawl, tmp_path)
     before = db.read_bytes()
-    assert build(raw, db, workers=2, progress=False)["read"] == 0
+    assert build(raw, db, workers=2, progress=False).read == 0
     assert db.read_bytes() == before
 
 
@@ -323,7 +323,7 @@ def test_warc_changes_give_what_a_full_build_gives(warc_crawl, tmp_path, change)
         write_warc(b, [Entry(mirror_of(PAIR), traditional(full_page(url=mirror_of(PAIR))).encode()), *recaptures()])
     counts = assert_same_as_full_build(raw, db, tmp_path)
     if change == "touched":
-        assert counts["read"] == 0
+        assert counts.read == 0
     if change == "simplified-gone":
         assert query(db, "select script from articles where url = ?", [mirror_of(PAIR)]) == [("traditional",)]
 

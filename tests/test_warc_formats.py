@@ -235,7 +235,7 @@ def test_an_incremental_build_reads_records_of_a_whole_file_gzip_again(built, tm
     # A later capture of an article the whole-file gzip holds: its record is read again by offset.
     write_records(tmp_path / "raw" / "later.warc", [response(2, date="2024-09-01T00:00:00Z")])
     counts = build(tmp_path / "raw", tmp_path / "x.db", workers=2, progress=False)
-    assert counts["read"] < 10  # not a full build
+    assert counts.read < 10  # not a full build
     build(tmp_path / "raw", tmp_path / "full.db", workers=2, progress=False, full=True)
     assert content(tmp_path / "x.db") == content(tmp_path / "full.db")
     assert query(tmp_path / "x.db", "select captured from captures where url = ? order by captured", [url(2)]) == [

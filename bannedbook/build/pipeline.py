@@ -17,10 +17,9 @@ import hashlib
 import sqlite3
 import sys
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from bannedbook.db.store import Store, article_id, atomic_database
 from bannedbook.db.summaries import write_summaries
 from bannedbook.errors import BuildError, Rejected
 from bannedbook.records import Capture, Page, WarcFile
-from bannedbook.research.lexicon import Lexicon, lexicon_is_current, read_lexicons, write_lexicon
+from bannedbook.research.lexicon import Lexicon, LexiconReport, lexicon_is_current, read_lexicons, write_lexicon
 from bannedbook.research.stories import signature
 from bannedbook.text.decode import decode, safe_text
 from bannedbook.text.urls import normalise_url, site_hosts
@@ -252,10 +251,32 @@ def _warc_items(name: str, path: Path, raw: Path, budget: _Budget, bar: tqdm) ->
     yield WarcFile(name, size, mtime_ns, digest[0] if digest else None, count, damage, reason)
 
 
+@dataclass
+class BuildReport:
+    """What a build did, as its summary prints it."""
+
+    files: int = 0  # inputs found under the raw folder
+    warc_files: int = 0  # of them WARC or ARC files
+    incremental: bool = False  # an update of the database this code built before
+    read: int = 0  # inputs (pages and WARC records) read this time
+    removed_files: int = 0  # files gone since the last build
+    removed_records: int = 0  # WARC records in them
+    removed_articles: int = 0  # articles the database no longer has
+    lexicon: LexiconReport = field(default_factory=LexiconReport)
+    # The database as built: its inputs (files and WARC records) by status.
+    articles: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: int = 0  # WARC records that are not captures of pages
+    records: int = 0  # WARC records
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+
+
 def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool = True,
           full: bool = False, lexicon: Sequence[Path] | Path = (), sites: Sequence[str] = (),
-          prune: bool = False) -> Counter:
-    """Build db_path from raw; returns the counts the summary prints. Unless
+          prune: bool = False) -> BuildReport:
+    """Build db_path from raw; returns what the summary prints. Unless
     full, a database this code built at db_path is updated: only new and
     changed files are read, rows of files that are gone are removed.
     lexicon: a CSV file of terms to match, or several (bannedbook/research/lexicon.py).
@@ -276,21 +297,22 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
     # (the list of files of a large crawl is tens of MB), so they are forked
     # before the parent holds anything.
     with make_pool(workers) as pool:
-        counts = _build(raw, db_path, pool, terms, full, progress, hosts, prune)
-    return counts + _totals(db_path)
+        report = _build(raw, db_path, pool, terms, full, progress, hosts, prune)
+    _count_built(db_path, report)
+    return report
 
 
 def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, progress: bool,
-           hosts: frozenset[str], prune: bool) -> Counter:
+           hosts: frozenset[str], prune: bool) -> BuildReport:
     files = {file_name(path, raw): path for path in find_pages(raw)}
     changes = None if full else changes_since(db_path, files)
-    counts: Counter = Counter(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None)
-    counts["lexicon terms"] = len(terms.terms)
+    report = BuildReport(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None,
+                         lexicon=LexiconReport(terms=len(terms.terms)))
     if changes is not None and not changes:
         if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
             with atomic_database(db_path, update=True) as db:
-                counts.update(write_lexicon(db, terms, pool))
-        return counts  # nothing changed: the database stands
+                report.lexicon = write_lexicon(db, terms, pool)
+        return report  # nothing changed: the database stands
     had = 0 if prune else _article_count(db_path)
     # Refused at once when it is sure before reading anything: no files at
     # all, or only files gone (nothing read can hold their articles again).
@@ -299,20 +321,20 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
     names = sorted(files if changes is None else changes.read, key=order)
     with atomic_database(db_path, update=changes is not None) as db:
         store = Store(db, pipeline_version(), hosts) if changes is None else Update(db, changes, hosts)
-        counts["removed files"] = changes.gone if changes else 0
-        counts["removed records"] = changes.gone_records if changes else 0
-        held = _write(store, pool, raw, files, names, counts, progress)
+        report.removed_files = changes.gone if changes else 0
+        report.removed_records = changes.gone_records if changes else 0
+        held = _write(store, pool, raw, files, names, report, progress)
         if held:  # new inputs of articles that unchanged ones hold: read them all together
             again = store.forget_articles({key for key, _ in held})
-            _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), counts, False)
+            _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), report, False)
         store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
-        counts["removed articles"] = _removed_articles(db, db_path)
+        report.removed_articles = _removed_articles(db, db_path)
         if had:
-            _refuse_pruning(counts["removed articles"], had, raw, db_path)
+            _refuse_pruning(report.removed_articles, had, raw, db_path)
         write_days(db)
         write_summaries(db)
-        counts.update(write_lexicon(db, terms, pool))
-    return counts
+        report.lexicon = write_lexicon(db, terms, pool)
+    return report
 
 
 def _article_count(db_path: Path) -> int:
@@ -350,7 +372,7 @@ def _refuse_pruning(removed: int, had: int, raw: Path, db_path: Path) -> None:
                          f"is {raw} the right folder? If so, build again with PRUNE=1 (--prune)")
 
 
-def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: list[str], counts: Counter,
+def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: list[str], report: BuildReport,
            progress: bool) -> list[tuple[str, str]]:
     """Read inputs on every core and write them in order; returns the
     (article id, name) of pages held back (see update.Update.conflict)."""
@@ -362,7 +384,7 @@ def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: l
         if isinstance(result, WarcFile):
             store.add_warc_file(result)
             continue
-        counts["read"] += 1
+        report.read += 1
         if result.capture is None:
             bar.update(result.size)
         else:
@@ -376,44 +398,43 @@ def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: l
     return held
 
 
-def _totals(db_path: Path) -> Counter:
+def _count_built(db_path: Path, report: BuildReport) -> None:
     """Inputs by status, and rejected and skipped ones by reason, in the database as built."""
-    names = {"article": "articles", "duplicate": "duplicates", "rejected": "rejected", "skipped": "skipped"}
     with closing(sqlite3.connect(db_path)) as conn:
-        counts = Counter({names.get(status, status): n for status, n in
-                          conn.execute("select status, count(*) from raw_files group by status")})
-        counts.update({f"{status}: {reason}": n for status, reason, n in conn.execute(
-            """select status, coalesce(reason, '?'), count(*) from raw_files
-               where status in ('rejected', 'skipped') group by status, reason""")})
+        by_status = dict(conn.execute("select status, count(*) from raw_files group by status"))
+        report.articles, report.duplicates = by_status.get("article", 0), by_status.get("duplicate", 0)
+        report.rejected, report.skipped = by_status.get("rejected", 0), by_status.get("skipped", 0)
+        for status, reason, n in conn.execute("""select status, coalesce(reason, '?'), count(*) from raw_files
+                                                 where status in ('rejected', 'skipped') group by status, reason"""):
+            (report.rejected_by_reason if status == "rejected" else report.skipped_by_reason)[reason] = n
         conn.create_function("is_record", 1, lambda path: split_name(path)[1] is not None, deterministic=True)
-        counts["records"] = conn.execute("select count(*) from raw_files where is_record(path)").fetchone()[0]
-    return counts
+        report.records = conn.execute("select count(*) from raw_files where is_record(path)").fetchone()[0]
 
 
-def summary(counts: Counter, db_path: Path, seconds: float) -> str:
+def summary(report: BuildReport, db_path: Path, seconds: float) -> str:
     """The one screen a build ends with."""
     lines = [
         f"Built {db_path} ({db_path.stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s",
-        f"  files        {counts['files']:>9,}",
+        f"  files        {report.files:>9,}",
     ]
-    if counts["warc_files"]:
-        lines.append(f"    WARC/ARC   {counts['warc_files']:>9,}, holding {counts['records']:,} records")
+    if report.warc_files:
+        lines.append(f"    WARC/ARC   {report.warc_files:>9,}, holding {report.records:,} records")
     lines += [
-        f"  articles     {counts['articles']:>9,}",
-        f"  duplicates   {counts['duplicates']:>9,}",
-        f"  rejected     {counts['rejected']:>9,}",
+        f"  articles     {report.articles:>9,}",
+        f"  duplicates   {report.duplicates:>9,}",
+        f"  rejected     {report.rejected:>9,}",
     ]
-    lines += [f"    {key[10:]:<20} {n:>7,}" for key, n in sorted(counts.items()) if key.startswith("rejected: ")]
-    if counts["skipped"]:  # records that are not captures of pages (warcinfo, request, metadata …)
-        lines.append(f"  skipped      {counts['skipped']:>9,}")
-        lines += [f"    {key[9:]:<20} {n:>7,}" for key, n in sorted(counts.items()) if key.startswith("skipped: ")]
-    if counts["incremental"]:
-        lines += [f"  read now     {counts['read']:>9,}",
-                  f"  removed      {counts['removed files']:>9,} file(s), holding {counts['removed records']:,} WARC "
-                  f"record(s); {counts['removed articles']:,} article(s) removed"]
-    if counts["lexicon terms"]:
-        found = f", in {counts['lexicon articles']:,} article(s) ({counts['lexicon pairs']:,} article-term pairs)"
-        lines.append(f"  lexicon      {counts['lexicon terms']:>9,} terms" + (found if counts["lexicon written"]
-                                                                               else " (unchanged)"))
-    lines += [f"    {key[14:]}" for key in sorted(counts) if key.startswith("lexicon note: ")]
+    lines += [f"    {reason:<20} {n:>7,}" for reason, n in sorted(report.rejected_by_reason.items())]
+    if report.skipped:  # records that are not captures of pages (warcinfo, request, metadata …)
+        lines.append(f"  skipped      {report.skipped:>9,}")
+        lines += [f"    {reason:<20} {n:>7,}" for reason, n in sorted(report.skipped_by_reason.items())]
+    if report.incremental:
+        lines += [f"  read now     {report.read:>9,}",
+                  f"  removed      {report.removed_files:>9,} file(s), holding {report.removed_records:,} WARC "
+                  f"record(s); {report.removed_articles:,} article(s) removed"]
+    lexicon = report.lexicon
+    if lexicon.terms:
+        found = f", in {lexicon.articles:,} article(s) ({lexicon.pairs:,} article-term pairs)"
+        lines.append(f"  lexicon      {lexicon.terms:>9,} terms" + (found if lexicon.written else " (unchanged)"))
+    lines += [f"    {note}" for note in lexicon.notes]
     return "\n".join(lines)

@@ -44,6 +44,17 @@ MAX_COLUMNS = 100
 BATCH = 1000  # articles read, normalised and counted at a time
 
 
+@dataclass
+class LexiconReport:
+    """What matching a lexicon did, for the build's summary."""
+
+    terms: int = 0  # in the lexicon
+    articles: int = 0  # holding at least one term
+    pairs: int = 0  # (article, term) rows of article_terms
+    written: bool = False  # False: the lexicon was current, left as it was
+    notes: list[str] = field(default_factory=list)  # "path: message" of each file with a message
+
+
 class LexiconError(BuildError):
     """A lexicon file that cannot be used at all."""
 
@@ -234,7 +245,7 @@ def count_hits(item: tuple[str, str, tuple[str, ...]]) -> list[int]:
 
 
 def write_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, pool: Pool | None = None,
-                  seconds: dict | None = None) -> Counter:
+                  seconds: dict | None = None) -> LexiconReport:
     """(Re)write lexicon, article_terms, themes and lexicon_files for
     lexicon. With a process pool, occurrences are counted on every core
     while this process writes the previous batch. Returns counts for the
@@ -290,9 +301,9 @@ def write_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, pool: Pool | None
     if pending:
         tally.add(*pending)
     clock("count occurrences and write article_terms")
-    counts = tally.finish(lexicon)
+    report = tally.finish(lexicon)
     clock("order, index and total")
-    return counts
+    return report
 
 
 class _Clock:
@@ -326,7 +337,7 @@ class _Tally:
     def __init__(self, db: sqlite_utils.Database, texts: list[tuple[str, ...]], themes: list[frozenset]):
         self.db, self.texts, self.themes = db, texts, themes
         self.theme_articles: Counter = Counter()
-        self.counts: Counter = Counter()
+        self.report = LexiconReport()
         db.execute("create temp table new_article_terms (article_id text, term text, hits integer)")
 
     def add(self, keys: list[tuple[str, list[int]]], counted) -> None:
@@ -335,10 +346,10 @@ class _Tally:
             rows += [(key, text, n) for index, n in zip(found, hits, strict=True) for text in texts[index]]
             self.theme_articles.update(frozenset().union(*[themes[index] for index in found]))
         self.db.conn.executemany("insert into temp.new_article_terms values (?, ?, ?)", rows)
-        self.counts["lexicon articles"] += len(keys)
-        self.counts["lexicon pairs"] += len(rows)
+        self.report.articles += len(keys)
+        self.report.pairs += len(rows)
 
-    def finish(self, lexicon: Lexicon) -> Counter:
+    def finish(self, lexicon: Lexicon) -> LexiconReport:
         db = self.db
         db.execute("insert into article_terms select * from temp.new_article_terms order by article_id, term")
         db.execute("drop table temp.new_article_terms")
@@ -355,9 +366,9 @@ class _Tally:
         for table in LEXICON_TABLES:
             db.execute(f"ANALYZE [{table}]")
         db.conn.commit()
-        self.counts["lexicon written"] = 1
-        self.counts.update({f"lexicon note: {f.path}: {f.message}": 1 for f in lexicon.files if f.message})
-        return self.counts
+        self.report.terms, self.report.written = len(lexicon.terms), True
+        self.report.notes = sorted(f"{f.path}: {f.message}" for f in lexicon.files if f.message)
+        return self.report
 
 
 def _quote(name: str) -> str:
