@@ -39,7 +39,7 @@ import rispy
 from common import RESULTS, crawl_pages, finish, save, size_label, table, target
 from servers import served
 
-from bannedbook.text.chinese import match_expression
+from bannedbook.search.query import match_expression
 
 FORMATS = ("csv", "ris", "bib", "jsonl")
 

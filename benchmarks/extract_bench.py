@@ -43,10 +43,11 @@ import lxml.html
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from common import finish, save, table, target
 
-from bannedbook.build.extract import Article, extract
+from bannedbook.build.extract import extract
 from bannedbook.build.files import find_pages, read_file
-from bannedbook.build.pipeline import Page, read_page
+from bannedbook.build.pipeline import read_page
 from bannedbook.errors import Rejected
+from bannedbook.records import Article, Page
 from bannedbook.text import chinese
 from bannedbook.text.decode import decode
 

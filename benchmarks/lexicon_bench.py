@@ -38,7 +38,8 @@ from common import crawl_pages, finish, save, table, target
 
 from bannedbook.build.workers import make_pool
 from bannedbook.research.lexicon import read_lexicons, write_lexicon
-from bannedbook.text.chinese import normalise, phrase_pattern, query_terms, quoted
+from bannedbook.search.query import phrase_pattern, query_terms, quoted
+from bannedbook.text.chinese import normalise
 
 _WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 _LATIN = re.compile(r"[A-Za-z]{3,10}")

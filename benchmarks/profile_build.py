@@ -97,7 +97,7 @@ def writer_seconds(pages: list, folder: Path) -> tuple[float, float]:
     """CPU seconds of the writer for pages without the search-index text,
     and of that text (`chinese.index_columns`, which a build's workers make
     while the writer inserts), each measured on its own."""
-    from bannedbook.text.chinese import index_columns
+    from bannedbook.search.index import index_columns
 
     articles = [(page.article.title, page.article.body) for page in pages if page.article]
     index, _ = cpu_seconds(lambda: [index_columns(title, body) for title, body in articles])

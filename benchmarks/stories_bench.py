@@ -380,7 +380,7 @@ def collapse_designs(db: Path, words: list[str], repeats: int) -> list[list]:
     """Counting the stories a table search finds: this project's clause (the
     earliest matching article of each story) against a flag on each story's
     first article, and against no collapse."""
-    from bannedbook.text.chinese import match_expression
+    from bannedbook.search.query import match_expression
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     search = "date_order in (select rowid from articles_fts where articles_fts match :q)"

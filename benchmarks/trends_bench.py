@@ -36,7 +36,8 @@ import opencc
 from common import crawl_pages, finish, percentile, save, table, target
 from servers import served
 
-from bannedbook.text.chinese import match_expression, normalise
+from bannedbook.search.query import match_expression
+from bannedbook.text.chinese import normalise
 
 _HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 

@@ -177,7 +177,7 @@ def test_summary_counts(crawl, tmp_path):
 
 def test_search_index_rebuilds_through_our_function_and_generic_rebuild_fails_loudly(seed_db, tmp_path):
     from bannedbook.db.store import rebuild_search_index
-    from bannedbook.text.chinese import match_expression
+    from bannedbook.search.query import match_expression
 
     db_path = tmp_path / "copy.db"
     db_path.write_bytes(seed_db.read_bytes())

@@ -7,18 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bannedbook.text.chinese import (
-    CHAR_MARK,
-    MARK_END,
-    MARK_START,
-    index_columns,
-    index_text,
-    is_traditional,
-    match_expression,
-    normalise,
-    normalise_with_offsets,
-    snippet,
-)
+from bannedbook.search.index import CHAR_MARK, index_columns, index_text
+from bannedbook.search.query import match_expression
+from bannedbook.search.snippet import MARK_END, MARK_START, snippet
+from bannedbook.text.chinese import is_traditional, normalise, normalise_with_offsets
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ import rispy
 from bs4 import BeautifulSoup
 from readers import bibtexparser_entries
 
-from bannedbook.text.chinese import MARK_END, MARK_START, match_expression, normalise
+from bannedbook.search.query import match_expression
+from bannedbook.search.snippet import MARK_END, MARK_START
+from bannedbook.text.chinese import normalise
 from bannedbook.web.exports import safe_cell
 from bannedbook.web.site import make_datasette
 

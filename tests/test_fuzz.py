@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 from pages import CANONICAL, SEED, full_page, traditional, write_crawl
 
 from bannedbook.build import files as file_policy
-from bannedbook.build.extract import Article, extract
-from bannedbook.build.pipeline import BuildReport, Page, build, read_page
+from bannedbook.build.extract import extract
+from bannedbook.build.pipeline import BuildReport, build, read_page
 from bannedbook.errors import Rejected
+from bannedbook.records import Article, Page
 from bannedbook.text.decode import MAX_PAGE_BYTES, Decoded, decode
 
 LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))

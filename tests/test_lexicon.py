@@ -18,7 +18,7 @@ from truth import fold, phrase_hits
 
 from bannedbook.build.pipeline import build
 from bannedbook.research.lexicon import LexiconError, read_lexicons, write_lexicon
-from bannedbook.text.chinese import quoted
+from bannedbook.search.query import quoted
 from bannedbook.web.site import make_datasette
 
 # Simplified and Traditional, Latin in any case and width, one character, and

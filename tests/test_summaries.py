@@ -114,7 +114,7 @@ def test_the_unfiltered_table_s_facets_are_exact(get, archive):
 
 
 def newest_matches(archive, word, count) -> list:
-    from bannedbook.text.chinese import match_expression
+    from bannedbook.search.query import match_expression
 
     return rows(archive, f"""select id, {', '.join(FACET_COLUMNS)} from articles where date_order in
                     (select rowid from articles_fts where articles_fts match ?) order by date_order desc limit ?""",

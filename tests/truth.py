@@ -2,7 +2,7 @@
 from the project's code: text folded with OpenCC's own Traditional →
 Simplified converter and Python's NFKC and casefold (never
 `bannedbook.text.chinese.normalise`), queries parsed here (never
-`bannedbook.text.chinese.parse_query`), matches found by a substring scan. A bug
+`bannedbook.search.query.parse_query`), matches found by a substring scan. A bug
 in the project's folding or parsing then moves what it finds, not the truth.
 
 The tests import it, and so does benchmarks/search_bench.py (benchmarks run

@@ -37,7 +37,7 @@ from bannedbook.build.fingerprint import pipeline_version
 from bannedbook.db import storystore
 from bannedbook.db.schema import DATE_ORDER, FTS_TABLE
 from bannedbook.db.store import Store, write_search_index
-from bannedbook.text.chinese import index_columns, index_text
+from bannedbook.search.index import index_columns, index_text
 from bannedbook.text.urls import SITE_HOSTS
 
 

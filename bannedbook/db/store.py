@@ -22,7 +22,8 @@ from bannedbook.db import storystore
 from bannedbook.db.schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
 from bannedbook.errors import BuildError
 from bannedbook.records import Article, Page, WarcFile
-from bannedbook.text.chinese import index_columns, normalise
+from bannedbook.search.index import index_columns
+from bannedbook.text.chinese import normalise
 from bannedbook.text.decode import safe_text
 from bannedbook.text.urls import SITE_HOSTS, article_url, host, is_mirror
 

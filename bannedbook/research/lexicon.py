@@ -33,7 +33,8 @@ import sqlite_utils
 
 from bannedbook.db.schema import FTS_TABLE, INDEXES, TABLES
 from bannedbook.errors import BuildError, Rejected
-from bannedbook.text.chinese import match_expression, normalise, phrase_pattern, query_terms, quoted
+from bannedbook.search.query import match_expression, phrase_pattern, query_terms, quoted
+from bannedbook.text.chinese import normalise
 from bannedbook.text.decode import decode
 
 # Columns the build computes or names itself; a CSV column of the same name

@@ -41,7 +41,7 @@ from urllib.parse import parse_qsl, urlencode
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from bannedbook.text.chinese import MARK_END, MARK_START, snippet
+from bannedbook.search.snippet import MARK_END, MARK_START, snippet
 from bannedbook.web import cite
 from bannedbook.web.reader import safe_href
 from bannedbook.web.security import HEADERS

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from datasette.filters import FilterArguments
 
-from bannedbook.text.chinese import quoted
+from bannedbook.search.query import quoted
 
 THEMES_SQL = "select theme, terms, articles from themes order by articles desc, theme"
 FILES_SQL = "select path, list, sha256, encoding, terms, message from lexicon_files order by list"

@@ -17,7 +17,9 @@ from urllib.parse import parse_qsl
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from bannedbook.text.chinese import MARK_END, MARK_START, match_expression, normalise, snippet
+from bannedbook.search.query import match_expression
+from bannedbook.search.snippet import MARK_END, MARK_START, snippet
+from bannedbook.text.chinese import normalise
 from bannedbook.text.decode import MAX_PAGE_BYTES
 from bannedbook.web.asgi import rewriting_body
 

@@ -40,7 +40,8 @@ from datasette.filters import FilterArguments
 from datasette.utils import sqlite_timelimit
 
 from bannedbook.db.schema import ARTICLE_DATE, FTS_TABLE
-from bannedbook.text.chinese import match_expression, normalise
+from bannedbook.search.query import match_expression
+from bannedbook.text.chinese import normalise
 from bannedbook.web.search import MAX_QUERY_CHARS
 
 DATABASE = "bannedbook"
