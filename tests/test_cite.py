@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup
 from pybtex.richtext import Text
 from readers import bibtexparser_entries, citationjs, pybtex_entries, raw_bib_fields
 
-from bannedbook.web import cite
+from bannedbook.research import cite
 from bannedbook.web.site import make_datasette
 
 BASE = "https://archive.example.org"  # the configured base_url

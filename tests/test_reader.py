@@ -11,7 +11,8 @@ import yaml
 from bs4 import BeautifulSoup
 from reader_pages import HOSTILE_TEXT, RELATED_TITLE, RELATED_URL
 
-from bannedbook.web.reader import query_string, safe_href
+from bannedbook.text.urls import safe_href
+from bannedbook.web.reader import query_string
 from bannedbook.web.site import METADATA, make_datasette
 
 ATOM = "{http://www.w3.org/2005/Atom}"

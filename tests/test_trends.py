@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 import pytest
 from truth import fold, ground_truth
 
-from bannedbook.web.search import MAX_QUERY_CHARS
+from bannedbook.research.trends import Days, narrower_until
+from bannedbook.search.query import MAX_QUERY_CHARS
 from bannedbook.web.site import make_datasette
-from bannedbook.web.trends import Days, narrower_until
 
 
 @pytest.fixture(scope="module")

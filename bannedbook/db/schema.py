@@ -105,7 +105,7 @@ TABLES = {
     # not_before; day null: undated). Articles are numbered in date order, so
     # each day's articles are one run of date_order: a period's articles
     # are a range of rowids, and a search's matches are counted per period
-    # by their rowids alone (bannedbook/web/trends.py).
+    # by their rowids alone (bannedbook/research/trends.py).
     "days": (
         {"day": str, "first_date_order": int, "last_date_order": int, "articles": int},
         {},

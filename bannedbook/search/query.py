@@ -11,6 +11,10 @@ import unicodedata
 from bannedbook.search.index import CHAR_MARK, RUN, bigrams
 from bannedbook.text.chinese import normalise
 
+# The longest query taken (a pasted paragraph fits): its match expression,
+# and the work of the SQL functions on it, stay bounded.
+MAX_QUERY_CHARS = 2000
+
 _QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _NEVER = '""'  # an empty FTS5 phrase: valid syntax, matches no row
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"'})

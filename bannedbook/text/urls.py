@@ -138,3 +138,10 @@ def _page_key(url: str) -> tuple | None:
     # "."), so an escape never makes one page another.
     path = _ESCAPE.sub(lambda m: m.group().upper(), quote(f"{parts.path}?{parts.query}", safe=_ASCII))
     return ("bannedbook.org" if name in SITE_HOSTS else name, port, path)
+
+
+def safe_href(url: object) -> str:
+    """url when it is an http(s) URL, else "" (templates then show no link)."""
+    if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return ""

@@ -41,9 +41,10 @@ from urllib.parse import parse_qsl, urlencode
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+from bannedbook.research.cite import BibtexKeys, bibtex, citation, ris
 from bannedbook.search.snippet import MARK_END, MARK_START, snippet
+from bannedbook.text.urls import safe_href
 from bannedbook.web import cite
-from bannedbook.web.reader import safe_href
 from bannedbook.web.security import HEADERS
 
 # The lists of articles: the table, and the canned queries that list articles
@@ -110,7 +111,7 @@ class Writer:
     def __init__(self, format_: str, datasette, base: str, database: str, highlights: bool) -> None:
         self.format, self.datasette, self.base, self.database = format_, datasette, base, database
         self.columns = list(CSV_COLUMNS) + (list(HIGHLIGHTS) if highlights else [])
-        self.keys = cite.BibtexKeys()
+        self.keys = BibtexKeys()
         self.today = dt.datetime.now(dt.UTC).date()
 
     def header(self) -> bytes:
@@ -123,11 +124,11 @@ class Writer:
 
     def chunk(self, found: list[tuple[dict, list[str], dict | None]]) -> bytes:
         if self.format in ("ris", "bib"):
-            citations = [cite.citation(row, cite.archive_url(self.datasette, self.base, self.database, row["id"]),
+            citations = [citation(row, cite.archive_url(self.datasette, self.base, self.database, row["id"]),
                                        tags, self.today) for row, tags, _ in found]
             if self.format == "ris":
-                return (cite.ris(citations) + "\r\n").encode("utf-8")
-            return (cite.bibtex(citations, self.keys) + "\n").encode("utf-8")
+                return (ris(citations) + "\r\n").encode("utf-8")
+            return (bibtex(citations, self.keys) + "\n").encode("utf-8")
         records = [record(self.datasette, self.base, self.database, row, tags, query_row)
                    for row, tags, query_row in found]
         if self.format == "jsonl":

@@ -5,7 +5,7 @@ parameters it was given.
 - Before any work (an ASGI wrapper): a NUL character in any parameter (no
   value here can hold one; SQLite refuses it deep inside a query), and a
   search (`q`, `_search`) longer than the SQL functions take
-  (search.MAX_QUERY_CHARS).
+  (search/query.py's MAX_QUERY_CHARS).
 - Datasette's own table parameters that name no column (`_sort=nothing`),
   `_through` that is not its JSON, and digits beyond SQLite's integers in a
   column filter raise errors it reports as a 500: reported as the 400 they are.
@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl
 from datasette import Response, hookimpl
 from datasette.views.base import DatasetteError
 
+from bannedbook.research.trends import date_problem
+from bannedbook.search.query import MAX_QUERY_CHARS
 from bannedbook.text.chinese import normalise
-from bannedbook.web.search import MAX_QUERY_CHARS
-from bannedbook.web.trends import date_problem
 
 SEARCH_KEYS = ("q", "_search")
 # Datasette's messages for a table parameter that names nothing (it raises them with status 500).

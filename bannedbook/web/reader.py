@@ -18,6 +18,7 @@ from datasette.utils import path_with_added_args, path_with_removed_args, urlsaf
 
 from bannedbook.db.schema import TAG_LABEL_SQL
 from bannedbook.text.chinese import normalise
+from bannedbook.text.urls import safe_href
 from bannedbook.web.search import marked_html
 
 ARTICLE_SQL = """
@@ -67,13 +68,6 @@ from article_terms left join lexicon on lexicon.term = article_terms.term
 where article_terms.article_id = :id
 group by article_terms.term order by article_terms.hits desc, article_terms.term
 """
-
-
-def safe_href(url: object) -> str:
-    """url when it is an http(s) URL, else "" (templates then show no link)."""
-    if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
-        return url.strip()
-    return ""
 
 
 async def article_page(db, article_id: str) -> dict | None:

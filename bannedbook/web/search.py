@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from bannedbook.search.query import match_expression
+from bannedbook.search.query import MAX_QUERY_CHARS, match_expression
 from bannedbook.search.snippet import MARK_END, MARK_START, snippet
 from bannedbook.text.chinese import normalise
 from bannedbook.text.decode import MAX_PAGE_BYTES
@@ -30,7 +30,6 @@ from bannedbook.web.asgi import rewriting_body
 # call on the largest text allowed takes about a second (and Clock stops a
 # query of many calls at the time limit). Beyond them the function raises
 # TooLarge, which SQLite reports as "string or blob too big".
-MAX_QUERY_CHARS = 2000
 MAX_TEXT_CHARS = MAX_PAGE_BYTES
 MAX_SNIPPET_WIDTH = 10_000
 
