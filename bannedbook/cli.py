@@ -1,9 +1,9 @@
 """The archive's one command line, `bannedbook`, over the library:
 
     bannedbook build [RAW] [DB]     raw folder in, database out (bannedbook.build)
-    bannedbook serve [DB]           the site on 127.0.0.1 (bannedbook.site)
+    bannedbook serve [DB]           the site on 127.0.0.1 (bannedbook.web.site)
     bannedbook crawl [SITE]         the site's pages into WARC files (bannedbook.crawl)
-    bannedbook publish DB --app A   the site to Fly.io (bannedbook.publish)
+    bannedbook publish DB --app A   the site to Fly.io (bannedbook.web.publish)
 
 The Makefile's targets and build_db.py call it; each default lives here once.
 """
@@ -33,9 +33,9 @@ def _error(command: str, message: str) -> int:
 
 
 def build_command(args: argparse.Namespace) -> int:
-    from .build import build, summary
-    from .site import fresh_inspect_file, write_inspect_file
-    from .store import BuildError
+    from .build.pipeline import build, summary
+    from .errors import BuildError
+    from .web.site import fresh_inspect_file, write_inspect_file
 
     lexicons = [] if args.no_lexicon else (args.lexicon or default_lexicons())
     started = time.perf_counter()
@@ -53,7 +53,8 @@ def build_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from .site import MissingDatabase, serve
+    from .errors import MissingDatabase
+    from .web.site import serve
 
     try:
         serve(args.db, args.port, args.host)
@@ -66,13 +67,13 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def crawl_command(argv: list[str]) -> int:
-    from .crawl import main
+    from .crawl.crawl import main
 
     return main(argv)
 
 
 def publish_command(argv: list[str]) -> int:
-    from .publish import main
+    from .web.publish import main
 
     return main(argv)
 

@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder / "raw")
     notes = ["Each bomb is read in pieces: a payload is decoded to the page limit (8 MB) and the rest of its "
              "record skipped, decompressed a piece at a time; a header or status line stops at 64 KB; zeros between "
-             "records are padding, other bytes that are no record are passed over line by line (bannedbook/warc.py).",
+             "records are padding, other bytes that are no record are passed over line by line "
+             "(bannedbook/build/warc.py).",
              "Time is mostly undoing the WARC file's own gzip: a record's bytes are decompressed to find its end."]
     # Only the full sizes are a result of record; a scaled-down run leaves its figures in --work.
     save("bombs", "Hostile web archives: memory, time, what is kept",

@@ -36,9 +36,10 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from common import crawl_pages, finish, save, show, table, target
 from corpus import generate
+from servers import served
 
-from bannedbook.files import find_pages
-from bannedbook.site import served, write_inspect_file
+from bannedbook.build.files import find_pages
+from bannedbook.web.site import write_inspect_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

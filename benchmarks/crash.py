@@ -29,7 +29,7 @@ from pathlib import Path
 
 from common import finish, save, show, table, target
 
-from bannedbook.site import make_datasette
+from bannedbook.web.site import make_datasette
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -39,7 +39,7 @@ import requests
 from common import finish, save, table, target
 from fakesite import FakeSite
 
-from bannedbook.crawl import Settings, crawl
+from bannedbook.crawl.crawl import Settings, crawl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def hostile_once() -> dict:
     peak RSS (ru_maxrss of the children: this is the only one) is read after."""
     with tempfile.TemporaryDirectory() as folder, FakeSite(hostile=True, articles=8, crawl_delay=0) as site:
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "bannedbook.crawl", site.site, "--raw", folder, "--rate", "0",
+        done = subprocess.run([sys.executable, "-m", "bannedbook", "crawl", site.site, "--raw", folder, "--rate", "0",
                                "--contact", "https://example.org/bench", "--deadline", "3", "--max-wait", "5",
                                "--no-progress"], capture_output=True, text=True, timeout=600)
         elapsed = time.perf_counter() - started

@@ -6,7 +6,7 @@ JSON lines, on a real server.
 The database must come from build_db.py and --q must find at least 20,000
 articles (the default, 的, finds nearly every article of a 24,000-page
 corpus). Each export link of the search page and the table's `?_search=` CSV
-is read from a real `datasette` (bannedbook.site.served) on 127.0.0.1 as
+is read from a real `datasette` (bannedbook.web.site.served) on 127.0.0.1 as
 it streams: the time to its first whole record, to its end, its size, and the
 server's resident memory, sampled every 20 ms while it streams. Every
 export is read back (csv, rispy, bibtexparser, json) and counted row by row
@@ -37,9 +37,9 @@ import bibtexparser
 import httpx
 import rispy
 from common import RESULTS, crawl_pages, finish, save, size_label, table, target
+from servers import served
 
-from bannedbook.chinese import match_expression
-from bannedbook.site import served
+from bannedbook.search.query import match_expression
 
 FORMATS = ("csv", "ris", "bib", "jsonl")
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 [table(f"Exports of the search for {args.q} from a real server (first record and total in s, "
                        "size in MB, rows read back, server memory growth in MB)",
                        ["export", "first record", "total", "MB", "rows", "memory +MB"], rows)],
-                notes=[f"A real datasette on 127.0.0.1 (bannedbook.site.served) serving {args.db.name}, built by "
+                notes=[f"A real datasette on 127.0.0.1 (bannedbook.web.site.served) serving {args.db.name}, built by "
                        f"build_db.py from a {pages:,}-page corpus; one export at a time, read as it streams.",
                        f"The small search is the same query since {since}; memory is the server's VmRSS, sampled "
                        "every 20 ms, its peak during the export minus its value before it.",

@@ -10,8 +10,8 @@ In one process, on the same files (the first N pages of DIR in path order):
 - the bare `lxml.html` parse of the same text (lxml's own tree, no bs4);
 - read + decode + extract: `files.read_file`, `decode.decode`,
   `extract.extract`, the three steps as the build runs them;
-- a worker's whole page, `bannedbook.build.read_page`: the same plus the
-  file's hash and the article's story signature (bannedbook/stories.py),
+- a worker's whole page, `bannedbook.build.pipeline.read_page`: the same plus the
+  file's hash and the article's story signature (bannedbook/research/stories.py),
   which came later than the target below and is reported beside it;
 - `chinese.index_columns` for each article that came out.
 
@@ -43,11 +43,13 @@ import lxml.html
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from common import finish, save, table, target
 
-from bannedbook import chinese
-from bannedbook.build import Page, read_page
-from bannedbook.decode import Rejected, decode
-from bannedbook.extract import Article, extract
-from bannedbook.files import find_pages, read_file
+from bannedbook.build.extract import extract
+from bannedbook.build.files import find_pages, read_file
+from bannedbook.build.pipeline import read_page
+from bannedbook.errors import Rejected
+from bannedbook.records import Article, Page
+from bannedbook.text import chinese
+from bannedbook.text.decode import decode
 
 ROOT = Path(__file__).resolve().parent.parent
 

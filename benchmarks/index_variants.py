@@ -21,7 +21,8 @@ from pathlib import Path
 
 from common import crawl_pages, finish, save, show, table
 
-from bannedbook.chinese import index_columns, index_text, match_expression
+from bannedbook.search.index import index_columns, index_text
+from bannedbook.search.query import match_expression
 
 
 def bigrams_only(title: str, body: str) -> tuple[str, str]:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = [f"Every {args.every}th article of a {crawl_pages(args.db):,}-page crawl: {articles:,} articles,"
              f" {text / 1e6:.1f} MB of title and body text, indexed contentless in each layout and optimised.",
              "`prefix='1'` adds FTS5's index of one-character prefixes; character tokens are the shipped"
-             " per-article token for each distinct character (`bannedbook.chinese.index_columns`)."]
+             " per-article token for each distinct character (`bannedbook.search.index.index_columns`)."]
     show(tables, notes)
     save("index_variants", "Search index layouts", tables, notes, pages=crawl_pages(args.db))
     return finish([])

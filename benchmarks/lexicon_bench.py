@@ -6,7 +6,7 @@ The lexicon is made from the database's own text with a seeded RNG, like a
 researcher's list: mostly 2-4 character words and names (a fifth of them
 written in Traditional characters), some Latin words, some terms no
 article holds, in 20 themes. The database is copied into --work (the
-lexicon step writes tables) and bannedbook.lexicon.write_lexicon runs on
+lexicon step writes tables) and bannedbook.research.lexicon.write_lexicon runs on
 the copy with a process pool, as in a build.
 
 Baseline, measured in the same run: reading and normalising every article
@@ -36,9 +36,10 @@ import opencc
 import sqlite_utils
 from common import crawl_pages, finish, save, table, target
 
-from bannedbook.chinese import normalise, phrase_pattern, query_terms, quoted
-from bannedbook.lexicon import read_lexicons, write_lexicon
-from bannedbook.workers import make_pool
+from bannedbook.build.workers import make_pool
+from bannedbook.research.lexicon import read_lexicons, write_lexicon
+from bannedbook.search.query import phrase_pattern, query_terms, quoted
+from bannedbook.text.chinese import normalise
 
 _WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 _LATIN = re.compile(r"[A-Za-z]{3,10}")
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     path = save("lexicon", "Matching a lexicon", [table(f"{args.terms:,}-term lexicon, {articles:,} articles",
                                                         ["what", "value"], rows)],
-                notes=[f"counts: {dict(counts)}".replace("Counter", ""),
+                notes=[f"counts: articles {counts.articles}, article-term pairs {counts.pairs}",
                        "target: a minute at 100,000 pages (90,678 articles), scaled by the articles"],
                 targets=targets, pages=crawl_pages(args.db), out=args.out)
     for what, value in rows:

@@ -2,7 +2,7 @@
 
     python benchmarks/pages_bench.py --db DB [--smaller DB] [--requests 20] [--no-gate] [--out FILE]
 
-Serves DB as `make serve DB=DB` does (`bannedbook.site.served`), warms every
+Serves DB as `make serve DB=DB` does (`bannedbook.web.site.served`), warms every
 page up once, then asks for each kind of page --requests times, the kinds
 interleaved so that background load falls on all alike, and gives p50 and
 p95 for each with its ratio to the article page's (`/bannedbook/articles/ID`,
@@ -31,8 +31,7 @@ from urllib.parse import quote
 
 import httpx
 from common import crawl_pages, finish, percentile, save, show, table, target
-
-from bannedbook.site import served
+from servers import served
 
 BASELINE = "article page"
 

@@ -7,7 +7,7 @@ other in a whole build.
 Takes --pages files spread evenly over the crawl and, in this one process
 (after reading them once, so every stage finds them in the OS cache):
 CPU seconds (`time.process_time`) for the bare `BeautifulSoup(html, 'lxml')`
-parse of each; for `bannedbook.build.read_page`, what a worker does with a
+parse of each; for `bannedbook.build.pipeline.read_page`, what a worker does with a
 file (read, hash, decode, extract); for the search-index text of each
 article (`chinese.index_columns`, which a build's workers make while the
 writer inserts the index); and for the writer (`store.Store`: every row, the search index, the
@@ -15,7 +15,7 @@ indexes and ANALYZE) without that index text. Then pyinstrument samples
 read_page again and splits its time by stage.
 
 Then (unless --no-pipeline) the pipeline: a full build of the whole crawl
-(`bannedbook.build.build`, every core) in this process, watched: how long
+(`bannedbook.build.pipeline.build`, every core) in this process, watched: how long
 the writer (this process) waited for the workers' next page and how long it
 spent writing, how long the workers were busy and idle while there were
 pages to read, each step of the writer's finish, and pyinstrument's samples
@@ -36,20 +36,22 @@ from bs4 import BeautifulSoup
 from common import finish, save, show, table
 from pyinstrument import Profiler
 
-from bannedbook.build import read_page
-from bannedbook.files import find_pages
-from bannedbook.store import Store, atomic_database
+from bannedbook.build.files import find_pages
+from bannedbook.build.fingerprint import pipeline_version
+from bannedbook.build.pipeline import read_page
+from bannedbook.db.store import Store, atomic_database
 
 # Stages of a worker's time, tried from the outermost call inward: a call
 # that matches takes the time of everything it calls.
 STAGES: list[tuple[str, Callable[[str, str, str | None], bool]]] = [
-    ("read the file", lambda path, function, cls: path.endswith("bannedbook/files.py") and function == "read_file"),
-    ("decode bytes to text", lambda path, function, cls: path.endswith("bannedbook/decode.py")
+    ("read the file", lambda path, function, cls: path.endswith("bannedbook/build/files.py")
+     and function == "read_file"),
+    ("decode bytes to text", lambda path, function, cls: path.endswith("bannedbook/text/decode.py")
      and function == "decode"),
     ("lxml parse and the walk that classifies every element (`_parse`)",
-     lambda path, function, cls: path.endswith("bannedbook/extract.py") and function in ("_parse", "_walk_soup")),
+     lambda path, function, cls: path.endswith("bannedbook/build/extract.py") and function in ("_parse", "_walk_soup")),
     ("links: resolving and percent-decoding URLs (`link`)", lambda path, function, cls:
-     path.endswith("bannedbook/extract.py") and function == "link"),
+     path.endswith("bannedbook/build/extract.py") and function == "link"),
     ("dating undated pages (`_not_before`)", lambda path, function, cls: function == "_not_before"),
     ("`is_traditional` (script of the article)", lambda path, function, cls: function == "is_traditional"),
     ("`safe_text` (control and bidi characters)", lambda path, function, cls: function == "safe_text"),
@@ -95,13 +97,13 @@ def writer_seconds(pages: list, folder: Path) -> tuple[float, float]:
     """CPU seconds of the writer for pages without the search-index text,
     and of that text (`chinese.index_columns`, which a build's workers make
     while the writer inserts), each measured on its own."""
-    from bannedbook.chinese import index_columns
+    from bannedbook.search.index import index_columns
 
     articles = [(page.article.title, page.article.body) for page in pages if page.article]
     index, _ = cpu_seconds(lambda: [index_columns(title, body) for title, body in articles])
     with atomic_database(folder / "bannedbook.db") as db:
         started = time.process_time()
-        store = Store(db)
+        store = Store(db, pipeline_version())
         for page in sorted(pages, key=lambda page: page.path):
             store.add_page(page)
         store.finish()  # the index text made in this process too: counted, then taken off below
@@ -130,8 +132,8 @@ def _watch(watched: _Watched) -> Callable[[], None]:
     import multiprocessing.queues
     import os
 
-    from bannedbook import build as pipeline
-    from bannedbook import store, update, workers
+    from bannedbook.build import pipeline, update, workers
+    from bannedbook.db import store
 
     original_read = pipeline._read
     original_get, original_put = multiprocessing.queues.SimpleQueue.get, multiprocessing.queues.SimpleQueue.put
@@ -224,7 +226,7 @@ def package_profile(root, top: int = 14) -> list[list]:
 
 def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
     """A watched full build of raw: the tables and a note."""
-    from bannedbook.build import build
+    from bannedbook.build.pipeline import build
 
     watched = _Watched()
     undo = _watch(watched)
@@ -241,7 +243,7 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
         undo()
     first, last = watched.read_phase[0], watched.read_phase[-1]
     reading = last - first
-    pages = counts["files"]
+    pages = counts.files
     busy_wall = sum(wall_ for wall_, _ in watched.busy.values())
     busy_cpu = sum(cpu for _, cpu in watched.busy.values())
     count = len(watched.busy)
@@ -252,9 +254,9 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
         ["… … the writer waiting for the workers' next page", round(watched.waited, 2), None],
         ["… … the writer writing (the rest)", round(reading - watched.waited, 2), None],
         ["… after the last page: finish, days, lexicon", round(wall - (last - started), 2), None],
-        [f"… … the search index (`write_search_index`), {counts['articles']:,} articles", round(watched.index, 2),
+        [f"… … the search index (`write_search_index`), {counts.articles:,} articles", round(watched.index, 2),
          None],
-        ["… … … per article (ms)", round(1000 * watched.index / max(counts["articles"], 1), 2), None],
+        ["… … … per article (ms)", round(1000 * watched.index / max(counts.articles, 1), 2), None],
         [f"workers ({count}): inside `_read`, wall", round(busy_wall, 2), None],
         [f"workers ({count}): inside `_read`, CPU", round(busy_cpu, 2), None],
         [f"workers ({count}): outside `_read` while pages were read (idle)", round(count * reading - busy_wall, 2),
@@ -267,7 +269,7 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
         table("The writer's time by function (pyinstrument, with callees)", ["function", "where", "seconds"],
               package_profile(profiler.last_session.root_frame())),
     ]
-    note = (f"The pipeline: `bannedbook.build.build(full=True)` of all {pages:,} files of the crawl with"
+    note = (f"The pipeline: `bannedbook.build.pipeline.build(full=True)` of all {pages:,} files of the crawl with"
             f" {count} worker processes, in this process; the workers' times are summed over them, and"
             " their wall time inside `_read` includes time they were ready but another process had the core.")
     return tables, [note]

@@ -11,7 +11,7 @@ folded with OpenCC's own Traditional → Simplified converter, NFKC and
 casefold, contains a term of each group and no excluded term (a substring
 scan in Python).
 The found set comes from a real server started as `make serve DB=…` starts
-it (`bannedbook.site.served`), through the JSON API a reader's search uses.
+it (`bannedbook.web.site.served`), through the JSON API a reader's search uses.
 Latency compares that API with a substring scan (`instr`) served by the same
 process, and shows what the shortcuts of the design save on a common word.
 
@@ -33,9 +33,8 @@ from pathlib import Path
 import httpx
 from common import crawl_pages, finish, percentile, save, show, table, target
 from search_queries import Query, database_rows, found_ids, pick_queries
+from servers import served
 from truth import ground_truth, parse
-
-from bannedbook.site import served
 
 FTS_TABLE = "articles_fts"
 
@@ -43,7 +42,7 @@ FTS_TABLE = "articles_fts"
 # ---------------------------------------------------------------- ground truth
 #
 # The truth (tests/truth.py) folds text with OpenCC and parses the queries
-# itself, apart from bannedbook.chinese, so that a bug there cannot move the
+# itself, apart from bannedbook.text.chinese, so that a bug there cannot move the
 # truth along with what search finds.
 
 

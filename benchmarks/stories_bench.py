@@ -1,5 +1,5 @@
 """Measure the grouping of near-duplicate articles into stories
-(bannedbook/stories.py): precision and recall, time and memory.
+(bannedbook/research/stories.py): precision and recall, time and memory.
 
     PYTHONPATH=tests python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
 
@@ -78,7 +78,7 @@ from datasketch.hashfunc import sha1_hash32
 from reposts import EDITS, Editor
 from story_pairs import load_pairs
 
-from bannedbook import stories
+from bannedbook.research import stories
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -294,7 +294,7 @@ def reset_peak() -> bool:
 def measured_story_step(measured: dict) -> Callable[[], None]:
     """Wrap storystore.group_all (and the stories.group it calls) so that the
     next call records its times and memory into measured; returns the undo."""
-    from bannedbook import storystore
+    from bannedbook.db import storystore
 
     real_step, real_group = storystore.group_all, stories.group
 
@@ -324,7 +324,7 @@ def measured_story_step(measured: dict) -> Callable[[], None]:
 
 def build_measured(raw: Path, db: Path) -> dict:
     """A full build of raw into db (every core), its story step measured."""
-    from bannedbook.build import build
+    from bannedbook.build.pipeline import build
 
     measured: dict = {}
     undo = measured_story_step(measured)
@@ -355,7 +355,7 @@ def step_child(db: Path) -> int:
     measured: dict = {}
     undo = measured_story_step(measured)
     try:
-        from bannedbook import storystore
+        from bannedbook.db import storystore
 
         database = sqlite_utils.Database(db)
         storystore.group_all(database)
@@ -380,7 +380,7 @@ def collapse_designs(db: Path, words: list[str], repeats: int) -> list[list]:
     """Counting the stories a table search finds: this project's clause (the
     earliest matching article of each story) against a flag on each story's
     first article, and against no collapse."""
-    from bannedbook.chinese import match_expression
+    from bannedbook.search.query import match_expression
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     search = "date_order in (select rowid from articles_fts where articles_fts match :q)"
@@ -491,8 +491,8 @@ def site_queries() -> dict[str, str]:
     """The same queries as the site runs them (metadata.yml, reader.py)."""
     import yaml
 
-    from bannedbook.reader import TAG_LABEL_SQL
-    from bannedbook.site import METADATA
+    from bannedbook.web.reader import TAG_LABEL_SQL
+    from bannedbook.web.site import METADATA
 
     queries = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["bannedbook"]["queries"]
     facet = f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")} as value, counted.*
@@ -511,7 +511,7 @@ def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
     """Median ms of each query without stories and tag keys and as the site
     runs it (tag: the most used tag, as the query for the search and the
     facet too)."""
-    from bannedbook import plugin
+    from bannedbook.web import search as plugin
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     plugin.prepare_connection(conn)
@@ -539,8 +539,7 @@ def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
 
 def in_build(args) -> int:
     from pages_bench import measure
-
-    from bannedbook.site import served
+    from servers import served
 
     work = args.work or Path(tempfile.mkdtemp(prefix="stories-build-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ year and by week, a tag filter, the share switch, the HTML page, and the
 lexicon's themes when the database has a lexicon.
 
 Requests go to a real `datasette` serving the database as `make serve
-DB=FILE` does (bannedbook.site.served), on 127.0.0.1, one at a time; each
+DB=FILE` does (bannedbook.web.site.served), on 127.0.0.1, one at a time; each
 case runs --rounds times after one warm-up request. Baseline, in the same
 run and the same process: counting the same four words per month with
 the plain SQL way, the search index joined to articles and grouped by
@@ -34,9 +34,10 @@ from pathlib import Path
 import httpx
 import opencc
 from common import crawl_pages, finish, percentile, save, table, target
+from servers import served
 
-from bannedbook.chinese import match_expression, normalise
-from bannedbook.site import served
+from bannedbook.search.query import match_expression
+from bannedbook.text.chinese import normalise
 
 _HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     path = save("trends", "Trends over time",
                 [table(f"/-/trends on {articles:,} articles, {args.rounds} rounds (ms)", ["case", "p50", "p95"], rows)],
-                notes=["A real datasette on 127.0.0.1 (bannedbook.site.served), one request at a time, "
+                notes=["A real datasette on 127.0.0.1 (bannedbook.web.site.served), one request at a time, "
                        "after a warm-up request per case."],
                 targets=targets, pages=crawl_pages(args.db), out=args.out)
     for name, p50, p95 in rows:

@@ -8,7 +8,7 @@ page of the synthetic crawl in --raw, as text/html, and an image record
 after every few pages, as a real crawl of the site holds them) until it is
 --gb gigabytes, then runs `build_db.py --full` on a folder holding only
 that file, sampling the RSS of the build's whole process tree. In the same
-run, for scale: the build's reader (bannedbook/warc.py) and warcio each
+run, for scale: the build's reader (bannedbook/build/warc.py) and warcio each
 reading the file alone (records and payloads, no
 extraction), and the build of the same pages as plain files.
 """
@@ -28,8 +28,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from bannedbook.files import MAX_PAGE_BYTES, PAGE_SUFFIXES
-from bannedbook.warc import records
+from bannedbook.build.files import PAGE_SUFFIXES
+from bannedbook.build.warc import records
+from bannedbook.text.decode import MAX_PAGE_BYTES
 
 SITE = "https://www.bannedbook.org"
 
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     targets = [target("peak RSS of the WARC build (MB)", round(peak / 1e6), 500)]
     save(f"warc-{args.gb:g}gb", f"Building from a {args.gb:g} GB WARC file",
          [table("One WARC file, one build", ["", "figure", ""], rows)],
-         notes=["The WARC is streamed in the build's main process (bannedbook/warc.py) while the workers extract; "
+         notes=["The WARC is streamed in the build's main process (bannedbook/build/warc.py) while the workers "
+                "extract; "
                 "payloads read but not yet written are capped at 64 MB."], targets=targets)
     for row in rows:
         print("  ".join(row))

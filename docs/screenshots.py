@@ -18,9 +18,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from reader_pages import write_reader_crawl
+from servers import served
 
-from bannedbook.build import build
-from bannedbook.site import served
+from bannedbook.build.pipeline import build
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from pages import SEED_NAME, write_crawl
 
-from bannedbook.build import build
+from bannedbook.build.pipeline import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def site_for():
     own test client, failing on any answer but 200."""
     import asyncio
 
-    from bannedbook.site import make_datasette
+    from bannedbook.web.site import make_datasette
 
     def site(db: Path):
         datasette = make_datasette(db)
@@ -76,7 +76,7 @@ def serve():
     does (the project's full configuration); returns its URL."""
     from contextlib import ExitStack
 
-    from bannedbook.site import served
+    from servers import served
 
     with ExitStack() as servers:
         yield lambda db: servers.enter_context(served(db))

@@ -3,8 +3,8 @@
 import sqlite3
 from pathlib import Path
 
-from bannedbook.chinese import match_expression
-from bannedbook.schema import TABLES
+from bannedbook.db.schema import TABLES
+from bannedbook.search.query import match_expression
 
 QUERIES = ["中国", "习近平", "台湾", "人", "经济 发展", "北京 OR 上海", "wto", "美国 -中国", "新华社"]
 

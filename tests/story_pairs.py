@@ -1,5 +1,5 @@
 """The labelled pairs of article bodies in tests/fixtures/story_pairs.jsonl,
-on which bannedbook/stories.py's parameters were chosen and are tested (by
+on which bannedbook/research/stories.py's parameters were chosen and are tested (by
 tests/test_stories.py and benchmarks/stories_bench.py): how they are made
 (this module run as a script writes the file) and read (`load_pairs`).
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from corpus import load_corpus
 from reposts import EDITS, Editor, originals
 
-from bannedbook.extract import extract
+from bannedbook.build.extract import extract
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,8 +15,8 @@ from conftest import ROOT
 from pages import CANONICAL, full_page, write_crawl
 from pages import crawl as crawl_pages
 
-from bannedbook.build import build
-from bannedbook.store import Store
+from bannedbook.build.pipeline import build
+from bannedbook.db.store import Store
 
 
 def rows(db, sql, params=()):
@@ -176,8 +176,8 @@ def test_summary_counts(crawl, tmp_path):
 
 
 def test_search_index_rebuilds_through_our_function_and_generic_rebuild_fails_loudly(seed_db, tmp_path):
-    from bannedbook.chinese import match_expression
-    from bannedbook.store import rebuild_search_index
+    from bannedbook.db.store import rebuild_search_index
+    from bannedbook.search.query import match_expression
 
     db_path = tmp_path / "copy.db"
     db_path.write_bytes(seed_db.read_bytes())

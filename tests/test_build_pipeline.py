@@ -7,8 +7,8 @@ import sys
 import pytest
 import sqlite_utils
 
-from bannedbook import store
-from bannedbook.workers import RESULT_PIPE_BYTES, make_pool, widen_result_pipe
+from bannedbook.build.workers import RESULT_PIPE_BYTES, make_pool, widen_result_pipe
+from bannedbook.db import store
 
 
 def index_dump(db_path) -> list:

@@ -7,18 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bannedbook.chinese import (
-    CHAR_MARK,
-    MARK_END,
-    MARK_START,
-    index_columns,
-    index_text,
-    is_traditional,
-    match_expression,
-    normalise,
-    normalise_with_offsets,
-    snippet,
-)
+from bannedbook.search.index import CHAR_MARK, index_columns, index_text
+from bannedbook.search.query import match_expression
+from bannedbook.search.snippet import MARK_END, MARK_START, snippet
+from bannedbook.text.chinese import is_traditional, normalise, normalise_with_offsets
 
 
 @pytest.mark.parametrize(
@@ -94,7 +86,7 @@ def index_columns_by_definition(title: str, body: str) -> tuple[str, str]:
 
 
 def is_traditional_by_definition(text: str) -> bool:
-    from bannedbook.chinese import _traditional_to_simplified
+    from bannedbook.text.chinese import _traditional_to_simplified
 
     traditional = sum(1 for char in text if char in _traditional_to_simplified())
     han = sum(1 for char in text if re.match("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]",

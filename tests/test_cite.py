@@ -20,8 +20,8 @@ from bs4 import BeautifulSoup
 from pybtex.richtext import Text
 from readers import bibtexparser_entries, citationjs, pybtex_entries, raw_bib_fields
 
-from bannedbook import cite
-from bannedbook.site import make_datasette
+from bannedbook.research import cite
+from bannedbook.web.site import make_datasette
 
 BASE = "https://archive.example.org"  # the configured base_url
 ARTICLES = BASE + "/bannedbook/articles/"

@@ -75,7 +75,7 @@ def test_serving_leaves_no_temporary_folder(seed_db, tmp_path):
     import os
     import urllib.request
 
-    from bannedbook.site import free_port, wait_until_answering
+    from servers import free_port, wait_until_answering
 
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -83,7 +83,7 @@ def test_serving_leaves_no_temporary_folder(seed_db, tmp_path):
     db = tmp_path / "archive-2024.db"
     shutil.copy(seed_db, db)
     assert run([*BANNEDBOOK, "build", "--help"], env=env).returncode == 0
-    assert run([sys.executable, "-c", "import sys; from bannedbook.site import write_inspect_file; "
+    assert run([sys.executable, "-c", "import sys; from bannedbook.web.site import write_inspect_file; "
                 "write_inspect_file(sys.argv[1])", str(db)], env=env).returncode == 0
     port = free_port()
     server = subprocess.Popen([*BANNEDBOOK, "serve", str(db), "--port", str(port)], cwd=ROOT, env=env,

@@ -22,12 +22,13 @@ from fakesite import TITLE, FakeSite, path_of
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 
-from bannedbook import crawlstore
-from bannedbook.crawl import Settings, crawl
-from bannedbook.crawlstore import CrawlError, CrawlStore, Exchange
-from bannedbook.discover import parse_sitemap
-from bannedbook.files import find_pages
-from bannedbook.urls import article_kind, normalise
+from bannedbook.build.files import find_pages
+from bannedbook.crawl import crawlstore
+from bannedbook.crawl.crawl import Settings, crawl, parser, settings_from
+from bannedbook.crawl.crawlstore import CrawlStore, Exchange
+from bannedbook.crawl.discover import parse_sitemap
+from bannedbook.errors import CrawlError
+from bannedbook.text.urls import article_kind, normalise_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACT = "https://example.org/archive-team"
@@ -449,9 +450,9 @@ def test_a_missing_robots_txt_allows_everything(tmp_path):
 
 def test_normalise_drops_tracking_and_fragments_only():
     url = "HTTPS://WWW.Bannedbook.org:443/bnews/a/20240708/1.html?utm_source=x&p=2&fbclid=y#top"
-    assert normalise(url) == "https://www.bannedbook.org/bnews/a/20240708/1.html?p=2"
-    assert normalise("/bnews/a/1.html", "https://www.bannedbook.org/x/") == "https://www.bannedbook.org/bnews/a/1.html"
-    assert normalise("mailto:x@example.org") is None and normalise("javascript:void(0)") is None
+    assert normalise_url(url) == "https://www.bannedbook.org/bnews/a/20240708/1.html?p=2"
+    assert normalise_url("/bnews/a/1.html", "https://www.bannedbook.org/x/") == "https://www.bannedbook.org/bnews/a/1.html"
+    assert normalise_url("mailto:x@example.org") is None and normalise_url("javascript:void(0)") is None
 
 
 def test_article_urls_and_their_zh_tw_copies():
@@ -471,9 +472,19 @@ def test_sitemaps_without_namespace_gzipped_and_with_entities():
 
 
 def test_any_url_a_page_states_is_read_without_raising():
-    from bannedbook.urls import article_url, is_mirror
+    from bannedbook.text.urls import article_url, is_mirror
 
     for url in ("http://[::1", "http://[::1/bnews/zh-tw/a/20240708/1.html", "", "zh-tw", "//[zz"):
         assert article_url(url) == url and not is_mirror(url)
     assert article_url("https://www.bannedbook.org/bnews/zh-tw/a/20240708/1.html") == (
         "https://www.bannedbook.org/bnews/a/20240708/1.html")
+
+
+def test_the_command_lines_defaults_are_the_settings_defaults(monkeypatch):
+    """`bannedbook crawl` with no options crawls as Settings() says: the
+    defaults are written once, in Settings."""
+    monkeypatch.delenv("BANNEDBOOK_CRAWL_CONTACT", raising=False)
+    assert settings_from(parser().parse_args(["--contact", "https://example.org/me"])) == \
+        Settings(contact="https://example.org/me")
+    changed = settings_from(parser().parse_args(["--contact", "me@example.org", "--rate", "0.5", "--tries", "5"]))
+    assert (changed.rate, changed.tries, changed.contact) == (0.5, 5, "me@example.org")

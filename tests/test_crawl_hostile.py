@@ -19,10 +19,10 @@ from fakesite import FakeSite, gzip_bomb
 from test_crawl import FAST, pages, read_warcs
 from warcio.archiveiterator import ArchiveIterator
 
-from bannedbook import discover as discover_module
-from bannedbook.crawl import ROBOTS_MAX_BYTES, DecodedSize, Settings, crawl, retry_after
-from bannedbook.crawlstore import CrawlError
-from bannedbook.files import MAX_PAGE_BYTES
+from bannedbook.crawl import discover as discover_module
+from bannedbook.crawl.crawl import ROBOTS_MAX_BYTES, DecodedSize, Settings, crawl, retry_after
+from bannedbook.errors import CrawlError
+from bannedbook.text.decode import MAX_PAGE_BYTES
 
 DEADLINE = 0.5
 LIMIT = 1_000_000

@@ -8,7 +8,7 @@ import io
 
 from fakesite import FakeSite
 
-from bannedbook.crawl import Settings, crawl
+from bannedbook.crawl.crawl import Settings, crawl
 
 RATE = "8/1s"  # requests / seconds: one request every 0.125 s at most
 INTERVAL = 1 / 8

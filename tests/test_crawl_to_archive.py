@@ -18,7 +18,7 @@ from fakesite import FakeSite
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from bannedbook.site import make_datasette
+from bannedbook.web.site import make_datasette
 
 ROOT = Path(__file__).resolve().parent.parent
 CRAWL = ["--contact", "https://example.org/archive-team",

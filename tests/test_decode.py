@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pages import SEED, full_page, traditional
 
-from bannedbook.decode import Rejected, _looks_binary, declared_charset, decode
+from bannedbook.errors import Rejected
+from bannedbook.text.decode import _looks_binary, declared_charset, decode
 
 
 def test_utf8_and_bom():

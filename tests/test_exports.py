@@ -20,9 +20,11 @@ import rispy
 from bs4 import BeautifulSoup
 from readers import bibtexparser_entries
 
-from bannedbook.chinese import MARK_END, MARK_START, match_expression, normalise
-from bannedbook.exports import safe_cell
-from bannedbook.site import make_datasette
+from bannedbook.search.query import match_expression
+from bannedbook.search.snippet import MARK_END, MARK_START
+from bannedbook.text.chinese import normalise
+from bannedbook.web.exports import safe_cell
+from bannedbook.web.site import make_datasette
 
 PAGE = 40  # export_page_size: far below the matches, so every export reads several pages
 BASE = "https://archive.example.org"

@@ -3,8 +3,8 @@
 import pytest
 from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, full_page, traditional
 
-from bannedbook.decode import Rejected
-from bannedbook.extract import extract, readable_url
+from bannedbook.build.extract import extract, readable_url
+from bannedbook.errors import Rejected
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ PAGES = {"seed": SEED, "full": full_page(), "traditional": traditional(full_page
 def test_bs4_tree_gives_the_records_lxml_gives(name, monkeypatch):
     from dataclasses import asdict
 
-    from bannedbook import extract as module
+    from bannedbook.build import extract as module
 
     through_lxml = asdict(extract(PAGES[name]))
     monkeypatch.setattr(module, "_LXML_MAX_DEPTH", 0)  # every page through bs4

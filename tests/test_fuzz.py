@@ -26,11 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pages import CANONICAL, SEED, full_page, traditional, write_crawl
 
-from bannedbook import files as file_policy
-from bannedbook.build import Page, build, read_page
-from bannedbook.decode import Decoded, Rejected, decode
-from bannedbook.extract import Article, extract
-from bannedbook.files import MAX_PAGE_BYTES
+from bannedbook.build import files as file_policy
+from bannedbook.build.extract import extract
+from bannedbook.build.pipeline import BuildReport, build, read_page
+from bannedbook.errors import Rejected
+from bannedbook.records import Article, Page
+from bannedbook.text.decode import MAX_PAGE_BYTES, Decoded, decode
 
 LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 
@@ -176,7 +177,7 @@ def test_builds_of_mutated_crawls_account_for_every_file(tmp_path_factory, pages
     assert_database_accounts_for(db, counts, {f"p{i}.html" for i in range(len(pages))})
 
 
-def assert_database_accounts_for(db: Path, counts: Counter, paths: set[str]) -> None:
+def assert_database_accounts_for(db: Path, report: BuildReport, paths: set[str]) -> None:
     conn = sqlite3.connect(db)
     rows = conn.execute("select path, status, message from raw_files").fetchall()
     assert {path for path, _, _ in rows} == paths
@@ -185,8 +186,8 @@ def assert_database_accounts_for(db: Path, counts: Counter, paths: set[str]) -> 
     assert conn.execute("select count(*) from raw_files where reason = 'extraction-error'").fetchone() == (0,)
     by_status = Counter(status for _, status, _ in rows)
     assert (by_status["article"], by_status["duplicate"], by_status["rejected"]) == (
-        counts["articles"], counts["duplicates"], counts["rejected"])
-    assert sum(n for key, n in counts.items() if key.startswith("rejected: ")) == counts["rejected"]
+        report.articles, report.duplicates, report.rejected)
+    assert sum(report.rejected_by_reason.values()) == report.rejected
     for table, column in [("articles", "title"), ("articles", "body"), ("paragraphs", "text"),
                           ("links", "url"), ("links", "text"), ("tags", "name"), ("raw_files", "message")]:
         assert conn.execute(f"select count(*) from {table} where instr({column}, char(0))").fetchone() == (0,)
@@ -285,8 +286,7 @@ def test_every_special_file_is_recorded(nasty_crawl):
               re.findall(r"^  (articles|duplicates|rejected)\s+([\d,]+)$", result.stdout, re.M)}
     reasons = {name: int(n.replace(",", "")) for name, n in re.findall(r"^    (\S+)\s+([\d,]+)$", result.stdout, re.M)}
     assert reasons["symlink"] == 3 and reasons["not-a-file"] == 2 and reasons["too-large"] == 1
-    counts = Counter(totals) + Counter({f"rejected: {name}": n for name, n in reasons.items()})
-    assert_database_accounts_for(db, counts, set(rows))
+    assert_database_accounts_for(db, BuildReport(**totals, rejected_by_reason=reasons), set(rows))
     assert MAX_PAGE_BYTES < (raw / "huge.html").stat().st_size
 
 
@@ -311,6 +311,6 @@ def test_a_file_that_cannot_be_read_is_rejected(tmp_path, monkeypatch):
     def refuse(path, flags):  # as root, chmod cannot make a file unreadable
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr("bannedbook.files.os.open", refuse)
+    monkeypatch.setattr("bannedbook.build.files.os.open", refuse)
     page = read_page(raw / "locked.html", raw)
     assert (page.reason, page.message) == ("unreadable", "cannot read the file: Permission denied")

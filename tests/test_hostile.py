@@ -14,9 +14,9 @@ import pytest
 from pages import CANONICAL, full_page, write_crawl
 from playwright.sync_api import Error as PlaywrightError
 
-from bannedbook.build import build
-from bannedbook.decode import Rejected
-from bannedbook.extract import extract
+from bannedbook.build.extract import extract
+from bannedbook.build.pipeline import build
+from bannedbook.errors import Rejected
 
 # Each payload, if it ever ran, would call alert() (a dialog), touch
 # evil.example (a request) or set window.pwned.

@@ -13,9 +13,9 @@ from corpus import generate
 from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, SEED_NAME, full_page, write_crawl
 from snapshot import content
 
-from bannedbook import build as pipeline
-from bannedbook.store import pipeline_modules
-from bannedbook.update import Update
+from bannedbook.build import pipeline
+from bannedbook.build.fingerprint import pipeline_modules
+from bannedbook.build.update import Update
 
 
 def build(raw: Path, db: Path, **options) -> dict:
@@ -48,7 +48,7 @@ def test_unchanged_rebuild_reads_nothing_and_keeps_the_file(first, tmp_path):
     raw, db = copy(first, tmp_path)
     before = db.read_bytes()
     counts = build(raw, db)
-    assert counts["read"] == 0
+    assert counts.read == 0
     assert db.read_bytes() == before
 
 
@@ -57,7 +57,7 @@ def assert_same_as_full_build(raw: Path, db: Path, tmp_path: Path) -> dict:
     full = tmp_path / "full.db"
     build(raw, full, full=True)
     assert content(db) == content(full)
-    assert counts["articles"] == len(rows(full, "select id from articles"))
+    assert counts.articles == len(rows(full, "select id from articles"))
     assert rows(db, "pragma integrity_check") == [("ok",)]
     return counts
 
@@ -92,7 +92,7 @@ def test_changes_give_what_a_full_build_gives(first, tmp_path):
     (raw / "new-crawl" / "empty.html").write_bytes(b"")
 
     counts = assert_same_as_full_build(raw, db, tmp_path)
-    assert 0 < counts["read"] < counts["files"] / 2
+    assert 0 < counts.read < counts.files / 2
     assert rows(db, "select url from tags where id = '普京'") == [("https://www.bannedbook.org/tags/普京/",)]
     assert rows(db, "select count(*) from tags where id = '转载'") == [(1,)]
 
@@ -100,7 +100,7 @@ def test_changes_give_what_a_full_build_gives(first, tmp_path):
     (raw / linked).write_bytes(linked_bytes)
     (raw / "0-variant.txt").unlink()
     counts = assert_same_as_full_build(raw, db, tmp_path)
-    assert counts["read"] <= 3
+    assert counts.read <= 3
     assert rows(db, "select count(*) from tags where id = '转载'") == [(0,)]
     assert rows(db, "select count(*) from links where target_article_id is not null")[0][0] > 0
 
@@ -125,7 +125,7 @@ def test_a_database_from_other_code_is_rebuilt_in_full(first, tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("pragma user_version = 1")
     counts = build(raw, db)
-    assert counts["read"] == counts["files"]
+    assert counts.read == counts.files
     assert content(db) == content(first[1])
 
 
@@ -133,11 +133,12 @@ def test_the_code_fingerprint_covers_every_module_a_build_runs():
     """Every module of the package a build loads (whatever its import
     style) is in the fingerprint, so a change to it rebuilds in full."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, bannedbook.build, bannedbook.store as s; "
-         "s.Store; import bannedbook.warc, bannedbook.stories as st; st.signature('文' * 60); "
-         "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('bannedbook.')))"],
+        [sys.executable, "-c", "import sys, bannedbook.build.pipeline, bannedbook.db.store as s; "
+         "s.Store; import bannedbook.build.warc, bannedbook.research.stories as st; st.signature('文' * 60); "
+         "print(' '.join(m for m in sys.modules if m.startswith('bannedbook.')))"],
         capture_output=True, text=True, check=True).stdout.split()
-    assert {"build", "extract", "chinese", "stories", "warc", "files"} <= set(loaded)
+    assert {f"bannedbook.{name}" for name in ("build.pipeline", "build.extract", "text.chinese", "research.stories",
+                                              "build.warc", "build.files", "db.store")} <= set(loaded)
     assert set(loaded) <= set(pipeline_modules())
 
 

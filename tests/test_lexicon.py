@@ -16,10 +16,10 @@ import sqlite_utils
 from conftest import ROOT
 from truth import fold, phrase_hits
 
-from bannedbook.build import build
-from bannedbook.chinese import quoted
-from bannedbook.lexicon import LexiconError, read_lexicons, write_lexicon
-from bannedbook.site import make_datasette
+from bannedbook.build.pipeline import build
+from bannedbook.research.lexicon import LexiconError, read_lexicons, write_lexicon
+from bannedbook.search.query import quoted
+from bannedbook.web.site import make_datasette
 
 # Simplified and Traditional, Latin in any case and width, one character, and
 # terms full of what would be search syntax if they were queries.
@@ -190,7 +190,7 @@ def test_a_100000_term_list(tmp_path):
     rows = [(f"词{i}", f"theme {i % 7}") for i in range(100_000)] + [("习近平", "领导人"), ("普京", "领导人")]
     db = tmp_path / "bannedbook.db"
     counts = build(ROOT / "raw", db, workers=1, progress=False, lexicon=[write_csv(tmp_path / "big.csv", rows)])
-    assert counts["lexicon terms"] == 100_002
+    assert counts.lexicon.terms == 100_002
     assert query(db, "select count(*) from lexicon")[0][0] == 100_002
     assert sorted(query(db, "select term from article_terms")) == [("习近平",), ("普京",)]
 
@@ -210,12 +210,12 @@ def test_incremental_builds_keep_the_lexicon_up_to_date(tmp_path):
     # Nothing changed: nothing is read or written.
     stamp = db.stat().st_mtime_ns
     counts = build(raw, db, workers=1, progress=False, lexicon=[terms])
-    assert counts["read"] == 0 and not counts["lexicon written"] and db.stat().st_mtime_ns == stamp
+    assert counts.read == 0 and not counts.lexicon.written and db.stat().st_mtime_ns == stamp
 
     # The lexicon changed: it is matched again, no page is read.
     write_csv(terms, [("习近平", "领导人"), ("普京", "领导人")])
     counts = build(raw, db, workers=1, progress=False, lexicon=[terms])
-    assert counts["read"] == 0 and counts["lexicon written"]
+    assert counts.read == 0 and counts.lexicon.written
     assert query(db, "select term, articles from lexicon") == [("习近平", 1), ("普京", 1)]
 
     # A new article holding a term: it is counted.
@@ -223,7 +223,7 @@ def test_incremental_builds_keep_the_lexicon_up_to_date(tmp_path):
     (raw / "other.txt").write_text(text.replace("习近平", "習近平").replace("普京", "某人") + "\n<!-- 另一篇 -->",
                                    encoding="utf-8")
     counts = build(raw, db, workers=1, progress=False, lexicon=[terms])
-    assert counts["read"] == 1
+    assert counts.read == 1
     articles = dict(query(db, "select term, articles from lexicon"))
     assert articles == {"习近平": query(db, "select count(*) from articles")[0][0], "普京": 1}
     days = query(db, "select sum(articles) from days")[0][0]
@@ -235,7 +235,7 @@ def test_incremental_builds_keep_the_lexicon_up_to_date(tmp_path):
 
 
 def test_a_failing_lexicon_step_leaves_the_old_database(tmp_path, monkeypatch):
-    import bannedbook.build
+    import bannedbook.build.pipeline
 
     db = tmp_path / "bannedbook.db"
     build(ROOT / "raw", db, workers=1, progress=False)
@@ -244,7 +244,7 @@ def test_a_failing_lexicon_step_leaves_the_old_database(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the lexicon step failed")
 
-    monkeypatch.setattr(bannedbook.build, "write_lexicon", broken)
+    monkeypatch.setattr(bannedbook.build.pipeline, "write_lexicon", broken)
     with pytest.raises(RuntimeError):
         build(ROOT / "raw", db, workers=1, progress=False, full=True)
     assert db.read_bytes() == before and not list(tmp_path.glob(".*.building"))

@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 import pytest
 
-from bannedbook.params import MAX_QUERY_CHARS
-from bannedbook.plugin import MAX_TEXT_CHARS, Clock, TooLarge, prepare_connection, sql_match, sql_snippet
-from bannedbook.site import make_datasette
+from bannedbook.web.params import MAX_QUERY_CHARS
+from bannedbook.web.search import MAX_TEXT_CHARS, Clock, TooLarge, prepare_connection, sql_match, sql_snippet
+from bannedbook.web.site import make_datasette
 
 # Each value is sent percent-encoded, except the raw ones (already escapes:
 # a lone surrogate's UTF-8 bytes, bytes that are not UTF-8).

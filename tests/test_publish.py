@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
+from servers import served
 
-from bannedbook.site import METADATA, STATIC, TEMPLATES, cli_args, served
+from bannedbook.web.site import METADATA, STATIC, TEMPLATES, cli_args
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def generated(seed_db, tmp_path_factory) -> Path:
     db = folder / "bannedbook.db"
     shutil.copy(seed_db, db)
     out = folder / "fly"
-    subprocess.run([sys.executable, "-m", "bannedbook.publish", str(db), "--app", "bannedbook-test",
+    subprocess.run([sys.executable, "-m", "bannedbook.web.publish", str(db), "--app", "bannedbook-test",
                     "--generate-dir", str(out)], cwd=ROOT, check=True, capture_output=True)
     return out
 
@@ -58,7 +59,7 @@ def test_same_settings_and_options_as_make_serve(generated):
 
 def test_same_metadata_templates_and_static_files(generated):
     expected = yaml.safe_load(METADATA.read_text())
-    # Plus the app's address for citations, set as a Fly secret (bannedbook/cite.py).
+    # Plus the app's address for citations, set as a Fly secret (bannedbook/web/cite.py).
     expected["plugins"]["bannedbook"]["base_url"] = {"$env": "BANNEDBOOK_BASE_URL"}
     assert json.loads((generated / "metadata.json").read_text()) == expected
     assert files(generated / "templates") == files(TEMPLATES)

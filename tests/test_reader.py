@@ -11,8 +11,9 @@ import yaml
 from bs4 import BeautifulSoup
 from reader_pages import HOSTILE_TEXT, RELATED_TITLE, RELATED_URL
 
-from bannedbook.reader import query_string, safe_href
-from bannedbook.site import METADATA, make_datasette
+from bannedbook.text.urls import safe_href
+from bannedbook.web.reader import query_string
+from bannedbook.web.site import METADATA, make_datasette
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -174,7 +175,7 @@ def test_month_chart_zero_fills_gaps(tmp_path):
     """Articles in March and July: April to June are drawn, as 0."""
     from pages import CANONICAL, full_page, write_crawl
 
-    from bannedbook.build import build
+    from bannedbook.build.pipeline import build
 
     pages = {f"{day}.html": full_page(published=f"{day}T09:00:00+08:00", url=CANONICAL.replace("2059001", day[-2:]))
              .encode() for day in ("2024-03-15", "2024-07-08", "2024-07-09")}
@@ -248,7 +249,7 @@ def test_a_title_match_weighs_ten_times_a_body_match(tmp_path):
     comes last, 10x between the two, 11x first: this order holds only at 10."""
     from pages import write_crawl
 
-    from bannedbook.build import build
+    from bannedbook.build.pipeline import build
 
     filler = "今天的天气很好，人们在公园里散步。" * 3
 

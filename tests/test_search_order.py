@@ -9,8 +9,8 @@ import pytest
 from corpus import generate
 from truth import ground_truth
 
-from bannedbook.build import build
-from bannedbook.site import make_datasette
+from bannedbook.build.pipeline import build
+from bannedbook.web.site import make_datasette
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from corpus import generate
 from search_queries import database_rows, found_ids, pick_queries
 from truth import ground_truth
 
-from bannedbook.build import build
-from bannedbook.site import make_datasette
+from bannedbook.build.pipeline import build
+from bannedbook.web.site import make_datasette
 
 
 def test_search_finds_every_article_a_substring_scan_finds(tmp_path):

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from bs4 import BeautifulSoup
 
-from bannedbook.site import make_datasette
+from bannedbook.web.site import make_datasette
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_a_database_file_named_otherwise_is_served_as_the_archive(seed_db, tmp_p
 
     db = tmp_path / "archive-2024.db"
     shutil.copy(seed_db, db)
-    subprocess.run([sys.executable, "-c", "import sys; from bannedbook.site import write_inspect_file; "
+    subprocess.run([sys.executable, "-c", "import sys; from bannedbook.web.site import write_inspect_file; "
                     "write_inspect_file(sys.argv[1])", str(db)], cwd=ROOT, check=True)
     url = serve(db)
 

@@ -1,4 +1,4 @@
-"""Near-duplicate articles grouped into stories (bannedbook/stories.py)."""
+"""Near-duplicate articles grouped into stories (bannedbook/research/stories.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from story_pairs import load_pairs
 
-from bannedbook import stories
+from bannedbook.research import stories
 
 PAIRS = Path(__file__).resolve().parent / "fixtures" / "story_pairs.jsonl"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from pages import SEED_NAME
 from story_pages import SEED_STORY_FILES, write_story_crawl
 
-from bannedbook import stories
-from bannedbook.build import read_page
+from bannedbook.build.pipeline import read_page
+from bannedbook.research import stories
 
 
 def query(db: Path, sql: str, params=()) -> list:

@@ -11,8 +11,8 @@ from bs4 import BeautifulSoup
 from pages import SEED_NAME
 from story_pages import REPOST_ONLY, REPOST_SOURCE, SEED_STORY_FILES
 
-from bannedbook import reader
-from bannedbook.reader import query_string
+from bannedbook.web import reader
+from bannedbook.web.reader import query_string
 
 
 @pytest.fixture(scope="module")

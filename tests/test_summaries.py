@@ -1,7 +1,7 @@
 """What the build counts once so that pages need not count on every request:
 facet_counts, the canned queries that read it and the days table, the
-articles table's facets (bannedbook/facets.py) and the home page's kept
-table list (bannedbook/home.py)."""
+articles table's facets (bannedbook/web/facets.py) and the home page's kept
+table list (bannedbook/web/home.py)."""
 
 import asyncio
 import re
@@ -13,9 +13,9 @@ from bs4 import BeautifulSoup
 from corpus import generate
 from truth import fold
 
-from bannedbook import facets, home
-from bannedbook.build import build
-from bannedbook.site import make_datasette
+from bannedbook.build.pipeline import build
+from bannedbook.web import facets, home
+from bannedbook.web.site import make_datasette
 
 FACET_COLUMNS = ("author", "source", "category", "year", "script")
 
@@ -114,7 +114,7 @@ def test_the_unfiltered_table_s_facets_are_exact(get, archive):
 
 
 def newest_matches(archive, word, count) -> list:
-    from bannedbook.chinese import match_expression
+    from bannedbook.search.query import match_expression
 
     return rows(archive, f"""select id, {', '.join(FACET_COLUMNS)} from articles where date_order in
                     (select rowid from articles_fts where articles_fts match ?) order by date_order desc limit ?""",

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 import pytest
 from truth import fold, ground_truth
 
-from bannedbook.plugin import MAX_QUERY_CHARS
-from bannedbook.site import make_datasette
-from bannedbook.trends import Days, narrower_until
+from bannedbook.research.trends import Days, narrower_until
+from bannedbook.search.query import MAX_QUERY_CHARS
+from bannedbook.web.site import make_datasette
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pages import CANONICAL, SEED, SEED_NAME, full_page, traditional
 from snapshot import content
 from warcs import HEADER_ONLY, SITE, Entry, write_warc
 
-from bannedbook.build import build, summary
-from bannedbook.crawlstore import CrawlStore, Exchange
-from bannedbook.store import BuildError
+from bannedbook.build.pipeline import build, summary
+from bannedbook.crawl.crawlstore import CrawlStore, Exchange
+from bannedbook.errors import BuildError
 
 GENUINE_TITLE = "杨威：中共能挖动哈萨克斯坦和上合组织吗？"
 FORGED = """<h2>冒名顶替的标题</h2>
@@ -55,7 +55,7 @@ def assert_genuine_article(db: Path) -> None:
 
 
 def write_crawler_warc(raw: Path, url: str, body: bytes) -> None:
-    """A WARC written by the crawler's own store (bannedbook/crawlstore.py)."""
+    """A WARC written by the crawler's own store (bannedbook/crawl/crawlstore.py)."""
     store = CrawlStore(raw)
     crawl, _ = store.begin(SITE + "/")
     path = url.removeprefix(SITE)
@@ -91,7 +91,7 @@ def test_a_page_cannot_claim_another_urls_identity(tmp_path, mode):
     counts = run(raw, db)
     assert_genuine_article(db)
     if mode == "incremental":
-        assert counts["incremental"]
+        assert counts.incremental
         run(raw, tmp_path / "full.db", full=True)
         assert content(db) == content(tmp_path / "full.db")
     forged = query(db, """select r.path, r.status, r.reason, r.message, a.url from raw_files r
@@ -354,7 +354,7 @@ def test_a_build_that_would_remove_most_of_the_archive_refuses(archive, mistake)
     refused(raw, db, removed, **options)
     counts = run(raw, db, prune=True)  # told: it goes ahead
     assert query(db, "select count(*) from articles") == [(6 - removed,)]
-    assert counts["removed articles"] == removed
+    assert counts.removed_articles == removed
 
 
 def test_a_single_removed_page_is_removed(archive):
@@ -362,7 +362,7 @@ def test_a_single_removed_page_is_removed(archive):
     (raw / "p3.html").unlink()
     counts = run(raw, db)
     assert query(db, "select count(*) from articles") == [(5,)]
-    assert (counts["removed files"], counts["removed records"], counts["removed articles"]) == (1, 0, 1)
+    assert (counts.removed_files, counts.removed_records, counts.removed_articles) == (1, 0, 1)
 
 
 def test_an_archive_with_no_articles_has_nothing_to_lose(tmp_path):
@@ -388,7 +388,7 @@ def test_a_removed_warc_is_counted_as_one_file_its_records_and_articles(tmp_path
     (raw / "b.warc.gz").unlink()
     started = 0.0
     counts = run(raw, db)
-    assert (counts["removed files"], counts["removed records"], counts["removed articles"]) == (1, records, 2)
+    assert (counts.removed_files, counts.removed_records, counts.removed_articles) == (1, records, 2)
     line = next(line for line in summary(counts, db, started).splitlines() if line.startswith("  removed"))
     assert line.split() == ["removed", "1", "file(s),", "holding", str(records), "WARC", "record(s);", "2",
                             "article(s)", "removed"]

@@ -16,8 +16,8 @@ from snapshot import content
 from warcio.archiveiterator import ArchiveIterator
 from warcs import HEADER_ONLY_URL, SITE, UNDATED_URL, Entry, crawl_entries, write_warc
 
-from bannedbook.build import build
-from bannedbook.site import make_datasette
+from bannedbook.build.pipeline import build
+from bannedbook.web.site import make_datasette
 
 RECAPTURED = CANONICAL.replace("2059001", "2059021")
 PAIR = CANONICAL.replace("2059001", "2059031")  # Simplified page and zh-tw mirror, in one WARC, mirror first
@@ -296,7 +296,7 @@ def assert_same_as_full_build(raw: Path, db: Path, tmp_path: Path) -> dict:
 def test_an_unchanged_warc_is_not_read_again(warc_crawl, tmp_path):
     raw, db = copy(warc_crawl, tmp_path)
     before = db.read_bytes()
-    assert build(raw, db, workers=2, progress=False)["read"] == 0
+    assert build(raw, db, workers=2, progress=False).read == 0
     assert db.read_bytes() == before
 
 
@@ -323,7 +323,7 @@ def test_warc_changes_give_what_a_full_build_gives(warc_crawl, tmp_path, change)
         write_warc(b, [Entry(mirror_of(PAIR), traditional(full_page(url=mirror_of(PAIR))).encode()), *recaptures()])
     counts = assert_same_as_full_build(raw, db, tmp_path)
     if change == "touched":
-        assert counts["read"] == 0
+        assert counts.read == 0
     if change == "simplified-gone":
         assert query(db, "select script from articles where url = ?", [mirror_of(PAIR)]) == [("traditional",)]
 

@@ -10,9 +10,9 @@ import pytest
 from pages import CANONICAL, full_page
 from warcs import BOMBS, http_message, warc_record, write_bomb
 
-from bannedbook.build import build
-from bannedbook.files import MAX_PAGE_BYTES
-from bannedbook.warc import LINE
+from bannedbook.build.pipeline import build
+from bannedbook.build.warc import LINE
+from bannedbook.text.decode import MAX_PAGE_BYTES
 
 
 def url(n: int) -> str:

@@ -14,8 +14,8 @@ from pages import CANONICAL, full_page
 from snapshot import content
 from warcs import arc_records, chunked, http_message, warc_record, warcinfo, write_records
 
-from bannedbook.build import build
-from bannedbook.warc import capture_date, record_at
+from bannedbook.build.pipeline import build
+from bannedbook.build.warc import capture_date, record_at
 
 
 def url(n: int) -> str:
@@ -235,7 +235,7 @@ def test_an_incremental_build_reads_records_of_a_whole_file_gzip_again(built, tm
     # A later capture of an article the whole-file gzip holds: its record is read again by offset.
     write_records(tmp_path / "raw" / "later.warc", [response(2, date="2024-09-01T00:00:00Z")])
     counts = build(tmp_path / "raw", tmp_path / "x.db", workers=2, progress=False)
-    assert counts["read"] < 10  # not a full build
+    assert counts.read < 10  # not a full build
     build(tmp_path / "raw", tmp_path / "full.db", workers=2, progress=False, full=True)
     assert content(tmp_path / "x.db") == content(tmp_path / "full.db")
     assert query(tmp_path / "x.db", "select captured from captures where url = ? order by captured", [url(2)]) == [

@@ -1,8 +1,8 @@
 """What search, lexicons, trends and tag counts must find, worked out apart
 from the project's code: text folded with OpenCC's own Traditional →
 Simplified converter and Python's NFKC and casefold (never
-`bannedbook.chinese.normalise`), queries parsed here (never
-`bannedbook.chinese.parse_query`), matches found by a substring scan. A bug
+`bannedbook.text.chinese.normalise`), queries parsed here (never
+`bannedbook.search.query.parse_query`), matches found by a substring scan. A bug
 in the project's folding or parsing then moves what it finds, not the truth.
 
 The tests import it, and so does benchmarks/search_bench.py (benchmarks run

@@ -1,0 +1,189 @@
+"""The archive's tables, indexes and search index, in one place.
+
+Imports nothing heavy, so the server, the writer and the tests can all read
+the schema without loading the extractor.
+"""
+
+from __future__ import annotations
+
+# The search index is external-content FTS5 over articles, so Datasette and
+# datasette-search-all find it (they look for content=[articles]). Its columns
+# hold the text computed by chinese.index_columns and are named for what they
+# hold: articles has no such columns, so the generic 'rebuild' command (and
+# sqlite-utils rebuild-fts) fails loudly instead of silently re-indexing the
+# unsegmented text. Rebuild it with store.rebuild_search_index().
+#
+# Articles are numbered in date order (rowid = date_order = the index's
+# rowid), so the newest matches of a search are the index's last rowids:
+# Datasette's "sort_desc: date_order" reads 20 of them instead of sorting
+# every match, and its count seeks the small date_order index instead of
+# the wide articles rows (metadata.yml: fts_pk: date_order).
+FTS_TABLE = "articles_fts"
+FTS_COLUMNS = ("body_index", "title_index")
+FTS_SQL = f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 ({', '.join(FTS_COLUMNS)}, content=[articles])"
+
+# An article's date wherever the archive dates, counts or orders articles:
+# the date its page states, else the earliest its text allows.
+ARTICLE_DATE = "coalesce(published, not_before)"
+# Oldest first; undated articles before all others, so newest-first lists
+# them last. Ties go by file, so every build numbers the same files alike.
+DATE_ORDER = f"coalesce({ARTICLE_DATE}, ''), file"
+
+TABLES = {
+    # Near-duplicate articles (reposts, the other script, light edits) are
+    # one story, named after its first article in date order; an article
+    # alone is a story of one (bannedbook/db/storystore.py). Created before
+    # articles, whose story column refers to it.
+    "stories": (
+        {"id": str, "title": str, "first_date": str, "last_date": str, "members": int, "sources": int},
+        {"pk": "id"},
+    ),
+    "articles": (
+        {
+            "id": str, "url": str, "title": str, "author": str, "source": str,
+            "source_url": str, "category": str, "site_number": int,
+            "published": str, "not_before": str, "captured": str, "not_after": str,
+            # story before body: read for every match when a search is
+            # collapsed, it stays in the row's first page, never in the
+            # overflow pages of a long body.
+            "year": int, "date_order": int, "story": str,
+            "script": str, "body": str, "file": str,
+        },
+        {"pk": "id", "not_null": {"title", "body"}, "foreign_keys": [("story", "stories", "id")]},
+    ),
+    # Each article's story signature (stories.signature of its body), made
+    # by the build's workers and kept so an incremental build compares new
+    # articles with the archive without reading every body again.
+    "story_signatures": (
+        {"article_id": str, "signature": bytes},
+        {"pk": "article_id", "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    "paragraphs": (
+        {"article_id": str, "position": int, "role": str, "text": str},
+        {"pk": ("article_id", "position"), "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    # A tag keeps the spelling the page used (id, name); key is the same
+    # tag whatever the script, case or width (chinese.normalise(name)), so
+    # 中国 and 中國 count as one. article_tags repeats the key so counts and
+    # filters read one index instead of joining tags for every row.
+    "tags": ({"id": str, "name": str, "url": str, "key": str}, {"pk": "id"}),
+    "article_tags": (
+        {"article_id": str, "tag_id": str, "tag_key": str},
+        {"pk": ("article_id", "tag_id"),
+         "foreign_keys": [("article_id", "articles", "id"), ("tag_id", "tags", "id")]},
+    ),
+    "links": (
+        {"article_id": str, "position": int, "url": str, "text": str, "kind": str,
+         "scheme": str, "target_article_id": str},
+        {"pk": ("article_id", "position"),
+         "foreign_keys": [("article_id", "articles", "id"), ("target_article_id", "articles", "id")]},
+    ),
+    "raw_files": (
+        {"path": str, "sha256": str, "bytes": int, "mtime_ns": int, "encoding": str, "status": str,
+         "article_id": str, "reason": str, "message": str},
+        {"pk": "path", "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    # Every capture a web archive holds (response, resource and revisit
+    # records), whatever it became: when (null when its date is not a
+    # possible one), from which URL, in which record (raw_files.path =
+    # FILE#OFFSET), with what payload; article_id when it is a capture of an
+    # article. why: for an article's captures, which one it is shown from
+    # ('shown') and why not the others (store.rank); for the rest, the reason.
+    "captures": (
+        {"article_id": str, "url": str, "captured": str, "path": str, "sha256": str, "payload_digest": str,
+         "kind": str, "status": str, "why": str},
+        {"pk": "path",
+         "foreign_keys": [("article_id", "articles", "id"), ("path", "raw_files", "path")]},
+    ),
+    # The WARC files read: what an incremental build compares, and the
+    # checksum a researcher verifies a copy of the file against.
+    "warc_files": (
+        {"path": str, "bytes": int, "mtime_ns": int, "sha256": str, "records": int},
+        {"pk": "path"},
+    ),
+    # Articles per day of the date trends count by (published, else
+    # not_before; day null: undated). Articles are numbered in date order, so
+    # each day's articles are one run of date_order: a period's articles
+    # are a range of rowids, and a search's matches are counted per period
+    # by their rowids alone (bannedbook/research/trends.py).
+    "days": (
+        {"day": str, "first_date_order": int, "last_date_order": int, "articles": int},
+        {},
+    ),
+    # How many articles have each value of each facet of the articles table
+    # (tags, author, source, category, year, script), over the whole archive:
+    # counted once by the build (bannedbook/db/summaries.py) for the home page,
+    # the top_tags query and the unfiltered table's facets. Values as text.
+    "facet_counts": (
+        {"facet": str, "value": str, "articles": int},
+        {"pk": ("facet", "value")},
+    ),
+    # Articles and stories per month (published, else not_before), the same
+    # way: for the home page's chart and articles_per_month without a search.
+    "month_counts": (
+        {"month": str, "articles": int, "stories": int},
+        {"pk": "month"},
+    ),
+    # Researchers' lexicons (bannedbook/research/lexicon.py). lexicon also gets the
+    # CSVs' other columns, after these.
+    "lexicon": (
+        {"term": str, "theme": str, "list": str, "articles": int, "hits": int},
+        {},
+    ),
+    "article_terms": (
+        {"article_id": str, "term": str, "hits": int},
+        {"pk": ("article_id", "term"), "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    "themes": ({"theme": str, "terms": int, "articles": int}, {"pk": "theme"}),
+    "lexicon_files": (
+        {"path": str, "list": str, "sha256": str, "bytes": int, "encoding": str, "terms": int, "message": str},
+        {},
+    ),
+}  # fmt: skip
+
+INDEXES = [
+    ("articles", ["url"]), ("articles", ["author"]), ("articles", ["source"]),
+    ("articles", ["category"]), ("articles", ["year"]), ("articles", ["published"]),
+    ("article_tags", ["tag_id"]), ("links", ["url"]), ("links", ["target_article_id"]),
+    ("links", ["kind"]), ("raw_files", ["status", "reason"]), ("raw_files", ["article_id"]),
+    ("captures", ["article_id"]), ("captures", ["payload_digest"]), ("captures", ["url"]),
+    ("lexicon", ["term"]), ("lexicon", ["theme", "term"]), ("article_terms", ["term", "hits"]),
+    # A story's articles in date order (the article page's list), and one
+    # article per story (?_collapse=1) read from the index alone.
+    ("articles", ["story", "date_order"]),
+    # A tag in any script: counts, the tag page and ?_tag= read the first
+    # index alone, the tag facet (the tags of the matching articles) the second.
+    ("tags", ["key"]), ("article_tags", ["tag_key", "tag_id", "article_id"]),
+    ("article_tags", ["article_id", "tag_key"]),
+]  # fmt: skip
+
+# Search selects articles by date_order (see FTS_SQL). The wider index holds
+# what the table page's facets read for every match of a search, and the
+# partial one all that the most_cited query reads, so neither has to visit
+# the wide article rows (docs/benchmarks.md has the figures).
+INDEX_SQL = [
+    "create unique index idx_articles_date_order on articles (date_order)",
+    "create index idx_articles_facets on articles (date_order, id, author, source, category, year, script)",
+    "create index idx_links_related on links (url, article_id, target_article_id, text) where kind = 'related'",
+    # A facet's most common values first, without sorting them all.
+    "create index idx_facet_counts_top on facet_counts (facet, articles desc, value)",
+]
+
+
+def columns(table: str) -> list[str]:
+    """The table's columns in the order they are created."""
+    return list(TABLES[table][0])
+
+
+def insert_sql(table: str, target: str | None = None) -> str:
+    """An INSERT of named parameters (:column) for every column of table,
+    so rows are written as dicts by column name."""
+    names = columns(table)
+    return (f"insert into {target or f'[{table}]'} ({', '.join(f'[{c}]' for c in names)}) "
+            f"values ({', '.join(f':{c}' for c in names)})")
+
+
+# A tag's label where its spellings are counted as one (tags.key): the
+# spelling most articles use (the first in code-point order among equals).
+TAG_LABEL_SQL = """(select tag_id from article_tags spelled where spelled.tag_key = {key}
+  group by tag_id order by count(*) desc, tag_id limit 1)"""

@@ -1,0 +1,478 @@
+"""Writing the archive: the writer of a full build, the search index, and the
+atomic swap that means a failed build never leaves a half-written database.
+
+Incremental builds (bannedbook/build/update.py) reuse this writer and add what
+forgetting and renumbering need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from bannedbook.db import storystore
+from bannedbook.db.schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
+from bannedbook.errors import BuildError
+from bannedbook.records import Article, Page, WarcFile
+from bannedbook.search.index import index_columns
+from bannedbook.text.chinese import normalise
+from bannedbook.text.decode import safe_text
+from bannedbook.text.urls import SITE_HOSTS, article_url, host, is_mirror
+
+
+def article_id(article: Article) -> str:
+    """Stable id: from the article's URL when the page states one (the
+    site's Traditional mirror names the same article as its Simplified
+    page), else from its text as written, so the same page in another
+    encoding is the same article while a Traditional and a Simplified copy
+    without URLs stay two."""
+    key = article_url(article.url) if article.url else f"{article.title}\n{article.body}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+# The web's first pages are of 1991; a capture time after now (a day's
+# leeway for clocks) or before then is not a time a capture was made.
+EARLIEST_CAPTURE = dt.datetime(1991, 1, 1, tzinfo=dt.UTC)
+CLOCK_LEEWAY = dt.timedelta(days=1)
+# The records of a web archive that are captures of a URL (raw_files says
+# what each became; captures keeps when and from where, and its payload).
+CAPTURE_KINDS = ("response", "resource", "revisit")
+# Which source speaks for an article, most trusted first (rank's first key).
+TRUST = ("a capture of the site", "a plain file stating the URL", "a page stating no URL")
+
+
+def capture_time(text: str | None) -> dt.datetime | None:
+    """A capture's time (WARC-Date, ISO 8601) when it is a time a capture
+    can have been made: a valid date (and time) between 1991 and now. None
+    for anything else ("9999-12-31", "!!!! not a date"), which never dates
+    an article nor decides which capture it shows."""
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when if EARLIEST_CAPTURE <= when <= dt.datetime.now(dt.UTC) + CLOCK_LEEWAY else None
+
+
+def rank(page: Page) -> tuple:
+    """Which of the pages of one article gives it its text: the lowest rank,
+    the first in path order among equals. The most trusted source first
+    (TRUST: the site's own capture, then a plain file, whatever their
+    dates, so a capture is never replaced by a less trusted source); then
+    the Simplified page over the site's Traditional mirror; then a capture
+    with a valid time over one without; then the latest (a page fetched
+    again because it changed)."""
+    capture = page.capture
+    when = capture_time(capture.captured) if capture else None
+    trust = 0 if capture and capture.url else 1 if page.article.url else 2
+    mirror = is_mirror(page.article.url) or bool(capture and is_mirror(capture.url))
+    return (trust, mirror, when is None, -(when.timestamp() if when else 0))
+
+
+def why_not(loser: tuple, winner: tuple) -> str:
+    """Why the page of rank `winner` shows an article rather than the one
+    of rank `loser` (see rank)."""
+    if loser[0] != winner[0]:
+        return f"{TRUST[winner[0]]} is trusted over {TRUST[loser[0]]}"
+    if loser[1] != winner[1]:
+        return "the Simplified page is shown rather than the site's Traditional mirror"
+    if loser[2] != winner[2]:
+        return "a capture with a valid date is shown rather than one without"
+    if loser[3] != winner[3]:
+        return "the latest capture is shown"
+    return "the first in file order is shown"
+
+
+@contextmanager
+def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.Database]:
+    """A new database written beside `path` and moved over it only when the
+    block completes; on any failure `path` is left as it was. With update,
+    the new database starts as a copy of the one at `path`."""
+    path = Path(path)
+    if path.is_dir():
+        raise BuildError(f"cannot write database {path}: it is a directory")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise BuildError(f"cannot write database {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BuildError(f"cannot write database {path}: permission denied")
+    temp = folder / f".{path.name}.building"
+    temp.unlink(missing_ok=True)  # left by a build that was killed
+    if update:
+        shutil.copyfile(path, temp)
+    db = sqlite_utils.Database(temp)
+    try:
+        # No journal: the whole file is thrown away if anything fails.
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        yield db
+        db.execute("PRAGMA journal_mode = DELETE")
+        db.conn.commit()
+        db.close()
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        db.close()
+        temp.unlink(missing_ok=True)
+        raise
+
+
+class Store:
+    """The one writer of a full build. Rows accumulate in batches, written by
+    column name. New articles wait in a temporary table until finish(), which
+    numbers them in date order and indexes them for search."""
+
+    BATCH = 200
+
+    def __init__(self, db: sqlite_utils.Database, version: int, hosts: frozenset[str] = frozenset(SITE_HOSTS)):
+        self.db = db
+        self.version = version  # of the code writing it (build/fingerprint.py), kept in user_version
+        self.hosts = hosts  # the hosts whose pages are the archive's (urls.site_hosts)
+        self.pending: dict[str, list[dict]] = {table: [] for table in TABLES}
+        self.holders: dict[str, tuple[str, tuple]] = {}  # article id -> (path, rank) of the page it shows, this run
+        self.duplicates: list[tuple[str, str, tuple]] = []  # (path, article id, rank), named in settle()
+        self.revisits: list[Page] = []  # resolved in finish(), when every capture they may refer to is known
+        self.create()
+        self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
+        db.execute("create temp table new_articles as select * from articles where 0")
+
+    def create(self) -> None:
+        for table, (types, options) in TABLES.items():
+            self.db[table].create(types, **options)
+        self.db.execute(FTS_SQL)
+        self.db.execute(f"PRAGMA user_version = {int(self.version)}")
+
+    def conflict(self, key: str) -> bool:
+        """Whether an unchanged file already holds this article (never, in a
+        full build; see update.Update)."""
+        return False
+
+    def off_site(self, page: Page) -> str | None:
+        """Why a page is not the archive's when its URL (where it was
+        captured, else the one a plain file states) is on no host of the
+        site; None when it is, or when it has no URL."""
+        url = page.capture.url if page.capture and page.capture.url else page.article and page.article.url
+        if not url:
+            return None
+        name = host(url)
+        if name in self.hosts:
+            return None
+        if not name:
+            return f"the page's URL {safe_text(url[:120])[0]!r} names no host: not a page of the site"
+        return (f"the page is of {name}, not of the archive's site ({', '.join(sorted(self.hosts))}); "
+                f"a build told --site {name} (SITES=) keeps it")
+
+    def add_page(self, page: Page) -> str:
+        """Write what one file or WARC record became; returns its status
+        (a revisit's is settled in finish()). Pages must come in path order."""
+        capture = page.capture
+        revisit = bool(capture and capture.kind == "revisit")
+        outside = self.off_site(page) if page.article is not None or revisit else None
+        if revisit and not outside:
+            self.revisits.append(page)
+            return "duplicate"
+        # A web-archive record that is no capture of a page (warcinfo, request …) is skipped, not rejected.
+        key, status, reason, message = None, "skipped" if page.skipped else "rejected", page.reason, page.message
+        if outside:
+            status, reason, message = "rejected", "off-site", "; ".join(filter(None, [outside, message]))
+        elif page.article is not None:
+            key, mine = article_id(page.article), rank(page)
+            held = self.holders.get(key)
+            if held is None or mine < held[1]:
+                if held is not None:
+                    self._unseat(key, *held)
+                status = "article"
+                self.holders[key] = (page.path, mine)
+                self.add_article(page.article, key, page.path, page.signature)
+            else:
+                status = "duplicate"
+                self.duplicates.append((page.path, key, mine))  # its message names the holder in settle()
+        if capture and capture.captured and not capture_time(capture.captured):
+            note = f"the capture's date {safe_text(capture.captured[:40])[0]!r} is not a possible date: not used"
+            message = "; ".join(filter(None, [message, note]))
+        self.pending["raw_files"].append({
+            "path": page.path, "sha256": page.sha256, "bytes": page.size, "mtime_ns": page.mtime_ns,
+            "encoding": page.encoding, "status": status, "article_id": key,
+            "reason": reason if status in ("rejected", "skipped") else None, "message": message,
+        })  # fmt: skip
+        if capture and capture.kind in CAPTURE_KINDS:
+            self.add_capture(page, key, status, page.sha256, reason if status == "rejected" else None)
+        return status
+
+    def add_warc_file(self, warc: WarcFile) -> None:
+        """A WARC file read: its row in warc_files and, when parts of it could
+        not be read (or none of it), a rejected raw_files row saying which
+        byte ranges and why."""
+        self.pending["warc_files"].append({"path": warc.path, "bytes": warc.size, "mtime_ns": warc.mtime_ns,
+                                           "sha256": warc.sha256, "records": warc.records})
+        if warc.damage:
+            self.pending["raw_files"].append({
+                "path": warc.path, "sha256": warc.sha256, "bytes": warc.size, "mtime_ns": warc.mtime_ns,
+                "encoding": None, "status": "rejected", "article_id": None, "reason": warc.reason,
+                "message": f"{warc.damage}; {warc.records:,} record(s) read, each with its own row",
+            })  # fmt: skip
+
+    def add_capture(self, page: Page, key: str | None, status: str, sha256: str | None, why: str | None = None) -> None:
+        """A capture of any kind, whatever it became: revisits resolve
+        against all of them. A time no capture can have is not kept."""
+        capture = page.capture
+        self.pending["captures"].append({
+            "article_id": key, "url": capture.url,
+            "captured": capture.captured if capture_time(capture.captured) else None, "path": page.path,
+            "sha256": sha256, "payload_digest": capture.payload_digest, "kind": capture.kind, "status": status,
+            "why": why,
+        })  # fmt: skip
+
+    def _unseat(self, key: str, old: str, old_rank: tuple) -> None:
+        """A page about to be written gives article `key` its text instead of
+        the one at `old` (see rank): the old page's rows go, its file becomes
+        a duplicate."""
+        self.flush()
+        db = self.db
+        gone_tags = [tag for (tag,) in db.execute("select tag_id from article_tags where article_id = ?", [key])]
+        db.execute("delete from temp.new_articles where id = ?", [key])
+        for table in ("paragraphs", "links", "article_tags", "story_signatures"):
+            db.execute(f"delete from [{table}] where article_id = ?", [key])
+        for tag in gone_tags:
+            if not db.execute("select 1 from article_tags where tag_id = ? limit 1", [tag]).fetchone():
+                db.execute("delete from tags where id = ?", [tag])
+                self.tags.discard(tag)
+        db.execute("update raw_files set status = 'duplicate' where path = ?", [old])
+        db.execute("update captures set status = 'duplicate' where path = ?", [old])
+        self.duplicates.append((old, key, old_rank))
+
+    def add_article(self, article: Article, key: str, path: str, signature: bytes | None = None) -> None:
+        """Queue an article's rows. signature: its story signature, made by
+        a worker (stories.signature of the body); the story is set in finish()."""
+        day = article.published or article.not_before
+        self.pending["articles"].append({
+            "id": key, "url": article.url, "title": article.title, "author": article.author,
+            "source": article.source, "source_url": article.source_url, "category": article.category,
+            "site_number": article.site_number, "published": article.published,
+            "not_before": article.not_before, "captured": None, "not_after": None,  # from captures, in finish()
+            "year": int(day[:4]) if day else None,
+            "date_order": None, "story": None,  # numbered and grouped in finish()
+            "script": article.script, "body": article.body, "file": path,
+        })  # fmt: skip
+        self.pending["paragraphs"] += [
+            {"article_id": key, "position": i, "role": p.role, "text": p.text}
+            for i, p in enumerate(article.paragraphs, 1)
+        ]
+        self.pending["links"] += [
+            {"article_id": key, "position": i, "url": link.url, "text": link.text, "kind": link.kind,
+             "scheme": link.scheme, "target_article_id": None}
+            for i, link in enumerate(article.links, 1)
+        ]  # fmt: skip
+        self.pending["story_signatures"].append({"article_id": key, "signature": signature})
+        for name, url in article.tags:
+            if name not in self.tags:
+                self.tags.add(name)
+                self.pending["tags"].append({"id": name, "name": name, "url": url, "key": normalise(name)})
+            self.pending["article_tags"].append({"article_id": key, "tag_id": name, "tag_key": normalise(name)})
+        if len(self.pending["articles"]) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        # Articles wait in temp.new_articles until finish() can number them;
+        # foreign keys are checked by tests, not SQLite, so their children
+        # may go in first.
+        for table, rows in self.pending.items():
+            if rows:
+                target = "temp.new_articles" if table == "articles" else None
+                self.db.conn.executemany(insert_sql(table, target), rows)
+                rows.clear()
+
+    def settle(self) -> set[str]:
+        """Once every page is written: resolve the revisits, and name in
+        each duplicate's message and capture the page its article is shown
+        from and why (the holder is known only now). Then what chose among
+        pages is dropped. Returns the articles that gained a capture."""
+        found = self.resolve_revisits()
+        self.flush()
+        named = []
+        for path, key, mine in self.duplicates:
+            holder, best = self.holders[key]
+            why = why_not(mine, best)
+            named.append((f"same article as {holder} ({why})", f"not shown: {why}; {holder} is shown", path))
+        self.db.conn.executemany("update raw_files set message = ? || coalesce('; ' || message, '') where path = ?",
+                                 [(message, path) for message, _, path in named])
+        self.db.conn.executemany("update captures set why = ? where path = ?", [(why, path) for _, why, path in named])
+        self.db.conn.executemany("update captures set why = 'shown' where path = ?",
+                                 [(path,) for path, _ in self.holders.values()])
+        self.holders.clear()
+        self.duplicates.clear()
+        return found
+
+    def resolve_revisits(self) -> set[str]:
+        """A revisit record says "same payload as an earlier capture": it is
+        what that capture became (a duplicate of its article, or rejected
+        or skipped as it was), found by the payload digest (or the URI and
+        date it refers to) among every capture the archive has read. Only a
+        capture of the same URL speaks for it. Returns the articles that
+        gained a capture."""
+        self.flush()
+        found: set[str] = set()
+        if not self.revisits:
+            return found
+        for table, names in INDEXES:
+            if table == "captures":
+                self.db[table].create_index(names, if_not_exists=True)
+        for page in self.revisits:
+            capture = page.capture
+            uri, date = capture.refers_to
+            row = self.db.execute(
+                """select c.path, c.url, c.captured, c.article_id, c.sha256, r.status, r.reason
+                   from captures c join raw_files r on r.path = c.path
+                   where c.kind != 'revisit' and ((c.payload_digest = :digest and :digest is not null)
+                                                  or (c.url = :uri and c.captured = :date))
+                   order by c.url is not :url, c.captured limit 1""",
+                {"digest": capture.payload_digest, "uri": uri, "date": date, "url": capture.url}).fetchone()
+            key, sha256, reason = None, None, None
+            if row is None:
+                status, reason = "rejected", "revisit-unresolved"
+                message = (f"revisit of a capture not in the archive ({uri or capture.url}, "
+                           f"{date or 'date not given'}; payload {capture.payload_digest or 'digest not given'})")
+            else:
+                path, url, when, held, sha256, status, reason = row
+                same = f"same payload as {path} (captured {when or 'at no valid date'})"
+                if url != capture.url:
+                    status, reason, sha256 = "rejected", "revisit-other-url", None
+                    message = f"revisit: {same}, a capture of {url}: a capture speaks only for its own URL"
+                elif held is not None and status in ("article", "duplicate"):
+                    key, status, reason = held, "duplicate", None
+                    found.add(key)
+                    message = f"revisit: {same}"
+                else:
+                    message = f"revisit: {same}, which is {status} ({reason})"
+            message = "; ".join(filter(None, [message, page.message]))  # the record's own notes (a bad date …)
+            self.pending["raw_files"].append({
+                "path": page.path, "sha256": sha256, "bytes": None, "mtime_ns": page.mtime_ns, "encoding": None,
+                "status": status, "article_id": key, "reason": reason, "message": message,
+            })  # fmt: skip
+            self.add_capture(page, key, status, sha256, f"revisit: {same}" if row else reason)
+        self.revisits.clear()
+        self.flush()
+        return found
+
+    def date_captures(self, table: str, where: str = "1") -> None:
+        """articles.captured (the earliest capture) and, for an article that
+        states no date, not_after (a capture is an upper bound for when it
+        was published), for the rows of table selected by where. Only
+        captures with a possible time count (add_capture keeps no other)."""
+        self.db.execute(f"""update {table} set captured = (
+                                select min(captured) from captures where captures.article_id = {table}.id)
+                            where {where}""")
+        self.db.execute(f"""update {table} set not_after = case when published is null then substr(captured, 1, 10) end
+                            where {where}""")
+
+    def finish(self, map_: Callable = map) -> None:
+        """Number and index the articles, group them into stories, resolve
+        links to articles in the archive, build the indexes and analyse.
+        map_ runs the indexing (a process pool's map spreads it over every
+        core)."""
+        self.settle()
+        self.date_captures("temp.new_articles")
+        after = self.number_new_articles()
+        storystore.group_all(self.db)
+        # Written whole and optimised: the indexes below reuse the pages it frees.
+        write_search_index(self.db, after, map_, whole=True)
+        for table, names in INDEXES:
+            self.db[table].create_index(names, if_not_exists=True)
+        for sql in INDEX_SQL:
+            self.db.execute(sql)
+        self.resolve_links("url in (select url from articles where url is not null)")
+        self.db.execute("ANALYZE")
+        self.db.conn.commit()
+
+    def number_new_articles(self) -> int:
+        """Move temp.new_articles into articles in date order, numbered after
+        the articles already there; returns the rowid they follow."""
+        after = self.db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+        names = ", ".join(f"[{c}]" for c in columns("articles") if c != "date_order")
+        self.db.execute(f"""insert into articles (rowid, date_order, {names})
+                            select {after} + row_number() over win, {after} + row_number() over win, {names}
+                            from temp.new_articles window win as (order by {DATE_ORDER}) order by {DATE_ORDER}""")
+        self.db.execute("delete from temp.new_articles")
+        return after
+
+    def resolve_links(self, where: str) -> None:
+        """Point the links selected by `where` at the article with their URL,
+        or at nothing when the archive has none."""
+        self.db.execute(f"""update links set target_article_id = (
+                                select id from articles where articles.url = links.url)
+                            where {where}""")
+
+
+def index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
+    """(rowid, title, body) -> (rowid, body_index, title_index)."""
+    rowid, title, body = row
+    return (rowid, *index_columns(title, body))
+
+
+INDEX_BATCH = 250  # articles whose index text is made while the previous ones are inserted
+# FTS5's merge settings while the whole index is written, and its defaults.
+BULK_MERGE = {"automerge": 0, "crisismerge": 64}
+DEFAULT_MERGE = {"automerge": 4, "crisismerge": 16}
+
+
+def _merge_settings(db: sqlite_utils.Database, settings: dict[str, int]) -> None:
+    for name, value in settings.items():
+        db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}], rank) values (?, ?)", [name, value])
+
+
+def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map,
+                       whole: bool = False) -> None:
+    """Write the search index rows of the articles numbered after `after`,
+    through chinese.index_columns (the normalisation that rewrites queries);
+    map_ runs it (a process pool's map spreads it over every core). whole:
+    the index is written whole into a new file (a full build), then
+    optimised.
+
+    FTS5's insert is the longest step of a build and runs on one core, in
+    rowid order once the articles are numbered; the index text of the next
+    batch is made meanwhile (map_ waits in a thread: SQLite lets go of the
+    GIL while it inserts), so making it adds no time while the insert is
+    the slower of the two. Writing a whole index, FTS5 merges its segments
+    only when 64 wait at one level, then once for all ('optimize'): about
+    a sixth less time than its default incremental merging, and the pages
+    the merges free are reused by the tables' indexes a full build writes
+    next (docs/benchmarks.md, profile_build). An update that rewrites the
+    index keeps the default merging, which reuses them as it goes: it has
+    no indexes left to write, and would leave them empty in the file."""
+    end = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+    insert = f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)"
+    if whole:
+        _merge_settings(db, BULK_MERGE)
+    with ThreadPoolExecutor(1) as helper:
+        made = None
+        for low in range(after + 1, end + 1, INDEX_BATCH):
+            rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
+                              [low, low + INDEX_BATCH - 1]).fetchall()
+            making = helper.submit(lambda rows=rows: list(map_(index_row, rows)))
+            if made:
+                db.conn.executemany(insert, made.result())
+            made = making
+        if made:
+            db.conn.executemany(insert, made.result())
+    if whole:
+        _merge_settings(db, DEFAULT_MERGE)
+        db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
+
+
+def rebuild_search_index(db: sqlite_utils.Database) -> None:
+    """(Re)fill the search index from articles."""
+    db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
+    write_search_index(db)
+    db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
