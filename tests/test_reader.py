@@ -129,6 +129,15 @@ def test_tag_and_author_pages_newest_first(site, ids):
     assert co_tags["上合组织"] == "2" and co_tags["普京"] == "1"
     author = soup(site("/bannedbook/author?author=" + quote("李明")))
     assert [li.a.get_text() for li in author.select("ol.results > li")] == [RELATED_TITLE]
+    assert not page.select(".listing-notice") and not author.select(".listing-notice")
+
+
+@pytest.mark.parametrize("kind", ["tag", "author"])
+def test_an_unknown_tag_or_author_is_said_not_shown_as_a_bare_zero(site, kind):
+    page = soup(site(f"/bannedbook/{kind}?{kind}=" + quote("不存在的名字")))
+    (notice,) = page.select(".listing-notice")
+    assert "不存在的名字" in notice.get_text() and "spelling" in notice.get_text()
+    assert notice.a["href"].endswith("/search?q=" + quote("不存在的名字"))
 
 
 def test_articles_table_facets_and_tag_filter(site, ids):
