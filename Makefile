@@ -102,7 +102,7 @@ bench: $(STAMP) ## every benchmark at 20,000 and 100,000 pages, then docs/benchm
 bench-report: $(STAMP) ## rewrite docs/benchmarks.md from benchmarks/results/
 	$(BIN)/python benchmarks/report.py
 
-# The README's screenshots, taken in chromium from a small built crawl (tests/reader_pages.py).
+# The README's screenshots, taken in chromium from a small built crawl (tests/helpers/reader_pages.py).
 screenshots: $(STAMP) $(CHROMIUM) ## the README's screenshots
 	PYTHONPATH=tests $(BIN)/python docs/screenshots.py
 

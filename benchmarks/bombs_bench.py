@@ -4,7 +4,7 @@ kept?
 
     PYTHONPATH=tests python benchmarks/bombs_bench.py [--scale 1.0] [--work /tmp/bombs-bench]
 
-Writes each bomb of tests/warcs.py (write_bomb) in a file of its own,
+Writes each bomb of tests/helpers/warcs.py (write_bomb) in a file of its own,
 followed by a genuine record: a brotli, a gzip and a deflate response that
 decode to 3 GB, one 1.9 GB chunk of chunked transfer encoding, a 300 MB
 WARC header line and a 6 GB HTTP status line (each a gzip member of a few
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from build_bench import run_measured
 from common import finish, save, table, target
-from pages import CANONICAL, full_page
-from warcs import BOMBS, http_message, warc_record, write_bomb
+from helpers.pages import CANONICAL, full_page
+from helpers.warcs import BOMBS, http_message, warc_record, write_bomb
 
 SIZES = {"brotli": 3e9, "gzip": 3e9, "deflate": 3e9, "chunk": 1.9e9, "header-line": 300e6, "status-line": 6e9,
          "zeros": 80e6, "garbage": 80e6}

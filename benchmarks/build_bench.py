@@ -35,8 +35,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 from common import crawl_pages, finish, save, show, table, target
-from corpus import generate
-from servers import served
+from helpers.corpus import generate
+from helpers.servers import served
 
 from bannedbook.build.files import find_pages
 from bannedbook.web.site import write_inspect_file
@@ -176,7 +176,7 @@ def build_table(m: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/corpus.py); only read")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/helpers/corpus.py); only read")
     parser.add_argument("--work", type=Path, help="folder for the databases (default: /tmp/build-bench-<raw name>)")
     parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/build-SIZE.json)")
     args = parser.parse_args(argv)
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         target("full build ÷ bare parse (stretch)", round(full / m["bare"], 3), 0.75, gated=False),
     ]
     notes = [
-        f"Crawl: {pages:,} pages of `tests/corpus.py` under `{args.raw}`.",
+        f"Crawl: {pages:,} pages of `tests/helpers/corpus.py` under `{args.raw}`.",
         "Seconds are wall-clock on this machine in one run; the ratios compare runs of that same run.",
         "Peak RSS sums the build's processes (the writer and its workers), sampled every 0.1 s.",
         "The two incremental builds run on copies of the crawl and the database (the rows above them"

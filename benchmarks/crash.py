@@ -4,7 +4,7 @@ and that the next build cleans up the temp file and succeeds.
 
     python benchmarks/crash.py [--pages 400] [--kills 8] [--seed 1] [--work DIR]
 
-Generates a small synthetic crawl with tests/corpus.py (or uses --raw),
+Generates a small synthetic crawl with tests/helpers/corpus.py (or uses --raw),
 builds it, then kills later builds (the whole process group: the build and
 its worker processes) at uniformly random moments within the time such a
 build takes: full rebuilds (--full) and incremental updates after some files

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import requests
 from common import finish, save, table, target
-from fakesite import FakeSite
+from helpers.fakesite import FakeSite
 
 from bannedbook.crawl.crawl import Settings, crawl
 

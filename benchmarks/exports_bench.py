@@ -37,7 +37,7 @@ import bibtexparser
 import httpx
 import rispy
 from common import RESULTS, crawl_pages, finish, save, size_label, table, target
-from servers import served
+from helpers.servers import served
 
 from bannedbook.search.query import match_expression
 

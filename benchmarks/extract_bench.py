@@ -176,7 +176,7 @@ def summary(profiled: dict[str, list[list]], what: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/corpus.py)")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/helpers/corpus.py)")
     parser.add_argument("--pages", type=int, help="only the first N pages (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each stage; the fastest counts")
     parser.add_argument("--profile", type=int, default=500, metavar="N", help="profile the first N pages (0: none)")

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 from common import crawl_pages, finish, percentile, save, show, table, target
-from servers import served
+from helpers.servers import served
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RUNAWAY_SQL = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import httpx
 from common import crawl_pages, finish, percentile, save, show, table, target
-from servers import served
+from helpers.servers import served
 
 BASELINE = "article page"
 

@@ -277,7 +277,7 @@ def pipeline(raw: Path, workers: int | None) -> tuple[list[dict], list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/corpus.py); only read")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl (tests/helpers/corpus.py); only read")
     parser.add_argument("--pages", type=int, default=800, help="files to take, spread over the crawl (default 800)")
     parser.add_argument("--workers", type=int, help="worker processes of the watched build (default: all cores)")
     parser.add_argument("--no-pipeline", action="store_true", help="leave out the watched full build")

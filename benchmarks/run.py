@@ -3,7 +3,7 @@
     python benchmarks/run.py [--sizes 20000 100000] [--corpora /tmp] [--work /tmp]
 
 For each size: the crawl /tmp/corpus20k (or …100k, named for the size under
---corpora), made by tests/corpus.py under --work when it is missing or
+--corpora), made by tests/helpers/corpus.py under --work when it is missing or
 incomplete; build_bench.py (build, rebuilds, size, start-up) into --work,
 profile_build.py on the crawl, then search_bench.py, index_variants.py,
 pages_bench.py (with the previous size's database too, to see what
@@ -51,7 +51,7 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
         if not complete(raw, size):
             raw = work / f"corpus{size_label(size)}"
             if not complete(raw, size):
-                steps.append(("tests/corpus.py", "--pages", str(size), "--out", str(raw), "--force"))
+                steps.append(("tests/helpers/corpus.py", "--pages", str(size), "--out", str(raw), "--force"))
         folder = work / f"build-{size_label(size)}"
         db = str(folder / "bannedbook.db")
         steps += [

@@ -5,7 +5,7 @@
 Queries are picked from the database's own text with a seeded RNG: one to
 many characters, names, common words, Traditional input, Latin words and
 parts of them, several terms, `OR`, `-` exclusions and "quoted phrases".
-The ground truth for a query (tests/truth.py) is computed apart from the
+The ground truth for a query (tests/helpers/truth.py) is computed apart from the
 project's query parser and normalisation: every article whose title or body,
 folded with OpenCC's own Traditional → Simplified converter, NFKC and
 casefold, contains a term of each group and no excluded term (a substring
@@ -32,16 +32,16 @@ from pathlib import Path
 
 import httpx
 from common import crawl_pages, finish, percentile, save, show, table, target
-from search_queries import Query, database_rows, found_ids, pick_queries
-from servers import served
-from truth import ground_truth, parse
+from helpers.search_queries import Query, database_rows, found_ids, pick_queries
+from helpers.servers import served
+from helpers.truth import ground_truth, parse
 
 FTS_TABLE = "articles_fts"
 
 
 # ---------------------------------------------------------------- ground truth
 #
-# The truth (tests/truth.py) folds text with OpenCC and parses the queries
+# The truth (tests/helpers/truth.py) folds text with OpenCC and parses the queries
 # itself, apart from bannedbook.text.chinese, so that a bug there cannot move the
 # truth along with what search finds.
 

@@ -4,15 +4,15 @@
     PYTHONPATH=tests python benchmarks/stories_bench.py [--pages 20000 50000] [--db DB] [--out FILE.json]
 
 1. The labelled pairs (tests/fixtures/story_pairs.jsonl, made by
-   tests/story_pairs.py): precision and recall of the module's setting
+   tests/helpers/story_pairs.py): precision and recall of the module's setting
    and of its neighbours (shingle length, MinHash values, LSH bands, the
    share of text that makes one story), each varied alone; and how close
    MinHash's estimate comes to the exact Jaccard similarity with the input
    hash the module uses and with datasketch's default.
 2. A synthetic archive of N articles (--pages): each new article is random
-   sentences of People's Daily 1998 (tests/corpus.py), and one in ten is
+   sentences of People's Daily 1998 (tests/helpers/corpus.py), and one in ten is
    a repost of a recent article, edited as reposts are
-   (tests/reposts.py). Signatures per article, then `group` on all of
+   (tests/helpers/reposts.py). Signatures per article, then `group` on all of
    them in a fresh process (time and peak memory), at the module's BANDS and
    at neighbours; precision and recall over the pairs of planted copies; and
    an incremental build that adds the last 1 % (`affected_stories`, then
@@ -72,11 +72,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common import crawl_pages, finish, save, table, target
-from corpus import load_corpus
 from datasketch import MinHash
 from datasketch.hashfunc import sha1_hash32
-from reposts import EDITS, Editor
-from story_pairs import load_pairs
+from helpers.corpus import load_corpus
+from helpers.reposts import EDITS, Editor
+from helpers.story_pairs import load_pairs
 
 from bannedbook.research import stories
 
@@ -538,8 +538,8 @@ def query_costs(db: Path, tag: str, repeats: int) -> list[list]:
 
 
 def in_build(args) -> int:
+    from helpers.servers import served
     from pages_bench import measure
-    from servers import served
 
     work = args.work or Path(tempfile.mkdtemp(prefix="stories-build-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -590,7 +590,7 @@ def in_build(args) -> int:
     targets.append(target("pages answered with an error", sum(r["errors"] for r in pages.values()), 0))
     notes = [f"{counts['articles']:,} articles in {counts['stories']:,} stories; {counts['spellings']:,} tag "
              f"spellings are {counts['tags']:,} tags by key.",
-             "A crawl made by tests/corpus.py is overlapping runs of the same newspaper paragraphs, so most of "
+             "A crawl made by tests/helpers/corpus.py is overlapping runs of the same newspaper paragraphs, so most of "
              "its articles chain into one story: the largest story is far larger than any real one, and collapsing "
              "leaves few results. Its figures show the cost when nearly every article has near-duplicates."]
     size = crawl_pages(db)
@@ -678,9 +678,9 @@ def main(argv: list[str] | None = None) -> int:
               increment_rows),
     ]
     notes = [f"Synthetic archives: {REPOSTS:.0%} reposts of one of the last {RECENT} new articles, each with one "
-             "edit of tests/reposts.py drawn at random; the other articles are random sentences, so two of "
+             "edit of tests/helpers/reposts.py drawn at random; the other articles are random sentences, so two of "
              "them now and then share a long sentence, and more often the larger the archive.",
-             "A crawl made by tests/corpus.py is no test of precision: its articles are overlapping runs of "
+             "A crawl made by tests/helpers/corpus.py is no test of precision: its articles are overlapping runs of "
              "the same newspaper paragraphs, so most of them chain into one story. Its row measures the cost when "
              "nearly every article has near-duplicates; its incremental regrouping redoes that story."]
     path = save("stories", "Stories: near-duplicate grouping", tables, notes, targets, out=args.out)

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import opencc
 from common import crawl_pages, finish, percentile, save, table, target
-from servers import served
+from helpers.servers import served
 
 from bannedbook.search.query import match_expression
 from bannedbook.text.chinese import normalise

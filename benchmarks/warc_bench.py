@@ -82,7 +82,7 @@ def read_seconds(path: Path) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, required=True, help="a crawl of plain pages (tests/corpus.py)")
+    parser.add_argument("--raw", type=Path, required=True, help="a crawl of plain pages (tests/helpers/corpus.py)")
     parser.add_argument("--gb", type=float, default=1.0, help="size of the WARC file to build from")
     parser.add_argument("--work", type=Path, default=Path("/tmp/warc-bench"))
     args = parser.parse_args(argv)

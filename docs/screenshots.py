@@ -2,11 +2,11 @@
 
     .venv/bin/python docs/screenshots.py [CHART_DB]
 
-Search and article pages show the test crawl (tests/reader_pages.py: the seed
+Search and article pages show the test crawl (tests/helpers/reader_pages.py: the seed
 and the article its related reading points at); the chart, the trends and
 the lexicon page show CHART_DB (default: the same small crawl, built with the
 example lexicon; the README's show a synthetic crawl made by
-tests/corpus.py and built with `make build`, since two articles make a
+tests/helpers/corpus.py and built with `make build`, since two articles make a
 dull chart).
 """
 
@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-from reader_pages import write_reader_crawl
-from servers import served
+from helpers.reader_pages import write_reader_crawl
+from helpers.servers import served
 
 from bannedbook.build.pipeline import build
 

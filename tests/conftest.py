@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from pages import SEED_NAME, write_crawl
+from helpers.pages import SEED_NAME, write_crawl
 
 from bannedbook.build.pipeline import build
 
@@ -32,7 +32,7 @@ def crawl(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def crawl_db(crawl, tmp_path_factory) -> Path:
-    """Every page shape in tests/pages.py, built with a process pool."""
+    """Every page shape in tests/helpers/pages.py, built with a process pool."""
     db = tmp_path_factory.mktemp("crawl-db") / "bannedbook.db"
     build(crawl, db, workers=2, progress=False)
     return db
@@ -40,8 +40,8 @@ def crawl_db(crawl, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def reader_db(tmp_path_factory) -> Path:
-    """The seed and the article its related reading points at (tests/reader_pages.py)."""
-    from reader_pages import write_reader_crawl
+    """The seed and the article its related reading points at (tests/helpers/reader_pages.py)."""
+    from helpers.reader_pages import write_reader_crawl
 
     folder = tmp_path_factory.mktemp("reader")
     db = folder / "bannedbook.db"
@@ -76,7 +76,7 @@ def serve():
     does (the project's full configuration); returns its URL."""
     from contextlib import ExitStack
 
-    from servers import served
+    from helpers.servers import served
 
     with ExitStack() as servers:
         yield lambda db: servers.enter_context(served(db))
@@ -117,9 +117,9 @@ def page(browser):
 
 @pytest.fixture(scope="session")
 def research_db(tmp_path_factory) -> Path:
-    """A 300-page synthetic crawl (tests/corpus.py: 2010-2024, a fifth of
+    """A 300-page synthetic crawl (tests/helpers/corpus.py: 2010-2024, a fifth of
     it Traditional) built with the example lexicon, for trends and lexicons."""
-    from corpus import generate
+    from helpers.corpus import generate
 
     folder = tmp_path_factory.mktemp("research")
     generate(folder / "raw", 300, seed=3)
@@ -130,8 +130,8 @@ def research_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def story_db(tmp_path_factory) -> Path:
-    """One report four times over, its tags in both scripts, and another report (tests/story_pages.py)."""
-    from story_pages import write_story_crawl
+    """One report four times over, its tags in both scripts, and another report (tests/helpers/story_pages.py)."""
+    from helpers.story_pages import write_story_crawl
 
     folder = tmp_path_factory.mktemp("stories")
     db = folder / "bannedbook.db"

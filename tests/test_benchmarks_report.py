@@ -191,7 +191,7 @@ def test_no_test_imports_a_benchmark():
     # reverse; this file alone loads benchmarks/ (the `bench` fixture), to test it.
     benchmarks = {path.stem for path in BENCHMARKS.glob("*.py")}
     found = []
-    for path in sorted((ROOT / "tests").glob("*.py")):
+    for path in sorted((ROOT / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
                      else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
@@ -236,8 +236,8 @@ def test_plan_runs_every_benchmark_at_each_size(tmp_path, bench):
     # The 1 GB WARC is made from the largest crawl.
     (warc,) = [step for step in steps if step[0] == "benchmarks/warc_bench.py"]
     assert warc[warc.index("--raw") + 1].endswith("corpus5k")
-    assert scripts.count("tests/corpus.py") == 2  # neither crawl exists yet
-    assert scripts.index("tests/corpus.py") < scripts.index("benchmarks/build_bench.py")
+    assert scripts.count("tests/helpers/corpus.py") == 2  # neither crawl exists yet
+    assert scripts.index("tests/helpers/corpus.py") < scripts.index("benchmarks/build_bench.py")
     # The larger size's page timings are set beside the smaller's.
     first, second = [step for step in steps if step[0] == "benchmarks/pages_bench.py"]
     assert "--smaller" not in first

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 import pytest
-from reader_pages import RELATED_TITLE
+from helpers.reader_pages import RELATED_TITLE
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from conftest import ROOT
-from pages import CANONICAL, full_page, write_crawl
-from pages import crawl as crawl_pages
+from helpers.pages import CANONICAL, full_page, write_crawl
+from helpers.pages import crawl as crawl_pages
 
 from bannedbook.build.pipeline import build
 from bannedbook.db.store import Store
@@ -66,7 +66,7 @@ def test_foreign_keys_hold(crawl_db):
 
 def test_links_resolve_to_articles_in_the_archive(tmp_path):
     """A page whose related list points at another page in the crawl."""
-    from pages import CANONICAL, full_page, write_crawl
+    from helpers.pages import CANONICAL, full_page, write_crawl
 
     target = CANONICAL.replace("2059001", "2057307").replace("comments/20240708", "headline/20240702")
     pages = {"a.html": full_page(url=target).encode(), "b.txt": crawl_pages()["000_e365f8a2e595efac.txt"]}

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, quote, unquote
 import pytest
 import rispy
 from bs4 import BeautifulSoup
+from helpers.readers import bibtexparser_entries, citationjs, pybtex_entries, raw_bib_fields
 from pybtex.richtext import Text
-from readers import bibtexparser_entries, citationjs, pybtex_entries, raw_bib_fields
 
 from bannedbook.research import cite
 from bannedbook.web.site import make_datasette

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT
-from pages import SEED_NAME, write_crawl
+from helpers.pages import SEED_NAME, write_crawl
 
 BANNEDBOOK = [sys.executable, "-m", "bannedbook"]
 
@@ -75,7 +75,7 @@ def test_serving_leaves_no_temporary_folder(seed_db, tmp_path):
     import os
     import urllib.request
 
-    from servers import free_port, wait_until_answering
+    from helpers.servers import free_port, wait_until_answering
 
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -122,8 +122,8 @@ def test_make_build_refuses_to_empty_the_archive_until_told(tmp_path):
 
 
 def test_sites_keeps_pages_of_the_hosts_named(tmp_path):
-    from pages import full_page
-    from warcs import Entry, write_warc
+    from helpers.pages import full_page
+    from helpers.warcs import Entry, write_warc
 
     blog, other = "https://blog.example.org/2024/07/post.html", "https://news.example.net/a.html"
     raw = tmp_path / "raw"

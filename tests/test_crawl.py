@@ -1,4 +1,4 @@
-"""The crawler against a fake bannedbook.org on 127.0.0.1 (tests/fakesite.py):
+"""The crawler against a fake bannedbook.org on 127.0.0.1 (tests/helpers/fakesite.py):
 what it asks for and when (the server's request log), and what it keeps
 (read back with warcio and gzip, not with the crawler's own reader)."""
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from fakesite import TITLE, FakeSite, path_of
+from helpers.fakesite import TITLE, FakeSite, path_of
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 

@@ -1,4 +1,4 @@
-"""The crawler against a hostile site (tests/fakesite.py, hostile=True): it
+"""The crawler against a hostile site (tests/helpers/fakesite.py, hostile=True): it
 always ends by itself, with the good pages stored, each bad URL failed with
 its reason and recorded, nothing read beyond its limits. Limits and deadlines
 are made small through Settings, so each case takes a fraction of a second
@@ -15,7 +15,7 @@ import time
 import zlib
 
 import pytest
-from fakesite import FakeSite, gzip_bomb
+from helpers.fakesite import FakeSite, gzip_bomb
 from test_crawl import FAST, pages, read_warcs
 from warcio.archiveiterator import ArchiveIterator
 

@@ -1,4 +1,4 @@
-"""robots.txt's Request-rate paces the crawler: the fake site (tests/fakesite.py)
+"""robots.txt's Request-rate paces the crawler: the fake site (tests/helpers/fakesite.py)
 asks for at most 8 requests a second, and the server's own log shows every
 request at least 1/8 s after the one before."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 
-from fakesite import FakeSite
+from helpers.fakesite import FakeSite
 
 from bannedbook.crawl.crawl import Settings, crawl
 

@@ -1,9 +1,9 @@
 import random
 
 import pytest
+from helpers.pages import SEED, full_page, traditional
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pages import SEED, full_page, traditional
 
 from bannedbook.errors import Rejected
 from bannedbook.text.decode import _looks_binary, declared_charset, decode

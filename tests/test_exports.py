@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 import rispy
 from bs4 import BeautifulSoup
-from readers import bibtexparser_entries
+from helpers.readers import bibtexparser_entries
 
 from bannedbook.search.query import match_expression
 from bannedbook.search.snippet import MARK_END, MARK_START

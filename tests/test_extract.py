@@ -1,7 +1,7 @@
 """The seed page against the gold, field by field, and the other shapes."""
 
 import pytest
-from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, full_page, traditional
+from helpers.pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, full_page, traditional
 
 from bannedbook.build.extract import extract, readable_url
 from bannedbook.errors import Rejected

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from helpers.pages import CANONICAL, SEED, full_page, traditional, write_crawl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pages import CANONICAL, SEED, full_page, traditional, write_crawl
 
 from bannedbook.build import files as file_policy
 from bannedbook.build.extract import extract

@@ -11,7 +11,7 @@ import urllib.request
 from urllib.parse import quote, urlsplit
 
 import pytest
-from pages import CANONICAL, full_page, write_crawl
+from helpers.pages import CANONICAL, full_page, write_crawl
 from playwright.sync_api import Error as PlaywrightError
 
 from bannedbook.build.extract import extract

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from corpus import generate
-from pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, SEED_NAME, full_page, write_crawl
-from snapshot import content
+from helpers.corpus import generate
+from helpers.pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, SEED_NAME, full_page, write_crawl
+from helpers.snapshot import content
 
 from bannedbook.build import pipeline
 from bannedbook.build.fingerprint import pipeline_modules
@@ -24,7 +24,7 @@ def build(raw: Path, db: Path, **options) -> dict:
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory) -> tuple[Path, Path]:
-    """A crawl of every shape (tests/pages.py and the benchmark corpus) and its full build."""
+    """A crawl of every shape (tests/helpers/pages.py and the benchmark corpus) and its full build."""
     folder = tmp_path_factory.mktemp("incremental")
     raw = write_crawl(folder / "raw")
     generate(raw / "corpus", 60, seed=3)

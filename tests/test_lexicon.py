@@ -1,5 +1,5 @@
 """Lexicons: terms matched as search matches a quoted phrase (checked
-against a scan of every article's text folded with OpenCC, tests/truth.py),
+against a scan of every article's text folded with OpenCC, tests/helpers/truth.py),
 their exact counts, the build's handling of bad CSV files, and incremental
 builds."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from conftest import ROOT
-from truth import fold, phrase_hits
+from helpers.truth import fold, phrase_hits
 
 from bannedbook.build.pipeline import build
 from bannedbook.research.lexicon import LexiconError, read_lexicons, write_lexicon

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-from servers import served
+from helpers.servers import served
 
 from bannedbook.web.site import METADATA, STATIC, TEMPLATES, cli_args
 

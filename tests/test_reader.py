@@ -1,5 +1,5 @@
 """The reader's pages and queries, through Datasette's own client, on the
-seed plus the article its related reading points at (tests/reader_pages.py)."""
+seed plus the article its related reading points at (tests/helpers/reader_pages.py)."""
 
 import asyncio
 import sqlite3
@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from reader_pages import HOSTILE_TEXT, RELATED_TITLE, RELATED_URL
+from helpers.reader_pages import HOSTILE_TEXT, RELATED_TITLE, RELATED_URL
 
 from bannedbook.text.urls import safe_href
 from bannedbook.web.reader import query_string
@@ -182,7 +182,7 @@ def test_research_queries(site, reader_db, ids):
 
 def test_month_chart_zero_fills_gaps(tmp_path):
     """Articles in March and July: April to June are drawn, as 0."""
-    from pages import CANONICAL, full_page, write_crawl
+    from helpers.pages import CANONICAL, full_page, write_crawl
 
     from bannedbook.build.pipeline import build
 
@@ -256,7 +256,7 @@ def test_a_title_match_weighs_ten_times_a_body_match(tmp_path):
     """Three articles: the word once in a title, and 16 and 20 times in a
     body. bm25 saturates, so with the title weighted 9x the title article
     comes last, 10x between the two, 11x first: this order holds only at 10."""
-    from pages import write_crawl
+    from helpers.pages import write_crawl
 
     from bannedbook.build.pipeline import build
 

@@ -6,8 +6,8 @@ import sqlite3
 from urllib.parse import quote
 
 import pytest
-from corpus import generate
-from truth import ground_truth
+from helpers.corpus import generate
+from helpers.truth import ground_truth
 
 from bannedbook.build.pipeline import build
 from bannedbook.web.site import make_datasette

@@ -3,9 +3,9 @@ synthetic crawl, with the benchmark's own queries and ground truth."""
 
 import asyncio
 
-from corpus import generate
-from search_queries import database_rows, found_ids, pick_queries
-from truth import ground_truth
+from helpers.corpus import generate
+from helpers.search_queries import database_rows, found_ids, pick_queries
+from helpers.truth import ground_truth
 
 from bannedbook.build.pipeline import build
 from bannedbook.web.site import make_datasette

@@ -1,8 +1,8 @@
-"""The ground truth of search (tests/truth.py) reads OR, exclusions and
+"""The ground truth of search (tests/helpers/truth.py) reads OR, exclusions and
 phrases itself, apart from the project's query parser, and folds scripts
 with OpenCC, apart from the project's normalisation."""
 
-from truth import fold, ground_truth, parse
+from helpers.truth import fold, ground_truth, parse
 
 ROWS = [
     ("a", "普京访华", "普京与习近平会谈。"),

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from story_pairs import load_pairs
+from helpers.story_pairs import load_pairs
 
 from bannedbook.research import stories
 
@@ -15,7 +15,7 @@ PAIRS = Path(__file__).resolve().parent / "fixtures" / "story_pairs.jsonl"
 
 @pytest.fixture(scope="module")
 def labelled() -> tuple[dict[str, str], list[dict]]:
-    """Bodies and labelled pairs made by tests/story_pairs.py."""
+    """Bodies and labelled pairs made by tests/helpers/story_pairs.py."""
     return load_pairs(PAIRS)
 
 

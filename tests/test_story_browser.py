@@ -1,13 +1,13 @@
 """A real `datasette` and chromium: the article page's list of the story's
 other versions, and the search's "one result per story" switch
-(tests/story_pages.py)."""
+(tests/helpers/story_pages.py)."""
 
 import sqlite3
 from urllib.parse import quote
 
 import pytest
-from pages import SEED_NAME
-from story_pages import REPOST_SOURCE
+from helpers.pages import SEED_NAME
+from helpers.story_pages import REPOST_SOURCE
 
 
 @pytest.fixture(scope="module")

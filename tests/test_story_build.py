@@ -6,8 +6,8 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
-from pages import SEED_NAME
-from story_pages import SEED_STORY_FILES, write_story_crawl
+from helpers.pages import SEED_NAME
+from helpers.story_pages import SEED_STORY_FILES, write_story_crawl
 
 from bannedbook.build.pipeline import read_page
 from bannedbook.research import stories

@@ -1,15 +1,15 @@
 """Where stories and tags in both scripts show: the article page's list of
 the story's other versions, one result per story (the table's _collapse=1,
 the search's collapse=1), and a tag counted as one in either script
-(tests/story_pages.py: one report four times over, and another report)."""
+(tests/helpers/story_pages.py: one report four times over, and another report)."""
 
 import sqlite3
 from urllib.parse import quote
 
 import pytest
 from bs4 import BeautifulSoup
-from pages import SEED_NAME
-from story_pages import REPOST_ONLY, REPOST_SOURCE, SEED_STORY_FILES
+from helpers.pages import SEED_NAME
+from helpers.story_pages import REPOST_ONLY, REPOST_SOURCE, SEED_STORY_FILES
 
 from bannedbook.web import reader
 from bannedbook.web.reader import query_string

@@ -10,8 +10,8 @@ from collections import Counter, defaultdict
 
 import pytest
 from bs4 import BeautifulSoup
-from corpus import generate
-from truth import fold
+from helpers.corpus import generate
+from helpers.truth import fold
 
 from bannedbook.build.pipeline import build
 from bannedbook.web import facets, home
@@ -50,7 +50,7 @@ def rows(db, sql, params=()) -> list:
 
 def tag_counts(archive, ids: list[str] | None = None) -> Counter:
     """Articles per tag (of the articles ids, else all), a tag in either
-    script counted once (folded by tests/truth.py, not by the build's
+    script counted once (folded by tests/helpers/truth.py, not by the build's
     normalise), shown as the spelling most articles of the archive use (the
     first of equals)."""
     articles, spellings = defaultdict(set), defaultdict(Counter)

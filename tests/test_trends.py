@@ -11,7 +11,7 @@ import sqlite3
 from urllib.parse import urlencode
 
 import pytest
-from truth import fold, ground_truth
+from helpers.truth import fold, ground_truth
 
 from bannedbook.research.trends import Days, narrower_until
 from bannedbook.search.query import MAX_QUERY_CHARS
@@ -80,7 +80,7 @@ def check_every_point(get, params, check_totals=True):
 def outside(db, line, filters, since, until) -> int:
     """The articles of a line dated outside the periods drawn (before since,
     or after until as _until reads it), found without the trends code: a
-    query's by a scan of the text folded with OpenCC (tests/truth.py), a
+    query's by a scan of the text folded with OpenCC (tests/helpers/truth.py), a
     theme's from article_terms, filters by their columns (a tag in either
     script)."""
     conn = sqlite3.connect(db)

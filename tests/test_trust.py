@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from pages import CANONICAL, SEED, SEED_NAME, full_page, traditional
-from snapshot import content
-from warcs import HEADER_ONLY, SITE, Entry, write_warc
+from helpers.pages import CANONICAL, SEED, SEED_NAME, full_page, traditional
+from helpers.snapshot import content
+from helpers.warcs import HEADER_ONLY, SITE, Entry, write_warc
 
 from bannedbook.build.pipeline import build, summary
 from bannedbook.crawl.crawlstore import CrawlStore, Exchange

@@ -11,10 +11,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from pages import CANONICAL, SEED, SEED_NAME, full_page, traditional
-from snapshot import content
+from helpers.pages import CANONICAL, SEED, SEED_NAME, full_page, traditional
+from helpers.snapshot import content
+from helpers.warcs import HEADER_ONLY_URL, SITE, UNDATED_URL, Entry, crawl_entries, write_warc
 from warcio.archiveiterator import ArchiveIterator
-from warcs import HEADER_ONLY_URL, SITE, UNDATED_URL, Entry, crawl_entries, write_warc
 
 from bannedbook.build.pipeline import build
 from bannedbook.web.site import make_datasette

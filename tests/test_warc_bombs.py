@@ -7,8 +7,8 @@ it is kept. Memory and time at full size: benchmarks/bombs_bench.py."""
 import sqlite3
 
 import pytest
-from pages import CANONICAL, full_page
-from warcs import BOMBS, http_message, warc_record, write_bomb
+from helpers.pages import CANONICAL, full_page
+from helpers.warcs import BOMBS, http_message, warc_record, write_bomb
 
 from bannedbook.build.pipeline import build
 from bannedbook.build.warc import LINE

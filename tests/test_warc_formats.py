@@ -10,9 +10,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from pages import CANONICAL, full_page
-from snapshot import content
-from warcs import arc_records, chunked, http_message, warc_record, warcinfo, write_records
+from helpers.pages import CANONICAL, full_page
+from helpers.snapshot import content
+from helpers.warcs import arc_records, chunked, http_message, warc_record, warcinfo, write_records
 
 from bannedbook.build.pipeline import build
 from bannedbook.build.warc import capture_date, record_at

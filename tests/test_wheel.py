@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from conftest import ROOT
-from servers import served
+from helpers.servers import served
 
 from bannedbook.web.publish import stage_plugins
 

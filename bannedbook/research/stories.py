@@ -37,7 +37,7 @@ what reposts change, so they are left out):
    read a chunk at a time; regrouping the members of those stories with the
    changed articles gives what a full `group` would.
 
-Why these parameters. tests/story_pairs.py builds labelled pairs from
+Why these parameters. tests/helpers/story_pairs.py builds labelled pairs from
 real text (People's Daily 1998 and the seed page): reposts edited as above,
 and different reports that name the same people and places or quote a
 passage of each other. benchmarks/stories_bench.py measures precision and

@@ -1,6 +1,6 @@
 """Reposts of an article, edited the way bannedbook.org's sources edit them,
 and the People's Daily articles to edit: for the labelled pairs that tune
-bannedbook/research/stories.py (tests/story_pairs.py) and the duplicates planted in
+bannedbook/research/stories.py (tests/helpers/story_pairs.py) and the duplicates planted in
 benchmarks/stories_bench.py's synthetic archive.
 
 The edits: the title changed (the body reflowed), a Traditional rendering, a

@@ -26,7 +26,7 @@ Pages come in the shapes the real crawl has:
 
 Files go to ``DIR/crawl-YYYY-MM-DD/NNN_<16 hex>.ext``, 1,000 per folder.
 
-    python tests/corpus.py --pages 20000 --out /tmp/corpus20k [--seed 1]
+    python tests/helpers/corpus.py --pages 20000 --out /tmp/corpus20k [--seed 1]
 """
 
 from __future__ import annotations

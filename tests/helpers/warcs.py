@@ -1,5 +1,5 @@
 """WARC files of every shape the build must read, written with warcio (the
-writer wget, Browsertrix and pywb share), around real pages (tests/pages.py)."""
+writer wget, Browsertrix and pywb share), around real pages (tests/helpers/pages.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import brotli
-from pages import CANONICAL, NO_ARTICLE, full_page, traditional
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+from helpers.pages import CANONICAL, NO_ARTICLE, full_page, traditional
 
 SITE = "https://www.bannedbook.org"
 MIRROR = CANONICAL.replace("/bnews/", "/bnews/zh-tw/")
@@ -52,7 +53,7 @@ def write_warc(path: Path, entries: list[Entry], gz: bool | None = None) -> list
     digests: dict[int, str] = {}
     with open(path, "wb") as handle:
         writer = WARCWriter(handle, gzip=gz)
-        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "tests/warcs.py",
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "tests/helpers/warcs.py",
                                                                       "format": "WARC File Format 1.1"}))
         for entry in entries:
             writer.write_record(writer.create_warc_record(
@@ -142,7 +143,7 @@ def warc_record(kind: str, url: str | None, block: bytes, version: str = "1.0", 
 
 
 def warcinfo(version: str = "1.0") -> bytes:
-    return warc_record("warcinfo", None, b"software: tests/warcs.py\r\nformat: WARC File Format\r\n", version,
+    return warc_record("warcinfo", None, b"software: tests/helpers/warcs.py\r\nformat: WARC File Format\r\n", version,
                        content_type="application/warc-fields")
 
 

@@ -2,7 +2,7 @@
 
 It serves robots.txt, a home page that announces a feed, a sitemap index
 (one sitemap gzipped), /wp-sitemap.xml, and article pages in the site's real
-shape (tests/pages.py), each article a distinct page with its own number and
+shape (tests/helpers/pages.py), each article a distinct page with its own number and
 canonical URL. With `misbehave=True` it also does what real sites do to
 crawlers: a 429 and a 503 with Retry-After (seconds, then an HTTP date), a
 page slower than the crawler's timeout once, a 500 once, a 301, a redirect chain, a 404,
@@ -40,7 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
 import brotli
-from pages import SEED, full_page, traditional
+
+from helpers.pages import SEED, full_page, traditional
 
 TITLE = "杨威：中共能挖动哈萨克斯坦和上合组织吗？"
 EPOCH = 1720400000  # 2024-07-08, the Last-Modified of a page's first version
