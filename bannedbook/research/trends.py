@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-from bannedbook.db.schema import FTS_TABLE
+from bannedbook.db.schema import FTS_TABLE, tagged_sql, theme_sql
 from bannedbook.search.query import MAX_QUERY_CHARS, match_expression
 from bannedbook.text.chinese import normalise
 
@@ -287,15 +287,11 @@ class Series:
 
 FILTER_SQL = {
     # A tag in either script, as ?_tag= selects it (tags.key: normalised).
-    "tag": "id in (select article_id from article_tags where tag_key = :tag)",
+    "tag": tagged_sql("tag"),
     "author": "author = :author",
     "source": "source = :source",
 }
-THEME_SQL = """
-select rowid from articles where id in (
-  select article_id from article_terms where term in (select term from lexicon where theme = :theme))
-order by rowid
-"""
+THEME_SQL = f"select rowid from articles where {theme_sql('theme')} order by rowid"
 
 
 @dataclass
