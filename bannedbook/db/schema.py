@@ -201,6 +201,10 @@ def tag_counts_sql(articles: str = "", top: int | None = None) -> str:
                      group by tag_key {order}) counted"""
 
 
+# Whether any article has the tag whose key is ? (normalised).
+TAG_IN_USE_SQL = "select 1 from article_tags where tag_key = ? limit 1"
+
+
 def tagged_sql(param: str) -> str:
     """A where clause: the article has the tag whose key (normalised) is :param."""
     return f"id in (select article_id from article_tags where tag_key = :{param})"
