@@ -491,15 +491,13 @@ def site_queries() -> dict[str, str]:
     """The same queries as the site runs them (metadata.yml, reader.py)."""
     import yaml
 
-    from bannedbook.web.reader import TAG_LABEL_SQL
+    from bannedbook.db.schema import tag_counts_sql
     from bannedbook.web.site import METADATA
 
     queries = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["bannedbook"]["queries"]
-    facet = f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")} as value, counted.*
-from (select tag_key, count(distinct article_id) as count from article_tags
-      where article_id in (select id from articles where date_order in
-        (select rowid from articles_fts where articles_fts match cjk_match(:q)))
-      group by tag_key order by count desc, tag_key limit 31) counted order by count desc, value"""
+    matches = ("select id from articles where date_order in "
+               "(select rowid from articles_fts where articles_fts match cjk_match(:q))")
+    facet = f"{tag_counts_sql(matches, top=31)} order by count desc, value"
     month = """select substr(coalesce(published, not_before), 1, 7) as month, count(*) as articles,
   count(distinct story) as stories
 from articles where coalesce(published, not_before) >= '2000' group by month"""

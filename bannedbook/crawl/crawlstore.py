@@ -45,6 +45,8 @@ OPEN = ".open"
 WARC_VERSION = "1.0"  # 1.1 adds only sub-second dates; some readers still reject it
 WARC_SIZE = 1_000_000_000  # the customary size at which a WARC file is closed and the next begun
 
+# captures holds the StoredResponse rows; the name stays because state files of
+# crawls under way already use it (it is a different file from the archive's captures).
 SCHEMA = """
 create table if not exists crawls (
     id integer primary key, site text not null, started text not null, discovered text, finished text);
@@ -78,7 +80,11 @@ class Exchange:
 
 
 @dataclass
-class Capture:
+class StoredResponse:
+    """A response the crawler wrote, as its index keeps it: where in which WARC
+    file, and the headers a conditional request asks about. (What the build
+    reads from any web archive is records.Capture.)"""
+
     url: str
     captured: str
     status: int
@@ -94,14 +100,14 @@ def _header(headers: StatusAndHeaders | None, name: str) -> str | None:
     return headers.get_header(name) if headers else None
 
 
-def _capture(record, warc: str, offset: int) -> Capture:
+def _stored_response(record, warc: str, offset: int) -> StoredResponse:
     http = record.http_headers
-    return Capture(url=record.rec_headers.get_header("WARC-Target-URI"),
-                   captured=record.rec_headers.get_header("WARC-Date"),
-                   status=int(http.get_statuscode() or 0) if http else 0,
-                   etag=_header(http, "ETag"), last_modified=_header(http, "Last-Modified"),
-                   payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
-                   location=_header(http, "Location"), warc=warc, offset=offset)
+    return StoredResponse(url=record.rec_headers.get_header("WARC-Target-URI"),
+                          captured=record.rec_headers.get_header("WARC-Date"),
+                          status=int(http.get_statuscode() or 0) if http else 0,
+                          etag=_header(http, "ETag"), last_modified=_header(http, "Last-Modified"),
+                          payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
+                          location=_header(http, "Location"), warc=warc, offset=offset)
 
 
 def _whole_gzip_member(path: Path, offset: int, length: int) -> bool:
@@ -123,7 +129,7 @@ def _whole_gzip_member(path: Path, offset: int, length: int) -> bool:
     return unzip.eof and not unzip.unused_data
 
 
-def read_pairs(path: Path) -> tuple[int, list[Capture], str | None]:
+def read_pairs(path: Path) -> tuple[int, list[StoredResponse], str | None]:
     """Read a WARC file we wrote: the byte offset where its last whole
     record group ends (the warcinfo, or a response and the request that
     follows it), the responses before that point, and why reading stopped
@@ -144,7 +150,7 @@ def read_pairs(path: Path) -> tuple[int, list[Capture], str | None]:
                     return end, captures, f"record at offset {offset} is incomplete"
                 kind = record.rec_type
                 if kind == "response":
-                    pending = _capture(record, path.name.removesuffix(OPEN), offset)
+                    pending = _stored_response(record, path.name.removesuffix(OPEN), offset)
                     continue
                 if kind == "request" and pending is not None:
                     captures.append(pending)
@@ -247,17 +253,17 @@ class CrawlStore:
             "reason = excluded.reason, detail = excluded.detail, status = excluded.status",
             (url, crawl, outcome, reason, detail, status))
 
-    def latest(self, url: str) -> Capture | None:
+    def latest(self, url: str) -> StoredResponse | None:
         """The newest stored 200 response for url: what a conditional request asks about."""
         row = self.db.execute(
             "select url, captured, status, etag, last_modified, payload_digest, location, warc, offset "
             "from captures where url = ? and status = 200 order by captured desc, rowid desc limit 1",
             (url,)).fetchone()
-        return Capture(*row) if row else None
+        return StoredResponse(*row) if row else None
 
     # -- WARC files ----------------------------------------------------------
 
-    def save(self, crawl: int, exchange: Exchange, outcome: str) -> Capture:
+    def save(self, crawl: int, exchange: Exchange, outcome: str) -> StoredResponse:
         """Append the response and its request to the open WARC file, then
         index it and mark its URL visited in one transaction."""
         if self._file is None:
@@ -273,7 +279,7 @@ class CrawlStore:
         # one write of the whole pair: a kill leaves it whole or cut, never interleaved
         self._file.write(writer.out.getvalue())
         self._file.flush()
-        capture = _capture(response, self._name, offset)
+        capture = _stored_response(response, self._name, offset)
         with self.db:
             self._index(capture, crawl, outcome)
             # how much of the file the index accounts for: a file that ends up longer
@@ -283,7 +289,7 @@ class CrawlStore:
             self.close_file()
         return capture
 
-    def _index(self, capture: Capture, crawl: int, outcome: str) -> None:
+    def _index(self, capture: StoredResponse, crawl: int, outcome: str) -> None:
         self.db.execute("insert or ignore into captures (warc, offset, url, captured, status, etag, last_modified, "
                         "payload_digest, location) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (capture.warc, capture.offset, capture.url, capture.captured, capture.status,
@@ -383,7 +389,7 @@ class CrawlStore:
         row = self.db.execute("select crawl from warcs where name = ?", (name,)).fetchone()
         return row[0] if row else 0
 
-    def _reindex(self, capture: Capture, crawl: int) -> None:
+    def _reindex(self, capture: StoredResponse, crawl: int) -> None:
         if self.db.execute("select 1 from captures where warc = ? and offset = ?",
                            (capture.warc, capture.offset)).fetchone():
             return

@@ -187,3 +187,30 @@ def insert_sql(table: str, target: str | None = None) -> str:
 # spelling most articles use (the first in code-point order among equals).
 TAG_LABEL_SQL = """(select tag_id from article_tags spelled where spelled.tag_key = {key}
   group by tag_id order by count(*) desc, tag_id limit 1)"""
+
+
+def tag_counts_sql(articles: str = "", top: int | None = None) -> str:
+    """How many articles have each tag, its spellings counted as one:
+    (value: its label, tag_key, count). articles: a select of the article
+    ids to count among (every article when empty); top: keep only that many
+    of the most common tags, before labelling them (each label is a lookup)."""
+    where = f"where article_id in ({articles})" if articles else ""
+    order = f"order by count desc, tag_key limit {top}" if top is not None else ""
+    return f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")} as value, counted.tag_key, counted.count
+               from (select tag_key, count(distinct article_id) as count from article_tags {where}
+                     group by tag_key {order}) counted"""
+
+
+# Whether any article has the tag whose key is ? (normalised).
+TAG_IN_USE_SQL = "select 1 from article_tags where tag_key = ? limit 1"
+
+
+def tagged_sql(param: str) -> str:
+    """A where clause: the article has the tag whose key (normalised) is :param."""
+    return f"id in (select article_id from article_tags where tag_key = :{param})"
+
+
+def theme_sql(param: str) -> str:
+    """A where clause: the article holds a term of the lexicon theme :param."""
+    return (f"id in (select article_id from article_terms where term in "
+            f"(select term from lexicon where theme = :{param}))")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bannedbook.db.schema import ARTICLE_DATE, TAG_LABEL_SQL
+from bannedbook.db.schema import ARTICLE_DATE, tag_counts_sql
 
 # The facets of the articles table (metadata.yml), each as the SQL that
 # counts every article's value: (value, articles). Null values are not a
@@ -20,9 +20,7 @@ from bannedbook.db.schema import ARTICLE_DATE, TAG_LABEL_SQL
 FACET_SQL = {
     # A tag in either script is one value (tags.key), shown as the spelling
     # most articles use, as the tag facet of a filtered table shows it.
-    "tags": f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")}, counted.articles
-               from (select tag_key, count(distinct article_id) as articles from article_tags
-                     group by tag_key) counted""",
+    "tags": f"select value, count from ({tag_counts_sql()})",
     **{column: f"select [{column}], count(*) from articles where [{column}] is not null group by [{column}]"
        for column in ("author", "source", "category", "year", "script")},
 }

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-from bannedbook.db.schema import FTS_TABLE
+from bannedbook.db.schema import FTS_TABLE, TAG_IN_USE_SQL, tagged_sql, theme_sql
 from bannedbook.search.query import MAX_QUERY_CHARS, match_expression
 from bannedbook.text.chinese import normalise
 
@@ -287,15 +287,11 @@ class Series:
 
 FILTER_SQL = {
     # A tag in either script, as ?_tag= selects it (tags.key: normalised).
-    "tag": "id in (select article_id from article_tags where tag_key = :tag)",
+    "tag": tagged_sql("tag"),
     "author": "author = :author",
     "source": "source = :source",
 }
-THEME_SQL = """
-select rowid from articles where id in (
-  select article_id from article_terms where term in (select term from lexicon where theme = :theme))
-order by rowid
-"""
+THEME_SQL = f"select rowid from articles where {theme_sql('theme')} order by rowid"
 
 
 @dataclass
@@ -335,7 +331,7 @@ class Trends:
 
 UNKNOWN_SQL = {
     "theme": ("select 1 from themes where theme = ?", "no lexicon theme {!r}: its line counts nothing"),
-    "tag": ("select 1 from article_tags where tag_key = ? limit 1", "no article has the tag {!r}"),
+    "tag": (TAG_IN_USE_SQL, "no article has the tag {!r}"),
     "author": ("select 1 from articles where author = ? limit 1", "no article is by the author {!r}"),
     "source": ("select 1 from articles where source = ? limit 1", "no article is from the source {!r}"),
 }

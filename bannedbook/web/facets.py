@@ -27,7 +27,7 @@ from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.utils import path_with_added_args, path_with_removed_args
 
-from bannedbook.db.schema import FTS_TABLE, TAG_LABEL_SQL
+from bannedbook.db.schema import FTS_TABLE, tag_counts_sql
 from bannedbook.db.summaries import FACET_SQL
 from bannedbook.text.chinese import normalise
 from bannedbook.web.search import _COUNT_NEUTRAL as COUNT_NEUTRAL  # the keys that leave a search alone
@@ -66,9 +66,7 @@ def _top(facets: list[str], size: int, year_by_index: bool = False) -> str:
         if facet == YEAR and year_by_index:
             inner = YEARS_BY_INDEX
         elif facet == TAGS:
-            inner = f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")} as value, counted.count
-                        from (select tag_key, count(distinct article_id) as count from article_tags
-                              where article_id in (select id from newest) group by tag_key) counted"""
+            inner = tag_counts_sql("select id from newest")
         else:
             inner = f"select [{facet}] as value, count(*) as count from newest where [{facet}] is not null group by 1"
         parts.append(_ranked(facet, inner, size))

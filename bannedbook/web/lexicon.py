@@ -10,6 +10,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from datasette.filters import FilterArguments
 
+from bannedbook.db.schema import theme_sql
 from bannedbook.search.query import quoted
 
 THEMES_SQL = "select theme, terms, articles from themes order by articles desc, theme"
@@ -25,8 +26,7 @@ def filters_from_request(request, database, table, datasette):
         return None
     wheres, params, described = [], {}, []
     for i, theme in enumerate(request.args.getlist("_theme")):
-        wheres.append(f"id in (select article_id from article_terms where term in "
-                      f"(select term from lexicon where theme = :bannedbook_theme{i}))")
+        wheres.append(theme_sql(f"bannedbook_theme{i}"))
         params[f"bannedbook_theme{i}"] = theme
         described.append(f'holding a term of lexicon theme "{theme}"')
     for i, term in enumerate(request.args.getlist("_term")):

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from datasette import Response, hookimpl
 from datasette.views.base import DatasetteError
 
+from bannedbook.db.schema import TAG_IN_USE_SQL
 from bannedbook.research.trends import date_problem
 from bannedbook.search.query import MAX_QUERY_CHARS
 from bannedbook.text.chinese import normalise
@@ -116,8 +117,7 @@ def extra_template_vars(template, database, request, datasette):
         tag = request.args.get("tag") or ""
         known = True
         if tag:
-            found = await datasette.get_database(database).execute(
-                "select 1 from article_tags where tag_key = ? limit 1", [normalise(tag)])
+            found = await datasette.get_database(database).execute(TAG_IN_USE_SQL, [normalise(tag)])
             known = bool(found.rows)
         return {"notices": search_notices(request.args, known)}
 

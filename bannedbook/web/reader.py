@@ -16,7 +16,7 @@ from datasette.facets import Facet
 from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args, urlsafe_components
 
-from bannedbook.db.schema import TAG_LABEL_SQL
+from bannedbook.db.schema import tag_counts_sql, tagged_sql
 from bannedbook.text.chinese import normalise
 from bannedbook.text.urls import safe_href
 from bannedbook.web.search import marked_html
@@ -121,7 +121,7 @@ def filters_from_request(request, database, table, datasette):
         return None
     params = {f"bannedbook_tag{i}": normalise(tag) for i, tag in enumerate(tags)}
     return FilterArguments(
-        where_clauses=[f"id in (select article_id from article_tags where tag_key = :{key})" for key in params],
+        where_clauses=[tagged_sql(key) for key in params],
         params=params,
         human_descriptions=[f'tagged "{tag}"' for tag in tags],
     )
@@ -142,11 +142,7 @@ class TagFacet(Facet):
         size = self.get_facet_size()
         # Which spelling the reader asked for, by key: toggling removes that one.
         selected = {normalise(tag): tag for tag in self.request.args.getlist("_tag")}
-        sql = f"""select {TAG_LABEL_SQL.format(key="counted.tag_key")} as value, counted.*
-                  from (select tag_key, count(distinct article_id) as count from article_tags
-                        where article_id in (select id from ({self.sql}))
-                        group by tag_key order by count desc, tag_key limit {size + 1}) counted
-                  order by count desc, value"""
+        sql = f"{tag_counts_sql(f'select id from ({self.sql})', top=size + 1)} order by count desc, value"
         for source_and_config in self.get_configs():
             config = source_and_config["config"]
             name = config.get("simple") or "tags"
