@@ -140,6 +140,13 @@ def test_an_unknown_tag_or_author_is_said_not_shown_as_a_bare_zero(site, kind):
     assert notice.a["href"].endswith("/search?q=" + quote("不存在的名字"))
 
 
+def test_an_unknown_tag_on_the_table_is_said(site):
+    page = soup(site("/bannedbook/articles?_tag=" + quote("不存在的标签")))
+    (notice,) = page.select(".table-notice")
+    assert "不存在的标签" in notice.get_text()
+    assert not soup(site("/bannedbook/articles?_tag=" + quote("普京"))).select(".table-notice")
+
+
 def test_articles_table_facets_and_tag_filter(site, ids):
     data = site("/bannedbook/articles.json?_tag=" + quote("普京") + "&_shape=objects&_col=title").json()
     assert [row["id"] for row in data["rows"]] == [ids["seed"]]
