@@ -15,7 +15,8 @@ from helpers.snapshot import content
 from helpers.warcs import arc_records, chunked, http_message, warc_record, warcinfo, write_records
 
 from bannedbook.build.pipeline import build
-from bannedbook.build.warc import capture_date, record_at
+from bannedbook.build.warc import record_at
+from bannedbook.text.dates import capture_date
 
 
 def url(n: int) -> str:

@@ -42,7 +42,7 @@ from bannedbook.build.files import (
 )
 from bannedbook.build.fingerprint import pipeline_version
 from bannedbook.build.update import Update, changes_since
-from bannedbook.build.warc import KINDS, Damaged, Record, record_at, records, safe_line
+from bannedbook.build.warc import KINDS, Damaged, Record, record_at, records
 from bannedbook.build.workers import make_pool
 from bannedbook.db.days import write_days
 from bannedbook.db.store import Store, article_id, atomic_database
@@ -51,7 +51,7 @@ from bannedbook.errors import BuildError, Rejected
 from bannedbook.records import Capture, Page, WarcFile
 from bannedbook.research.lexicon import Lexicon, LexiconReport, lexicon_is_current, read_lexicons, write_lexicon
 from bannedbook.research.stories import signature
-from bannedbook.text.decode import decode, safe_text
+from bannedbook.text.decode import decode, safe_line, safe_text
 from bannedbook.text.urls import normalise_url, site_hosts
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")

@@ -31,11 +31,8 @@ byte ranges of the file that were lost are raised at the end (Damaged).
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import hashlib
 import re
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +40,9 @@ from email.message import Message
 from typing import BinaryIO
 
 import brotli
+
+from bannedbook.text.dates import capture_date
+from bannedbook.text.decode import safe_line
 
 # Records that can be pages of the archive; every other type is described only.
 KINDS = ("response", "revisit", "resource")
@@ -55,9 +55,6 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 FILLER = b" \t\r\n\x00"  # what separates records (and pads files' ends)
 _WARC_LINE = re.compile(rb"WARC/\d+\.\d+\r?\n")
 _HTTP_LINE = re.compile(rb"HTTP/\d(?:\.\d)? +(\d{3})(?:[ \t]|\r?\n|$)")
-# The web is younger than 1991; a capture cannot come from the future (a day of clock skew allowed).
-EARLIEST = dt.datetime(1991, 1, 1, tzinfo=dt.UTC)
-_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d)(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?")
 
 
 @dataclass
@@ -539,34 +536,6 @@ def _starts_record(data: bytes) -> bool:
     return bool(_WARC_LINE.fullmatch(line) or _arc_fields(line, True))
 
 
-def capture_date(value: str | None, arc: bool = False) -> tuple[str | None, str | None]:
-    """(ISO 8601 UTC date, None) of a WARC-Date (or an ARC file's 14-digit
-    date), or (None, why not): not a date, or outside the web's lifetime."""
-    if not value:
-        return None, "the record states no capture date"
-    shown = repr(safe_line(value)[:40])
-    if arc and re.fullmatch(r"\d{8,14}", value) and len(value) % 2 == 0:
-        v = value.ljust(14, "0")
-        value = f"{v[:4]}-{v[4:6]}-{v[6:8]}T{v[8:10]}:{v[10:12]}:{v[12:14]}Z"
-    match = _ISO.fullmatch(value.strip())
-    if not match:
-        return None, f"capture date {shown} is not an ISO 8601 date: capture time unknown"
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    try:
-        when = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-                           tzinfo=dt.UTC)
-        if zone and zone != "Z":
-            sign = 1 if zone[0] == "+" else -1
-            when -= sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
-    except (ValueError, OverflowError):
-        return None, f"capture date {shown} is not a real date: capture time unknown"
-    if when < EARLIEST:
-        return None, f"capture date {shown} is before the web (1991): capture time unknown"
-    if calendar.timegm(when.utctimetuple()) > time.time() + 86400:
-        return None, f"capture date {shown} is in the future: capture time unknown"
-    return when.strftime("%Y-%m-%dT%H:%M:%S") + (fraction or "") + "Z", None
-
-
 def _http_block(block: _Block, record: Record) -> dict[str, str] | None:
     """The HTTP status line and headers at the start of block, into record;
     the headers, or None when there is no HTTP message or they are too large."""
@@ -825,11 +794,6 @@ def _first_record(source: _Source, offset: int, limit: int, arc: bool) -> Record
         return record
     except _Broken as broken:
         raise Damaged([f"byte {broken.at:,}: {broken.reason}"]) from None
-
-
-def safe_line(text: str) -> str:
-    """text as one line of printable characters (a reader's error text may hold NULs and newlines)."""
-    return "".join(char if char.isprintable() else " " for char in text).strip()
 
 
 def _reason(error: Exception) -> str:

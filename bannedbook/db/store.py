@@ -7,7 +7,6 @@ forgetting and renumbering need.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import shutil
@@ -24,6 +23,7 @@ from bannedbook.errors import BuildError
 from bannedbook.records import Article, Page, WarcFile
 from bannedbook.search.index import index_columns
 from bannedbook.text.chinese import normalise
+from bannedbook.text.dates import capture_time
 from bannedbook.text.decode import safe_text
 from bannedbook.text.urls import SITE_HOSTS, article_url, host, is_mirror
 
@@ -38,31 +38,11 @@ def article_id(article: Article) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-# The web's first pages are of 1991; a capture time after now (a day's
-# leeway for clocks) or before then is not a time a capture was made.
-EARLIEST_CAPTURE = dt.datetime(1991, 1, 1, tzinfo=dt.UTC)
-CLOCK_LEEWAY = dt.timedelta(days=1)
 # The records of a web archive that are captures of a URL (raw_files says
 # what each became; captures keeps when and from where, and its payload).
 CAPTURE_KINDS = ("response", "resource", "revisit")
 # Which source speaks for an article, most trusted first (rank's first key).
 TRUST = ("a capture of the site", "a plain file stating the URL", "a page stating no URL")
-
-
-def capture_time(text: str | None) -> dt.datetime | None:
-    """A capture's time (WARC-Date, ISO 8601) when it is a time a capture
-    can have been made: a valid date (and time) between 1991 and now. None
-    for anything else ("9999-12-31", "!!!! not a date"), which never dates
-    an article nor decides which capture it shows."""
-    if not text:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when if EARLIEST_CAPTURE <= when <= dt.datetime.now(dt.UTC) + CLOCK_LEEWAY else None
 
 
 def rank(page: Page) -> tuple:

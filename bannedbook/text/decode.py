@@ -169,6 +169,11 @@ def _checked(decoded: Decoded) -> Decoded:
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
+def safe_line(text: str) -> str:
+    """text as one line of printable characters (a reader's error text may hold NULs and newlines)."""
+    return "".join(char if char.isprintable() else " " for char in text).strip()
+
+
 def safe_text(text: str) -> tuple[str, int]:
     """text without the characters above (lone surrogates become U+FFFD);
     also how many were removed or replaced."""
