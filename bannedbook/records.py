@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The records of a web archive that capture a URL and may be pages of the
+# archive (raw_files says what each became; captures keeps when, from where
+# and its payload digest); every other record type is described only.
+CAPTURE_KINDS = ("response", "revisit", "resource")
+
 
 @dataclass
 class Link:

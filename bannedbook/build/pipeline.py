@@ -42,13 +42,13 @@ from bannedbook.build.files import (
 )
 from bannedbook.build.fingerprint import pipeline_version
 from bannedbook.build.update import Update, changes_since
-from bannedbook.build.warc import KINDS, Damaged, Record, record_at, records
+from bannedbook.build.warc import Damaged, Record, record_at, records
 from bannedbook.build.workers import make_pool
 from bannedbook.db.days import write_days
 from bannedbook.db.store import Store, article_id, atomic_database
 from bannedbook.db.summaries import write_summaries
 from bannedbook.errors import BuildError, Rejected
-from bannedbook.records import Capture, Page, WarcFile
+from bannedbook.records import CAPTURE_KINDS, Capture, Page, WarcFile
 from bannedbook.research.lexicon import Lexicon, LexiconReport, lexicon_is_current, read_lexicons, write_lexicon
 from bannedbook.research.stories import signature
 from bannedbook.text.decode import decode, safe_line, safe_text
@@ -111,7 +111,7 @@ def record_page(name: str, record: Record) -> Page:
     notes = [note for note in (*record.notes, record.date_error) if note]
     reject = None
     scheme = (record.url or "").partition(":")[0].lower()
-    if record.kind not in KINDS and not record.problem:
+    if record.kind not in CAPTURE_KINDS and not record.problem:
         kind = safe_line(record.kind)[:40]
         what = SKIPPED.get(kind, "a record type that holds no page")
         page.skipped, page.reason = True, kind
@@ -378,7 +378,7 @@ def _write(store: Store, pool: Pool, raw: Path, files: dict[str, Path], names: l
     (article id, name) of pages held back (see update.Update.conflict)."""
     held = []
     budget = _Budget(64 << 20)
-    total = sum(file_state(files[name])[0] for name in names if name in files and file_state(files[name]))
+    total = sum(state[0] for name in names if name in files and (state := file_state(files[name])))
     bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
     for result in pool.imap(_read, _items(names, files, raw, budget, bar), chunksize=4):
         if isinstance(result, WarcFile):

@@ -44,9 +44,6 @@ import brotli
 from bannedbook.text.dates import capture_date
 from bannedbook.text.decode import safe_line
 
-# Records that can be pages of the archive; every other type is described only.
-KINDS = ("response", "revisit", "resource")
-
 LINE = 64 * 1024  # the longest header line read (WARC, ARC or HTTP)
 HEADERS = 1 << 20  # a record's WARC or HTTP headers together
 CHUNK = 1 << 16  # bytes decoded at a time

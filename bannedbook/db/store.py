@@ -20,7 +20,7 @@ import sqlite_utils
 from bannedbook.db import storystore
 from bannedbook.db.schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
 from bannedbook.errors import BuildError
-from bannedbook.records import Article, Page, WarcFile
+from bannedbook.records import CAPTURE_KINDS, Article, Page, WarcFile
 from bannedbook.search.index import index_columns
 from bannedbook.text.chinese import normalise
 from bannedbook.text.dates import capture_time
@@ -38,9 +38,6 @@ def article_id(article: Article) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-# The records of a web archive that are captures of a URL (raw_files says
-# what each became; captures keeps when and from where, and its payload).
-CAPTURE_KINDS = ("response", "resource", "revisit")
 # Which source speaks for an article, most trusted first (rank's first key).
 TRUST = ("a capture of the site", "a plain file stating the URL", "a page stating no URL")
 
@@ -279,8 +276,7 @@ class Store:
         each duplicate's message and capture the page its article is shown
         from and why (the holder is known only now). Then what chose among
         pages is dropped. Returns the articles that gained a capture."""
-        found = self.resolve_revisits()
-        self.flush()
+        found = self.resolve_revisits()  # which leaves nothing pending
         named = []
         for path, key, mine in self.duplicates:
             holder, best = self.holders[key]
