@@ -411,6 +411,10 @@ class Crawler:
         """The wait before try attempt + 1: none before the second, then backoff, doubling."""
         return 0.0 if attempt == 1 else self.settings.backoff * 2 ** (attempt - 2)
 
+    @staticmethod
+    def _too_slow(deadline: float) -> Failed:
+        return Failed(f"took longer than {deadline:g} s", "the limit for a whole response")
+
     def _once(self, url: str, headers: dict[str, str] | None, raw: bool, limit: int, truncate: bool) -> Exchange:
         """One request and its whole response, within the deadline."""
         deadline = self.settings.deadline
@@ -422,10 +426,10 @@ class Crawler:
                                         allow_redirects=False, stream=True)
             body, whole = read_body(response, limit, raw, truncate)
             if self.deadline.expired:  # a body read to the connection's end: the shut socket ended it
-                raise OSError("deadline")
+                raise self._too_slow(deadline)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
             if self.deadline.expired:
-                raise Failed(f"took longer than {deadline:g} s", "the limit for a whole response") from error
+                raise self._too_slow(deadline) from error
             raise
         finally:
             self.deadline.stop()
@@ -549,7 +553,7 @@ class Crawler:
         location = _location(got)
         if 300 <= got.status < 400 and got.status != 304 and location:
             return self.redirect(url, crawl, got, location)
-        retried = f" ({self.settings.tries} tries)" if got.status in (429, 500, 502, 503, 504) else ""
+        retried = f" ({self.settings.tries} tries)" if got.status in RETRY_STATUSES else ""
         return self.fail(url, crawl, Failed(f"HTTP {got.status}{retried}"), got.status)
 
     def redirect(self, url: str, crawl: int, got: Exchange, location: str) -> str:
