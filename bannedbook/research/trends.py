@@ -26,7 +26,6 @@ from bannedbook.db.schema import FTS_TABLE, TAG_IN_USE_SQL, tagged_sql, theme_sq
 from bannedbook.search.query import MAX_QUERY_CHARS, match_expression
 from bannedbook.text.chinese import normalise
 
-DATABASE = "bannedbook"
 BY = ("month", "year", "week")
 MAX_SERIES = 8
 MAX_PERIODS = 3000

@@ -20,8 +20,8 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from bannedbook.research.cite import bibtex, citation, coins, ris
 from bannedbook.text.urls import safe_href
+from bannedbook.web.site import NAME as DATABASE
 
-DATABASE = "bannedbook"
 PLUGIN = "bannedbook"
 DEFAULT_BASE_URL = "http://127.0.0.1:8001"
 COLUMNS = ("id", "url", "title", "author", "source", "source_url", "published", "not_before", "not_after",
@@ -128,9 +128,7 @@ def renderer(extension: str, content_type: str, write):
         return Response(text, content_type=content_type,
                         headers={"content-disposition": f'attachment; filename="{name}.{extension}"'})
 
-    return {"extension": extension, "render": render,
-            "can_render": lambda datasette, database, table, columns, rows: can_cite(datasette, database, table,
-                                                                                      columns, rows)}
+    return {"extension": extension, "render": render, "can_render": can_cite}
 
 
 RIS_TYPE = "application/x-research-info-systems; charset=utf-8"

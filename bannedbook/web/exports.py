@@ -58,7 +58,7 @@ PAGE_SIZE = 1000  # ids per chunk; plugin config bannedbook.export_page_size
 BATCH = 100  # articles looked up and written at a time
 # Query-string keys that shape a page, not which rows it lists.
 _PAGE_KEYS = {"_next", "_size", "_shape", "_col", "_nocol", "_labels", "_nolabels", "_dl", "_stream", "_nl",
-              "_json", "_nofacet", "_nocount", "_nosuggest", "_timelimit", "_trace", "_facet_size"}
+              "_json", "_nofacet", "_nocount", "_nosuggest", "_timelimit", "_trace"}  # and every _facet…
 
 CSV_COLUMNS = ("id", "title", "author", "source", "published", "not_before", "not_after", "captured", "url",
                "archive_url", "tags")
@@ -360,6 +360,4 @@ async def _render_jsonl(datasette, request, database, table, columns, rows):
 
 @hookimpl
 def register_output_renderer(datasette):
-    return [{"extension": "jsonl", "render": _render_jsonl,
-             "can_render": lambda datasette, database, table, columns, rows: cite.can_cite(
-                 datasette, database, table, columns, rows)}]
+    return [{"extension": "jsonl", "render": _render_jsonl, "can_render": cite.can_cite}]

@@ -31,7 +31,6 @@ from datasette.utils import sqlite_timelimit
 from bannedbook.db.schema import ARTICLE_DATE
 from bannedbook.research.trends import (
     BY,
-    DATABASE,
     FILTERS,
     MAX_SERIES,
     TOO_LONG,
@@ -43,6 +42,7 @@ from bannedbook.research.trends import (
     compute,
     parse,
 )
+from bannedbook.web.site import NAME as DATABASE
 
 # ------------------------------------------------------------------ links
 
