@@ -45,7 +45,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import quote
 
-import opencc
+from helpers.pages import traditional
 
 SITE = "https://www.bannedbook.org"
 CATEGORIES = {
@@ -338,7 +338,7 @@ class Crawl:
         self.shapes = shapes or SHAPES
         self.rng = random.Random(seed)
         self.corpus = load_corpus()
-        self.to_traditional = opencc.OpenCC("s2t").convert
+        self.to_traditional = traditional
         self.recent_files: deque[Path] = deque(maxlen=1000)  # for exact duplicates
         self.recent_full: deque[tuple[Article, str]] = deque(maxlen=200)  # (article, codec) to re-encode
         self.latest: deque[tuple[str, str]] = deque(maxlen=10)  # (url, title) for sidebars and the index

@@ -56,11 +56,6 @@ def article_html(url: str, number: int, version: int = 0, charset: str = "utf-8"
     return full_page(charset=charset, url=url, fragment=fragment)
 
 
-@functools.lru_cache(maxsize=64)
-def _traditional(html: str) -> str:
-    return traditional(html)  # OpenCC loads its dictionaries on every call
-
-
 @dataclass
 class Page:
     path: str
@@ -75,7 +70,7 @@ class Page:
     def body(self, base: str) -> bytes:
         html = article_html(base + self.path, self.number, self.version, self.charset or "gbk")
         if self.script == "traditional":
-            html = _traditional(html)
+            html = traditional(html)
         if not self.charset:
             html = html.replace('<meta http-equiv="Content-Type" content="text/html; charset=gbk">\n', "")
             assert "charset" not in html

@@ -3,6 +3,7 @@ so each one is a real page in another form."""
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -50,8 +51,13 @@ NO_ARTICLE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>禁闻�
 <div id="sidebar"><p>最新文章列表</p></div></body></html>"""
 
 
+@functools.cache
+def _to_traditional():
+    return opencc.OpenCC("s2t").convert  # OpenCC loads its dictionaries each time one is made
+
+
 def traditional(text: str) -> str:
-    return opencc.OpenCC("s2t").convert(text)
+    return _to_traditional()(text)
 
 
 def full_page(charset: str = "utf-8", published: str | None = "2024-07-08T09:30:00+08:00",

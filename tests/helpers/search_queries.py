@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from helpers.pages import traditional
 from helpers.truth import fold
 
 # Characters of Chinese (and Japanese, Korean) text, for picking queries.
@@ -76,11 +77,10 @@ class _Picker:
     """Queries drawn from the database's own text, deterministic for a seed."""
 
     def __init__(self, conn: sqlite3.Connection, seed: int) -> None:
-        import opencc
 
         self.conn = conn
         self.rng = random.Random(seed)
-        self.to_traditional = opencc.OpenCC("s2t").convert
+        self.to_traditional = traditional
         self.max_rowid = conn.execute("select max(rowid) from articles").fetchone()[0] or 0
         self.tags = [row[0] for row in conn.execute("select name from tags order by name")]
         self.common = {"1-char": list(COMMON_CHARS), "common": list(COMMON_WORDS)}
