@@ -255,6 +255,17 @@ def test_a_revisit_of_a_capture_not_in_the_archive_is_rejected(tmp_path):
     assert query(tmp_path / "x.db", "select status, article_id from captures") == [("rejected", None)]
 
 
+def test_a_revisit_found_by_uri_and_date_in_another_time_zone_is_a_duplicate(tmp_path):
+    # No digest in common: the revisit names its original by URI and date, written as local time.
+    original = Entry(CANONICAL, full_page().encode(), date="2024-07-09T08:00:00Z")
+    write_warc(tmp_path / "raw" / "x.warc.gz", [original, Entry(
+        CANONICAL, kind="revisit", refers_to=original, date="2024-08-01T00:00:00Z",
+        digest="sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", refers_date="2024-07-09T10:00:00+02:00")])
+    build(tmp_path / "raw", tmp_path / "x.db", workers=1, progress=False)
+    assert sorted(query(tmp_path / "x.db", "select kind, status from captures")) == [
+        ("response", "article"), ("revisit", "duplicate")]
+
+
 def test_a_page_declared_latin1_by_its_server_is_still_read_as_chinese(tmp_path):
     page = full_page().encode("utf-8")
     write_warc(tmp_path / "raw" / "x.warc", [Entry(CANONICAL, page.replace(b"charset=utf-8", b""),

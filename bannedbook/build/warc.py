@@ -592,10 +592,11 @@ def _warc_record(source: _Source, offset: int, limit: int) -> tuple[Record, _Blo
     headers, problem, whole = _header_lines(source, "WARC")
     url = headers.get("warc-target-uri", "").strip().strip("<>") or None
     captured, date_error = capture_date(headers.get("warc-date"))
+    # The date a revisit refers to is compared with captures' normalised dates, so it is normalised the same way.
+    refers_date = headers.get("warc-refers-to-date")
+    refers_to = (headers.get("warc-refers-to-target-uri"), capture_date(refers_date)[0] or refers_date)
     record = Record(offset, (headers.get("warc-type") or "unknown").strip().lower(), url, captured, None, None, None,
-                    None, 0, headers.get("warc-payload-digest"), (headers.get("warc-refers-to-target-uri"),
-                                                                   headers.get("warc-refers-to-date")),
-                    problem=problem, date_error=date_error)
+                    None, 0, headers.get("warc-payload-digest"), refers_to, problem=problem, date_error=date_error)
     length = headers.get("content-length", "").strip()
     if not whole:
         record.problem = problem or ("damaged-record", "the file ends inside this record's headers")

@@ -42,6 +42,7 @@ class Entry:
     extra: list[tuple[str, str]] | None = None  # more HTTP headers
     refers_to: Entry | None = None  # a revisit's original
     digest: str | None = None  # a revisit's payload digest, when its original is not in the same file
+    refers_date: str | None = None  # a revisit's WARC-Refers-To-Date, when not written as its original's date
 
 
 def write_warc(path: Path, entries: list[Entry], gz: bool | None = None) -> list[int]:
@@ -72,7 +73,7 @@ def _record(writer: WARCWriter, entry: Entry, digests: dict[int, str]):
     if entry.kind == "revisit":
         original = entry.refers_to
         digest = entry.digest or digests[id(original)]
-        return writer.create_revisit_record(entry.url, digest, original.url, original.date,
+        return writer.create_revisit_record(entry.url, digest, original.url, entry.refers_date or original.date,
                                             http_headers=StatusAndHeaders(entry.status, _headers(entry),
                                                                           protocol="HTTP/1.1"),
                                             warc_headers_dict=headers)
