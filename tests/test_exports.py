@@ -103,6 +103,18 @@ def test_every_export_of_the_search_page_holds_every_match(get, research_db, com
     assert len(ids_in(get(links["ris"]), "ris")) == collapsed[0]["total"] < len(expected)
 
 
+def test_a_repeated_parameter_means_in_an_export_what_it_means_on_the_page(get, research_db, common):
+    # Datasette reads the first of a repeated parameter; an export must not read the last.
+    rare = "经济"
+    both = f"q={quote(rare)}&q={quote(common)}"
+    page = get(f"/bannedbook/search.json?{both}&_shape=array").json()
+    expected = matching(research_db, rare)
+    assert page[0]["total"] == len(expected) < len(matching(research_db, common))
+    for format_ in ("csv", "ris", "jsonl"):
+        ids = ids_in(get(f"/bannedbook/search.{format_}?{both}"), format_)
+        assert set(ids) == expected and ids[:len(page)] == [row["id"] for row in page], format_
+
+
 def test_every_export_of_the_table_holds_every_row_its_filters_select(get, research_db, common):
     (tag,) = sql(research_db, """select tag_id from article_tags group by tag_key order by count(*) desc limit 1""")[0]
     for query in (f"_search={quote(common)}", f"_search={quote(common)}&_tag={quote(tag)}",

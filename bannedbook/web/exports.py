@@ -148,6 +148,15 @@ class ExportError(Exception):
         self.status = status
 
 
+def first_values(query_string: str) -> dict[str, str]:
+    """Each parameter's first value: what Datasette's request.args.get gives
+    the page, so that an export means what its page means."""
+    args: dict[str, str] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        args.setdefault(name, value)
+    return args
+
+
 def page_size(datasette) -> int:
     return int((datasette.plugin_config(cite.PLUGIN) or {}).get("export_page_size") or PAGE_SIZE)
 
@@ -180,7 +189,7 @@ async def query_chunks(datasette, database: str, name: str, query_string: str, s
     query = await datasette.get_canned_query(database, name, None)
     if not query or len(WINDOW.findall(query["sql"])) > 1:
         raise ExportError(404, f"{name} cannot be exported")
-    args = dict(parse_qsl(query_string, keep_blank_values=True))
+    args = first_values(query_string)
     params = {param: args.get(param, "") for param in query.get("params", [])}
     sql = f"select id from ({WINDOW.sub('', query['sql'])})"
     loop = asyncio.get_running_loop()
@@ -226,7 +235,7 @@ async def export_stream(datasette, scope: dict, database: str, name: str, format
     first = await anext(chunks, None)
     # The search's CSV and JSON lines carry its highlights; they are cut for
     # each batch as it is written (milliseconds an article), not in the query.
-    q = dict(parse_qsl(query_string)).get("q", "") if name == "search" and format_ in ("csv", "jsonl") else ""
+    q = first_values(query_string).get("q", "") if name == "search" and format_ in ("csv", "jsonl") else ""
     writer = Writer(format_, datasette, cite.base_url(datasette, scope), database, highlights=bool(q))
     db = datasette.get_database(database)
 
@@ -319,8 +328,7 @@ def guard_csv(send):
 
 
 def _newline_delimited(scope: dict) -> bool:
-    args = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-    return args.get("_nl", "").lower() in ("on", "1", "true")
+    return first_values(scope.get("query_string", b"").decode("latin-1")).get("_nl", "").lower() in ("on", "1", "true")
 
 
 @hookimpl
