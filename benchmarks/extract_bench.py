@@ -1,7 +1,7 @@
 """How fast one process turns a crawled page into an article and its index
 text, against the bare parse of the same page.
 
-    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--out FILE]
+    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--name NAME] [--out FILE]
 
 In one process, on the same files (the first N pages of DIR in path order):
 
@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, help="only the first N pages (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each stage; the fastest counts")
     parser.add_argument("--profile", type=int, default=500, metavar="N", help="profile the first N pages (0: none)")
-    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/extract-SIZE.json)")
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/NAME-SIZE.json)")
+    parser.add_argument("--name", default="extract", help="the result's name (default extract; run.py names the"
+                        " small pages' extract_small)")
     args = parser.parse_args(argv)
     result = measure(args.raw, args.pages, args.rounds, args.profile)
     ms = result["ms"]
@@ -211,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {row[0]:<60} {row[1]:>8.3f} ms  {row[2]:>6.2f} x")
     notes = [summary(result[f"profile_{stage}"], what) for stage, what in
                      (("read", "read_page"), ("index", "index_columns")) if f"profile_{stage}" in result]
-    path = save("extract", "Extraction and index text, one process", tables, notes=notes, targets=targets,
-                pages=result["files"], out=args.out, raw=str(args.raw))
+    kb = sum(path.stat().st_size for path in find_pages(args.raw)[: args.pages]) / max(result["files"], 1) / 1000
+    path = save(args.name, f"Extraction and index text, one process, pages of {kb:.1f} KB on average", tables,
+                notes=notes, targets=targets, pages=result["files"], out=args.out, raw=str(args.raw))
     print(f"saved {path}", file=sys.stderr)
     return finish(targets)
 

@@ -2,7 +2,7 @@
 what a worker spends it on, and how the writer and the workers wait on each
 other in a whole build.
 
-    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline] [--out FILE]
+    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline] [--name NAME] [--out FILE]
 
 Takes --pages files spread evenly over the crawl and, in this one process
 (after reading them once, so every stage finds them in the OS cache):
@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=800, help="files to take, spread over the crawl (default 800)")
     parser.add_argument("--workers", type=int, help="worker processes of the watched build (default: all cores)")
     parser.add_argument("--no-pipeline", action="store_true", help="leave out the watched full build")
-    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/profile_build-SIZE.json)")
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/NAME-SIZE.json)")
+    parser.add_argument("--name", default="profile_build", help="the result's name (default profile_build; run.py"
+                        " names the small pages' profile_build_small)")
     args = parser.parse_args(argv)
     if not args.raw.is_dir():
         parser.error(f"{args.raw} is not a folder")
@@ -325,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         tables += more
         notes += said
     show(tables, notes)
-    save("profile_build", "Where the build's time goes", tables, notes, pages=crawl, out=args.out)
+    kb = sum(len(d) for d in data) / max(n, 1) / 1000
+    save(args.name, f"Where the build's time goes, pages of {kb:.1f} KB on average", tables, notes, pages=crawl,
+         out=args.out)
     return finish([])
 
 
