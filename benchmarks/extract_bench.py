@@ -13,7 +13,7 @@ In one process, on the same files (the first N pages of DIR in path order):
 - a worker's whole page, `bannedbook.build.pipeline.read_page`: the same plus the
   file's hash and the article's story signature (bannedbook/research/stories.py),
   which came later than the target below and is reported beside it;
-- `chinese.index_columns` for each article that came out.
+- `index.index_columns` for each article that came out.
 
 A first pass, not timed, yields the articles and fills the caches a
 build's workers fill on their first pages. Then each stage runs over all
@@ -48,7 +48,7 @@ from bannedbook.build.files import find_pages, read_file
 from bannedbook.build.pipeline import read_page
 from bannedbook.errors import Rejected
 from bannedbook.records import Article, Page
-from bannedbook.text import chinese
+from bannedbook.search.index import index_columns
 from bannedbook.text.decode import decode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +146,7 @@ def measure(raw: Path, pages: int | None, rounds: int, profile_pages: int) -> di
     for _ in range(rounds):
         for stage, function, items in (("bs4", bs4_parse, texts), ("lxml", lxml_parse, texts),
                                        ("extract", extracted, paths), ("read", read, paths),
-                                       ("index", lambda article: chinese.index_columns(*article), articles)):
+                                       ("index", lambda article: index_columns(*article), articles)):
             seconds = timed(function, items)
             best[stage] = min(best.get(stage, seconds), seconds)
     result = {
@@ -164,7 +164,7 @@ def measure(raw: Path, pages: int | None, rounds: int, profile_pages: int) -> di
     if profile_pages:
         print("profiling…", file=sys.stderr)
         result["profile_read"] = profile(read, paths[:profile_pages])
-        result["profile_index"] = profile(lambda article: chinese.index_columns(*article), articles[:profile_pages])
+        result["profile_index"] = profile(lambda article: index_columns(*article), articles[:profile_pages])
     return result
 
 
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "lxml": "bare lxml.html parse",
         "extract": "read + decode + extract (read_file, decode, extract)",
         "read": "a worker's whole page: the same, hash and story signature (build.read_page)",
-        "index": "chinese.index_columns, per article",
+        "index": "index.index_columns, per article",
     }
     rows = [[names[stage], round(ms[stage], 3), round(ratio[stage], 2)] for stage in names]
     tables = [table(f"{result['files']:,} files ({result['decoded']:,} decode, {result['articles']:,} articles), "

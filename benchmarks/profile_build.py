@@ -9,7 +9,7 @@ Takes --pages files spread evenly over the crawl and, in this one process
 CPU seconds (`time.process_time`) for the bare `BeautifulSoup(html, 'lxml')`
 parse of each; for `bannedbook.build.pipeline.read_page`, what a worker does with a
 file (read, hash, decode, extract); for the search-index text of each
-article (`chinese.index_columns`, which a build's workers make while the
+article (`index.index_columns`, which a build's workers make while the
 writer inserts the index); and for the writer (`store.Store`: every row, the search index, the
 indexes and ANALYZE) without that index text. Then pyinstrument samples
 read_page again and splits its time by stage.
@@ -95,7 +95,7 @@ def shares(root) -> dict[str, float]:
 
 def writer_seconds(pages: list, folder: Path) -> tuple[float, float]:
     """CPU seconds of the writer for pages without the search-index text,
-    and of that text (`chinese.index_columns`, which a build's workers make
+    and of that text (`index.index_columns`, which a build's workers make
     while the writer inserts), each measured on its own."""
     from bannedbook.search.index import index_columns
 

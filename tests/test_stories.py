@@ -8,7 +8,6 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 from helpers.story_pairs import load_pairs
 
