@@ -51,8 +51,9 @@ def test_the_signature_counts_and_compares_the_text_s_shingles(labelled, signed)
     texts, _ = labelled
     for key, text in texts.items():
         assert stories._HEADER.unpack_from(signed[key])[4] == len(stories.shingles(text)), key
-    # Characters of several letters (a ligature, ㈱), beyond the BMP, and a lone surrogate, on both ways
-    # of reading the text: the counts agree, and text that differs only in them shares no less.
+    # Characters of several letters (a ligature, ㈱), beyond the BMP, a lone surrogate, a soft hyphen
+    # between full-width letters: each way of reading the text (a code-point table, str.translate) counts
+    # the same runs as the strings do.
     base = "国务院新闻办公室今天发表白皮书，介绍西部大开发的进展与成效。" * 2
     for odd in ("ﬁnance ㈱", "𠀀𠀁𠀂 𪚥", "\ud800", "Ｗ\u00adＴＯ"):
         text = base + odd + base[::-1]
