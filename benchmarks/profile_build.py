@@ -54,9 +54,11 @@ STAGES: list[tuple[str, Callable[[str, str, str | None], bool]]] = [
      path.endswith("bannedbook/build/extract.py") and function == "link"),
     ("dating undated pages (`_not_before`)", lambda path, function, cls: function == "_not_before"),
     ("`is_traditional` (script of the article)", lambda path, function, cls: function == "is_traditional"),
+    ("the story signature (`stories.signature`)", lambda path, function, cls:
+     path.endswith("bannedbook/research/stories.py") and function == "signature"),
     ("`safe_text` (control and bidi characters)", lambda path, function, cls: function == "safe_text"),
 ]
-REST = "the rest: extract.py's own code, regular expressions, hashing"
+REST = "the rest: extract.py's own code, regular expressions, the file's hash"
 
 
 
