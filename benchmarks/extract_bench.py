@@ -1,7 +1,7 @@
 """How fast one process turns a crawled page into an article and its index
 text, against the bare parse of the same page.
 
-    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--out FILE]
+    python benchmarks/extract_bench.py --raw DIR [--pages N] [--rounds R] [--profile N] [--name NAME] [--out FILE]
 
 In one process, on the same files (the first N pages of DIR in path order):
 
@@ -13,7 +13,7 @@ In one process, on the same files (the first N pages of DIR in path order):
 - a worker's whole page, `bannedbook.build.pipeline.read_page`: the same plus the
   file's hash and the article's story signature (bannedbook/research/stories.py),
   which came later than the target below and is reported beside it;
-- `chinese.index_columns` for each article that came out.
+- `index.index_columns` for each article that came out.
 
 A first pass, not timed, yields the articles and fills the caches a
 build's workers fill on their first pages. Then each stage runs over all
@@ -48,7 +48,7 @@ from bannedbook.build.files import find_pages, read_file
 from bannedbook.build.pipeline import read_page
 from bannedbook.errors import Rejected
 from bannedbook.records import Article, Page
-from bannedbook.text import chinese
+from bannedbook.search.index import index_columns
 from bannedbook.text.decode import decode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +146,7 @@ def measure(raw: Path, pages: int | None, rounds: int, profile_pages: int) -> di
     for _ in range(rounds):
         for stage, function, items in (("bs4", bs4_parse, texts), ("lxml", lxml_parse, texts),
                                        ("extract", extracted, paths), ("read", read, paths),
-                                       ("index", lambda article: chinese.index_columns(*article), articles)):
+                                       ("index", lambda article: index_columns(*article), articles)):
             seconds = timed(function, items)
             best[stage] = min(best.get(stage, seconds), seconds)
     result = {
@@ -164,7 +164,7 @@ def measure(raw: Path, pages: int | None, rounds: int, profile_pages: int) -> di
     if profile_pages:
         print("profiling…", file=sys.stderr)
         result["profile_read"] = profile(read, paths[:profile_pages])
-        result["profile_index"] = profile(lambda article: chinese.index_columns(*article), articles[:profile_pages])
+        result["profile_index"] = profile(lambda article: index_columns(*article), articles[:profile_pages])
     return result
 
 
@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, help="only the first N pages (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each stage; the fastest counts")
     parser.add_argument("--profile", type=int, default=500, metavar="N", help="profile the first N pages (0: none)")
-    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/extract-SIZE.json)")
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/NAME-SIZE.json)")
+    parser.add_argument("--name", default="extract", help="the result's name (default extract; run.py names the"
+                        " small pages' extract_small)")
     args = parser.parse_args(argv)
     result = measure(args.raw, args.pages, args.rounds, args.profile)
     ms = result["ms"]
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "lxml": "bare lxml.html parse",
         "extract": "read + decode + extract (read_file, decode, extract)",
         "read": "a worker's whole page: the same, hash and story signature (build.read_page)",
-        "index": "chinese.index_columns, per article",
+        "index": "index.index_columns, per article",
     }
     rows = [[names[stage], round(ms[stage], 3), round(ratio[stage], 2)] for stage in names]
     tables = [table(f"{result['files']:,} files ({result['decoded']:,} decode, {result['articles']:,} articles), "
@@ -211,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {row[0]:<60} {row[1]:>8.3f} ms  {row[2]:>6.2f} x")
     notes = [summary(result[f"profile_{stage}"], what) for stage, what in
                      (("read", "read_page"), ("index", "index_columns")) if f"profile_{stage}" in result]
-    path = save("extract", "Extraction and index text, one process", tables, notes=notes, targets=targets,
-                pages=result["files"], out=args.out, raw=str(args.raw))
+    kb = sum(path.stat().st_size for path in find_pages(args.raw)[: args.pages]) / max(result["files"], 1) / 1000
+    path = save(args.name, f"Extraction and index text, one process, pages of {kb:.1f} KB on average", tables,
+                notes=notes, targets=targets, pages=result["files"], out=args.out, raw=str(args.raw))
     print(f"saved {path}", file=sys.stderr)
     return finish(targets)
 

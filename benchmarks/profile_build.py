@@ -2,14 +2,14 @@
 what a worker spends it on, and how the writer and the workers wait on each
 other in a whole build.
 
-    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline] [--out FILE]
+    python benchmarks/profile_build.py --raw /tmp/corpus20k [--pages 800] [--no-pipeline] [--name NAME] [--out FILE]
 
 Takes --pages files spread evenly over the crawl and, in this one process
 (after reading them once, so every stage finds them in the OS cache):
 CPU seconds (`time.process_time`) for the bare `BeautifulSoup(html, 'lxml')`
 parse of each; for `bannedbook.build.pipeline.read_page`, what a worker does with a
 file (read, hash, decode, extract); for the search-index text of each
-article (`chinese.index_columns`, which a build's workers make while the
+article (`index.index_columns`, which a build's workers make while the
 writer inserts the index); and for the writer (`store.Store`: every row, the search index, the
 indexes and ANALYZE) without that index text. Then pyinstrument samples
 read_page again and splits its time by stage.
@@ -54,9 +54,11 @@ STAGES: list[tuple[str, Callable[[str, str, str | None], bool]]] = [
      path.endswith("bannedbook/build/extract.py") and function == "link"),
     ("dating undated pages (`_not_before`)", lambda path, function, cls: function == "_not_before"),
     ("`is_traditional` (script of the article)", lambda path, function, cls: function == "is_traditional"),
+    ("the story signature (`stories.signature`)", lambda path, function, cls:
+     path.endswith("bannedbook/research/stories.py") and function == "signature"),
     ("`safe_text` (control and bidi characters)", lambda path, function, cls: function == "safe_text"),
 ]
-REST = "the rest: extract.py's own code, regular expressions, hashing"
+REST = "the rest: extract.py's own code, regular expressions, the file's hash"
 
 
 
@@ -95,7 +97,7 @@ def shares(root) -> dict[str, float]:
 
 def writer_seconds(pages: list, folder: Path) -> tuple[float, float]:
     """CPU seconds of the writer for pages without the search-index text,
-    and of that text (`chinese.index_columns`, which a build's workers make
+    and of that text (`index.index_columns`, which a build's workers make
     while the writer inserts), each measured on its own."""
     from bannedbook.search.index import index_columns
 
@@ -281,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=800, help="files to take, spread over the crawl (default 800)")
     parser.add_argument("--workers", type=int, help="worker processes of the watched build (default: all cores)")
     parser.add_argument("--no-pipeline", action="store_true", help="leave out the watched full build")
-    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/profile_build-SIZE.json)")
+    parser.add_argument("--out", type=Path, help="result file (default benchmarks/results/NAME-SIZE.json)")
+    parser.add_argument("--name", default="profile_build", help="the result's name (default profile_build; run.py"
+                        " names the small pages' profile_build_small)")
     args = parser.parse_args(argv)
     if not args.raw.is_dir():
         parser.error(f"{args.raw} is not a folder")
@@ -325,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         tables += more
         notes += said
     show(tables, notes)
-    save("profile_build", "Where the build's time goes", tables, notes, pages=crawl, out=args.out)
+    kb = sum(len(d) for d in data) / max(n, 1) / 1000
+    save(args.name, f"Where the build's time goes, pages of {kb:.1f} KB on average", tables, notes, pages=crawl,
+         out=args.out)
     return finish([])
 
 

@@ -62,8 +62,8 @@ from common import RESULTS, ROOT, cell, code_at, git, markdown, size_label, verd
 OUT = ROOT / "docs" / "benchmarks.md"
 PACKAGE = ROOT / "bannedbook"
 # The order of the sections; a benchmark not named here comes after them, by name.
-ORDER = ["build", "profile_build", "extract", "search", "index_variants", "pages", "load", "trends", "lexicon",
-         "stories_build", "stories", "crash", "crawl"]
+ORDER = ["build", "profile_build", "profile_build_small", "extract", "extract_small", "search", "index_variants",
+         "pages", "load", "trends", "lexicon", "stories_build", "stories", "crash", "crawl"]
 
 INTRO = """\
 # Benchmarks

@@ -10,7 +10,9 @@ pages_bench.py (with the previous size's database too, to see what
 grows), load.py, trends_bench.py, lexicon_bench.py and stories_bench.py
 --built (the story step on a copy, and what stories cost the pages) on the
 database it built; at the smallest size, extract_bench.py on the crawl
-(its figures are per page). At the largest size, warc_bench.py builds from
+(its figures are per page), and a crawl of 4,000 small pages
+(`corpus.py --small`, 8 KB fragments) that build_bench.py builds too
+(--small) and extract_bench.py and profile_build.py measure per page. At the largest size, warc_bench.py builds from
 a 1 GB WARC file made of that crawl. crash.py and crawl_bench.py run once.
 Each runs as its own process, so one's memory and imports never colour
 another's figures. A benchmark that misses a target does not stop the
@@ -34,11 +36,23 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 Step = tuple[str, ...]  # a script (its path in the project folder) and its arguments
+SMALL_PAGES = 4000  # a crawl of small pages (8 KB fragments, corpus.py --small), built and profiled once
 
 
 def complete(raw: Path, size: int) -> bool:
     # The generator writes exactly `size` files; fewer means it is still running or was stopped.
     return raw.is_dir() and sum(1 for path in raw.rglob("*") if path.is_file()) == size
+
+
+def crawl(steps: list[Step], corpora: Path, work: Path, size: int, name: str, *options: str) -> Path:
+    """The crawl NAME+size under corpora, or under work, where a step that
+    makes it is added to steps when it is missing or incomplete."""
+    raw = corpora / f"{name}{size_label(size)}"
+    if not complete(raw, size):
+        raw = work / f"{name}{size_label(size)}"
+        if not complete(raw, size):
+            steps.append(("tests/helpers/corpus.py", "--pages", str(size), "--out", str(raw), "--force", *options))
+    return raw
 
 
 def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
@@ -47,15 +61,15 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
     raw = None
     smaller: list[str] = []  # pages_bench also times the previous size's pages: what grows
     for size in sizes:
-        raw = corpora / f"corpus{size_label(size)}"
-        if not complete(raw, size):
-            raw = work / f"corpus{size_label(size)}"
-            if not complete(raw, size):
-                steps.append(("tests/helpers/corpus.py", "--pages", str(size), "--out", str(raw), "--force"))
+        small: list[str] = []  # at the smallest size, build_bench also builds a crawl of small pages
+        if not smaller:
+            small_raw = crawl(steps, corpora, work, SMALL_PAGES, "corpus-small", "--small")
+            small = ["--small", str(small_raw)]
+        raw = crawl(steps, corpora, work, size, "corpus")
         folder = work / f"build-{size_label(size)}"
         db = str(folder / "bannedbook.db")
         steps += [
-            ("benchmarks/build_bench.py", "--raw", str(raw), "--work", str(folder)),
+            ("benchmarks/build_bench.py", "--raw", str(raw), "--work", str(folder), *small),
             ("benchmarks/profile_build.py", "--raw", str(raw)),
             ("benchmarks/search_bench.py", "--db", db),
             ("benchmarks/index_variants.py", "--db", db),
@@ -65,8 +79,11 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
             ("benchmarks/lexicon_bench.py", "--db", db),
             ("benchmarks/stories_bench.py", "--built", db, "--work", str(folder)),
         ]
-        if not smaller:  # per-page figures: the smallest crawl is enough
-            steps.append(("benchmarks/extract_bench.py", "--raw", str(raw)))
+        if not smaller:  # per-page figures: the smallest crawl is enough, and the small pages
+            steps += [("benchmarks/extract_bench.py", "--raw", str(raw)),
+                      ("benchmarks/extract_bench.py", "--raw", small[1], "--name", "extract_small"),
+                      ("benchmarks/profile_build.py", "--raw", small[1], "--no-pipeline", "--name",
+                       "profile_build_small")]
         smaller = ["--smaller", db]
     if raw is not None:
         steps.append(("benchmarks/warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))

@@ -228,15 +228,26 @@ def test_plan_runs_every_benchmark_at_each_size(tmp_path, bench):
     steps = bench.run.plan([2000, 5000], tmp_path / "none", tmp_path)
     scripts = [step[0] for step in steps]
     assert all((ROOT / script).is_file() for script in scripts)
-    for script in ("build_bench.py", "profile_build.py", "search_bench.py", "index_variants.py",
+    for script in ("build_bench.py", "search_bench.py", "index_variants.py",
                    "pages_bench.py", "load.py", "trends_bench.py", "lexicon_bench.py", "stories_bench.py"):
         assert scripts.count(f"benchmarks/{script}") == 2
     assert scripts.count("benchmarks/crash.py") == scripts.count("benchmarks/crawl_bench.py") == 1
-    assert scripts.count("benchmarks/extract_bench.py") == 1  # its figures are per page: the smallest crawl
+    # Per-page figures: the smallest crawl, and the crawl of small pages (one per size for profile_build).
+    assert scripts.count("benchmarks/extract_bench.py") == 2
+    assert scripts.count("benchmarks/profile_build.py") == 3
+    # The small pages are made with --small, built by the first build_bench and measured under their own names.
+    (made,) = [step for step in steps if step[0] == "tests/helpers/corpus.py" and "--small" in step]
+    small = made[made.index("--out") + 1]
+    first, second = [step for step in steps if step[0] == "benchmarks/build_bench.py"]
+    assert first[first.index("--small") + 1] == small and "--small" not in second
+    assert scripts.index("tests/helpers/corpus.py") < scripts.index("benchmarks/build_bench.py")
+    for name in ("extract_small", "profile_build_small"):
+        (step,) = [step for step in steps if name in step]
+        assert step[step.index("--raw") + 1] == small
     # The 1 GB WARC is made from the largest crawl.
     (warc,) = [step for step in steps if step[0] == "benchmarks/warc_bench.py"]
     assert warc[warc.index("--raw") + 1].endswith("corpus5k")
-    assert scripts.count("tests/helpers/corpus.py") == 2  # neither crawl exists yet
+    assert scripts.count("tests/helpers/corpus.py") == 3  # no crawl exists yet
     assert scripts.index("tests/helpers/corpus.py") < scripts.index("benchmarks/build_bench.py")
     # The larger size's page timings are set beside the smaller's.
     first, second = [step for step in steps if step[0] == "benchmarks/pages_bench.py"]

@@ -1,9 +1,11 @@
 """The seed page against the gold, field by field, and the other shapes."""
 
+import unicodedata
+
 import pytest
 from helpers.pages import CANONICAL, NO_AUTHOR_NO_TAGS, SEED, full_page, traditional
 
-from bannedbook.build.extract import extract, readable_url
+from bannedbook.build.extract import _DAY_CHARS, extract, readable_url
 from bannedbook.errors import Rejected
 
 
@@ -107,6 +109,20 @@ def test_no_author_no_tags():
     assert article.source is None
     assert article.not_before is None
     assert len(article.paragraphs) == 2
+
+
+def test_an_undated_page_is_dated_by_any_full_date_its_text_has_once_normalised():
+    # Only text holding a character whose NFKC form holds 日 is normalised to
+    # look for a date: the list of them must be the whole of Unicode's.
+    day = {chr(code) for code in range(0x110000) if "日" in unicodedata.normalize("NFKC", chr(code))}
+    assert day == {chr(code) for code in range(0x110000) if _DAY_CHARS.match(chr(code))}
+    # Dates in full-width digits, or with 月 as a Kangxi radical (⽉) and a
+    # squared day (㏦ is 7日): the latest counts.
+    def with_paragraph(text):
+        return SEED.replace('<div class="entry">', f'<div class="entry"><p>{text}</p>', 1)
+
+    assert extract(with_paragraph("２０２５年１２月３日、2026年1⽉㏦，⼈")).not_before == "2026-01-07"
+    assert extract(with_paragraph("２０２５年１２月３日")).not_before == "2025-12-03"
 
 
 def test_no_article_is_rejected():

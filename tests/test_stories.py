@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import random
+import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers.story_pairs import load_pairs
 
@@ -40,6 +43,41 @@ def test_labelled_pairs_meet_the_precision_and_recall_targets(labelled, signed):
     joined = sorted({p["edit"] for p in pairs if not p["same"] and assigned[p["a"]] == assigned[p["b"]]})
     assert precision >= 0.98, f"precision {precision:.3f}; different reports joined: {joined}"
     assert recall >= 0.95, f"recall {recall:.3f}; reposts missed: {missed}"
+
+
+def test_the_signature_counts_and_compares_the_text_s_shingles(labelled, signed):
+    # The signature hashes runs of code points in numpy; its count of
+    # distinct runs must be that of the runs as strings.
+    texts, _ = labelled
+    for key, text in texts.items():
+        assert stories._HEADER.unpack_from(signed[key])[4] == len(stories.shingles(text)), key
+    # Characters of several letters (a ligature, ㈱), beyond the BMP, a lone surrogate, a soft hyphen
+    # between full-width letters: each way of reading the text (a code-point table, str.translate) counts
+    # the same runs as the strings do.
+    base = "国务院新闻办公室今天发表白皮书，介绍西部大开发的进展与成效。" * 2
+    for odd in ("ﬁnance ㈱", "𠀀𠀁𠀂 𪚥", "\ud800", "Ｗ\u00adＴＯ"):
+        text = base + odd + base[::-1]
+        assert stories._HEADER.unpack_from(stories.signature(text))[4] == len(stories.shingles(text)), odd
+
+
+def test_the_estimate_errs_as_independent_permutations_do(labelled, signed):
+    # Equal values estimate the Jaccard similarity; with independent
+    # permutations each value is equal with chance J, so the error over k
+    # values has standard deviation sqrt(J (1 - J) / k). Permutations that
+    # move together (a weak family, a shared factor) err more widely.
+    texts, pairs = labelled
+    runs = {key: stories.shingles(text) for key, text in texts.items()}
+    scaled = []
+    for p in pairs:
+        a, b = runs[p["a"]], runs[p["b"]]
+        exact = len(a & b) / len(a | b)
+        values = [np.frombuffer(signed[k], dtype="<u4", offset=stories._HEADER.size) for k in (p["a"], p["b"])]
+        estimate = np.count_nonzero(values[0] == values[1]) / stories.PERMUTATIONS
+        if 0 < exact < 1:
+            scaled.append((estimate - exact) / math.sqrt(exact * (1 - exact) / stories.PERMUTATIONS))
+    assert len(scaled) > 500
+    assert abs(statistics.mean(scaled)) < 0.1, "the estimate is biased"
+    assert 0.85 < statistics.pstdev(scaled) < 1.15, f"error {statistics.pstdev(scaled):.2f} x independent permutations'"
 
 
 def test_the_story_is_named_after_its_first_article(labelled, signed):

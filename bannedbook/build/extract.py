@@ -41,6 +41,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import unquote, urljoin
 from warnings import catch_warnings, simplefilter
 
@@ -70,6 +71,10 @@ _LXML_MAX_DEPTH = 255
 
 _SPACE = re.compile(r"\s+")
 _FULL_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+# The characters whose NFKC form holds 日 (日, ⽇, ㈰, ㊐, ㏠–㏾): a text with none
+# holds no full date, normalised or not (tests/test_extract.py checks the
+# list against the Unicode data).
+_DAY_CHARS = re.compile("[\u65e5\u2f47\u3230\u3290\u33e0-\u33fe]")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})(\d{2})(\d{2})/")
 _VISIBLE_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})日?(?:\s+(\d{1,2}):(\d{2}))?")
 _STATED_DATE = re.compile(r"[0-9]{4}")
@@ -135,13 +140,26 @@ def url_date(url: str) -> dt.date | None:
 def link(href: str, text: str, kind: str, base: str = SITE) -> Link:
     """A link as a browser would resolve it, with its scheme. Never raises:
     an href urljoin cannot parse is kept as written."""
+    url, scheme = (_remembered if len(href) <= _REMEMBERED_HREF else _resolved)(href, base)
+    return Link(url, text, kind, scheme)
+
+
+def _resolved(href: str, base: str) -> tuple[str, str]:
+    """(URL, scheme) of href on a page at base."""
     href = _URL_IGNORED.sub("", safe_text(href)[0].strip(_URL_EDGES))
     try:
         url = readable_url(urljoin(base, href))
     except ValueError:  # "http://[::1" and other unparseable hosts
         url = href
     scheme = _SCHEME.match(url)
-    return Link(url, text, kind, scheme.group(1).lower() if scheme else "")
+    return url, scheme.group(1).lower() if scheme else ""
+
+
+# Most links of a page are on many pages (the notice, promotions, tags,
+# sources), and resolving one is a quarter of extracting a small page:
+# a worker remembers the latest, those of a usual length.
+_remembered = lru_cache(maxsize=4096)(_resolved)
+_REMEMBERED_HREF = 500
 
 
 # ---------------------------------------------------------------- the page
@@ -621,6 +639,8 @@ def _not_before(title: str, paragraphs: list[Paragraph], related: list[Link]) ->
     of its related reading: it cannot be older."""
     dates = []
     for text in [title] + [p.text for p in paragraphs]:
+        if not _DAY_CHARS.search(text):  # no full date, even once normalised: NFKC is the costly part
+            continue
         for match in _FULL_DATE.finditer(unicodedata.normalize("NFKC", text)):
             day = _date(*match.groups())
             if day:

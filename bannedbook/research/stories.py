@@ -14,9 +14,13 @@ what reposts change, so they are left out):
 1. `signature(body)`: the text is normalised as search normalises it
    (`bannedbook.text.chinese.normalise`: Traditional ≡ Simplified, case and width
    folded), punctuation and spaces dropped, cut into overlapping runs of
-   SHINGLE characters, and summarised by datasketch's MinHash. The signature
-   is bytes (a BLOB the build can keep, so an incremental build computes it
-   only for new pages), made in the build's worker processes.
+   SHINGLE characters, and summarised by MinHash: each distinct run hashed
+   to 64 bits, and for each of PERMUTATIONS permutations of 32-bit values
+   (x -> a x + b mod 2**32), the least value any run takes. All of it is
+   numpy over the text's code points, shingles by permutations at once, with
+   no Python step per character or run. The signature is bytes (a BLOB the
+   build can keep, so an incremental build computes it only for new pages),
+   made in the build's worker processes.
 2. `group(items)`: locality-sensitive hashing proposes as candidates only
    pairs that agree on a whole band of the signature (BANDS bands of
    consecutive values), so the work grows with the number of articles and
@@ -68,9 +72,12 @@ measurements showed:
   a pair sharing half of the longer article can have (a third) are
   candidates, and practically every pair from a half up, where reposts lie;
   unrelated articles, which share a sentence here and there, rarely are.
-- The input hash is zlib.crc32 (datasketch's `hashfunc` takes any 32-bit
-  hash): its estimates were as close to the exact similarity as those of the
-  default SHA-1, at under half the cost per article.
+- The hashes: a run's code points weighted and summed, then mixed, and
+  permutations a x + b mod 2**32. Hashing and permuting cost a Python step
+  per run in datasketch's MinHash (which signatures were made with before,
+  at several times the time per article); these are vectorised, and their
+  estimates differ from the exact similarity as independent permutations'
+  do (benchmarks/stories_bench.py and tests/test_stories.py compare them).
 - MIN_SHINGLES: a body too short to compare (a caption, a video's one line)
   is its own story; otherwise every empty page would be one story.
 """
@@ -79,13 +86,13 @@ from __future__ import annotations
 
 import re
 import struct
-import zlib
 from collections.abc import Hashable, Iterable, Iterator, Mapping
+from functools import cache
 from typing import TypeVar
 
 import numpy as np
 
-from bannedbook.text.chinese import normalise
+from bannedbook.text.chinese import CharMap, normalise
 
 SHINGLE = 5
 PERMUTATIONS = 128
@@ -97,40 +104,128 @@ _BLOCK = 4096  # rows group's array starts with when it is not told how many
 
 # Fixed: a signature made with another seed or scheme could not be compared.
 _SEED = 1
-_SCHEME = "affine32"
+_SPAN = 4096  # shingles permuted at once: a 2 MB array at 128 permutations
 # Header: a tag, the format version, the shingle length, the number of
 # MinHash values and the number of distinct shingles, padded to keep the
 # values aligned; then the values.
 _HEADER = struct.Struct("<2sBBHI2x")
 _TAG = b"MH"
-_VERSION = 1
+_VERSION = 2  # 1: datasketch MinHash of crc32 (values not comparable with 2)
 _NOT_COMPARED = re.compile(r"[\W_]+")
 
 K = TypeVar("K", bound=Hashable)
 
 
+def _letter(char: str) -> str:
+    """What is compared of a character: its normalised form without
+    punctuation and spaces (normalise works a character at a time)."""
+    return _NOT_COMPARED.sub("", normalise(char))
+
+
+_letters = CharMap(_letter)
+# The same as code points, for the BMP: each character's one letter, 0 for
+# none, _SEVERAL when it has more than one (ligatures, ㈱) or _UNSEEN before
+# its first use. A text with characters beyond the BMP or of several letters
+# takes the str.translate way (_letters).
+_UNSEEN, _SEVERAL = 0xFFFFFFFF, 0xFFFFFFFE
+_BMP_LETTERS = np.full(0x10000, _UNSEEN, dtype=np.uint32)
+
+
+def _letter_codes(text: str) -> np.ndarray:
+    """_letters(text) as UTF-32 code points, without a Python step per character."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    if len(codes) and codes.max() > 0xFFFF:
+        return np.frombuffer(_letters(text).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    mapped = _BMP_LETTERS[codes]
+    if np.any(mapped == _UNSEEN):
+        for code in np.unique(codes[mapped == _UNSEEN]).tolist():
+            letter = _letter(chr(code))
+            _BMP_LETTERS[code] = ord(letter) if len(letter) == 1 else _SEVERAL if letter else 0
+        mapped = _BMP_LETTERS[codes]
+    if np.any(mapped == _SEVERAL):
+        return np.frombuffer(_letters(text).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    return mapped[mapped != 0]
+
+
 def shingles(text: str, size: int = SHINGLE) -> set[str]:
     """The distinct runs of `size` letters and digits of normalised text."""
-    letters = _NOT_COMPARED.sub("", normalise(text))
+    letters = _letters(text)
     return {letters[i : i + size] for i in range(len(letters) - size + 1)}
 
 
-_EMPTY: dict = {}  # permutations -> an empty MinHash to copy
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(seed: int, count: int) -> list[int]:
+    """count 64-bit numbers from seed by SplitMix64: written out here, not
+    taken from a library's generator, whose stream could change with its
+    version and make stored signatures incomparable."""
+    numbers = []
+    for _ in range(count):
+        seed = (seed + 0x9E3779B97F4A7C15) & _MASK64
+        z = ((seed ^ (seed >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        numbers.append(z ^ (z >> 31))
+    return numbers
+
+
+@cache
+def _position_factors(size: int) -> np.ndarray:
+    """An odd 64-bit factor for each place of a shingle."""
+    return np.array([n | 1 for n in _splitmix64(_SEED << 32 | size, size)], dtype=np.uint64)
+
+
+@cache
+def _permutation(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of the count permutations x -> a x + b mod 2**32 (a odd), as columns."""
+    numbers = _splitmix64(_SEED, 2 * count)
+    a = np.array([n & 0xFFFFFFFF | 1 for n in numbers[:count]], dtype=np.uint32)
+    b = np.array([n & 0xFFFFFFFF for n in numbers[count:]], dtype=np.uint32)
+    return a[:, None], b[:, None]
+
+
+def _shingle_hashes(letters: np.ndarray, size: int) -> np.ndarray:
+    """The distinct shingles of letters (code points) as 64-bit hashes, sorted: each
+    shingle's code points weighted by its places' factors and summed, then
+    mixed (MurmurHash3's finaliser) so that every bit of the sum reaches the
+    low 32 the permutations read. Two different shingles of a text share a
+    hash with a chance of about 2**-64."""
+    codes = letters.astype(np.uint64)
+    count = len(codes) - size + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    factors = _position_factors(size)
+    hashes = codes[:count] * factors[0]
+    for place in range(1, size):
+        hashes += codes[place : place + count] * factors[place]
+    hashes ^= hashes >> 33
+    hashes *= np.uint64(0xFF51AFD7ED558CCD)
+    hashes ^= hashes >> 33
+    hashes *= np.uint64(0xC4CEB9FE1A85EC53)
+    hashes ^= hashes >> 33
+    hashes.sort()
+    return hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
+
+
+def _minimums(hashes: np.ndarray, permutations: int) -> np.ndarray:
+    """The MinHash values: for each permutation, the least value it gives a
+    shingle, all shingles and permutations at once (a permutations x
+    shingles array, _SPAN shingles at a time so memory stays bounded)."""
+    a, b = _permutation(permutations)
+    values = np.full(permutations, 0xFFFFFFFF, dtype=np.uint32)
+    inputs = hashes.astype(np.uint32)
+    for start in range(0, len(inputs), _SPAN):
+        permuted = a * inputs[start : start + _SPAN]
+        permuted += b
+        np.minimum(values, permuted.min(axis=1), out=values)
+    return values
 
 
 def signature(text: str, *, shingle: int = SHINGLE, permutations: int = PERMUTATIONS) -> bytes:
     """The article body's MinHash signature, as bytes to store."""
-    if permutations not in _EMPTY:
-        # Here, not at the top: datasketch loads scipy (tens of MB), which
-        # only the processes that sign articles need, not the writer that groups.
-        from datasketch import MinHash
-
-        _EMPTY[permutations] = MinHash(num_perm=permutations, seed=_SEED, hashfunc=zlib.crc32, scheme=_SCHEME)
-    runs = shingles(text, shingle)
-    minhash = _EMPTY[permutations].copy()
-    minhash.update_batch([run.encode("utf-8") for run in runs])
-    header = _HEADER.pack(_TAG, _VERSION, shingle, permutations, len(runs))
-    return header + minhash.hashvalues.astype("<u4").tobytes()
+    hashes = _shingle_hashes(_letter_codes(text), shingle)
+    header = _HEADER.pack(_TAG, _VERSION, shingle, permutations, len(hashes))
+    return header + _minimums(hashes, permutations).astype("<u4").tobytes()
 
 
 def is_current(value: bytes) -> bool:

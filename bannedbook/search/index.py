@@ -27,7 +27,7 @@ from array import array
 
 import numpy as np
 
-from bannedbook.text.chinese import BEYOND_BMP, normalise
+from bannedbook.text.chinese import CharMap, normalise
 
 # Runs of the characters unicode61 keeps in tokens (letters and numbers, so
 # 〇, the Chinese zero in 二〇二四年, too) are written as bigrams.
@@ -35,7 +35,6 @@ RUN = re.compile(r"[^\W_]+")
 # Follows a character in the token that says "this article contains it".
 CHAR_MARK = "\ue002"
 UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
-_UNSEEN = object()
 
 
 def bigrams(run: str) -> str:
@@ -57,37 +56,20 @@ _NO_CODES = np.zeros(0, dtype=np.uint32)
 _SEAM = re.compile("\n \n. ")
 
 
-class _IndexTable(dict):
-    """str.translate table: a character's normalised form, each of its
-    characters that is not a letter or digit set between two _CUTs."""
-
-    def __missing__(self, code: int) -> str:
-        value = "".join(char if RUN.match(char) else f"{_CUT}{char}{_CUT}" for char in normalise(chr(code)))
-        self[code] = value
-        return value
+def _marked(char: str) -> str:
+    """A character's normalised form, each of its characters that is not a
+    letter or digit set between two _CUTs."""
+    return "".join(c if RUN.match(c) else f"{_CUT}{c}{_CUT}" for c in normalise(char))
 
 
-_INDEX_TABLE = _IndexTable()
-# The same for the BMP as a list, which str.translate reads faster than any
-# dict. A character not looked up yet holds _UNSEEN, on which translate
-# raises TypeError: the list then learns the text's characters.
-_BMP_INDEX_TABLE: list = [_UNSEEN] * 0x10000
+_MARK = CharMap(_marked)
 
 
 def _runs_and_gaps(text: str) -> list[str]:
     """normalise(text) cut into runs of letters and digits (at even
     places) and what lies between them (at odd places); only the first and
     the last run can be empty."""
-    if BEYOND_BMP.search(text):
-        marked = text.translate(_INDEX_TABLE)
-    else:
-        try:
-            marked = text.translate(_BMP_INDEX_TABLE)
-        except TypeError:
-            for char in set(text):
-                _BMP_INDEX_TABLE[ord(char)] = _INDEX_TABLE[ord(char)]
-            marked = text.translate(_BMP_INDEX_TABLE)
-    return marked.replace(_CUT + _CUT, "").split(_CUT)
+    return _MARK(text).replace(_CUT + _CUT, "").split(_CUT)
 
 
 def _code_units(text: str) -> array:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 
 import opencc
@@ -38,24 +39,51 @@ def _traditional_to_simplified() -> dict[str, str]:
     return table
 
 
-class _CharTable(dict):
+class CharMap:
+    """Text rewritten one character at a time by rule(char) -> str (a
+    character's form worked out on first use and remembered), with
+    str.translate: no Python step per character."""
+
+    def __init__(self, rule: Callable[[str], str]) -> None:
+        self.table = _RuleTable(rule)
+        # The same for the BMP as a list, which str.translate reads several
+        # times faster than a dict; a character not looked up yet holds
+        # _UNSEEN, on which translate raises TypeError: the list then
+        # learns the text's characters.
+        self.bmp: list = [_UNSEEN] * 0x10000
+
+    def __call__(self, text: str) -> str:
+        if BEYOND_BMP.search(text):
+            return text.translate(self.table)
+        try:
+            return text.translate(self.bmp)
+        except TypeError:  # a character not in the list yet
+            for char in set(text):
+                self.bmp[ord(char)] = self.table[ord(char)]
+            return text.translate(self.bmp)
+
+
+class _RuleTable(dict):
     """str.translate table that works out each character's form on first use."""
 
+    def __init__(self, rule: Callable[[str], str]) -> None:
+        super().__init__()
+        self.rule = rule
+
     def __missing__(self, code: int) -> str:
-        t2s = _traditional_to_simplified()
-        folded = unicodedata.normalize("NFKC", chr(code)).casefold()
-        value = "".join(t2s.get(char, char) for char in folded)
-        self[code] = value
+        value = self[code] = self.rule(chr(code))
         return value
 
 
-_TABLE = _CharTable()
 _UNSEEN = object()
 
 
-# The same for the BMP as a list, which str.translate reads several times
-# faster than a dict; a character not looked up yet holds _UNSEEN (below).
-_BMP_TABLE: list = [_UNSEEN] * 0x10000
+def _normalise_char(char: str) -> str:
+    t2s = _traditional_to_simplified()
+    return "".join(t2s.get(folded, folded) for folded in unicodedata.normalize("NFKC", char).casefold())
+
+
+_NORMALISE = CharMap(_normalise_char)
 
 
 def normalise(text: str) -> str:
@@ -64,14 +92,7 @@ def normalise(text: str) -> str:
     Applied one character at a time, so a query and a document can never be
     normalised differently because of their neighbours.
     """
-    if BEYOND_BMP.search(text):
-        return text.translate(_TABLE)
-    try:
-        return text.translate(_BMP_TABLE)
-    except TypeError:  # a character not in the list yet
-        for char in set(text):
-            _BMP_TABLE[ord(char)] = _TABLE[ord(char)]
-        return text.translate(_BMP_TABLE)
+    return _NORMALISE(text)
 
 
 def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -81,7 +102,7 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     pieces: list[str] = []
     offsets: list[int] = []
     for index, char in enumerate(text):
-        piece = _TABLE[ord(char)]
+        piece = _NORMALISE.table[ord(char)]
         pieces.append(piece)
         offsets.extend([index] * len(piece))
     return "".join(pieces), offsets

@@ -26,7 +26,7 @@ Pages come in the shapes the real crawl has:
 
 Files go to ``DIR/crawl-YYYY-MM-DD/NNN_<16 hex>.ext``, 1,000 per folder.
 
-    python tests/helpers/corpus.py --pages 20000 --out /tmp/corpus20k [--seed 1]
+    python tests/helpers/corpus.py --pages 20000 --out /tmp/corpus20k [--seed 1] [--small]
 """
 
 from __future__ import annotations
@@ -61,6 +61,12 @@ FIRST_DAY = date(2010, 1, 1)
 DAYS = (date(2024, 12, 31) - FIRST_DAY).days + 1
 FIRST_NUMBER = 1_000_000
 FILES_PER_FOLDER = 1000
+
+# Paragraphs of an article's body, fewest and most.
+PARAGRAPHS = (5, 40)
+# A crawl of small pages (--small): article fragments of about 8 KB, as most
+# pages of a real crawl are (the default mix averages 16 KB a page).
+SMALL = {"shapes": {"fragment": 1}, "paragraphs": (3, 20)}
 
 # Shape of each new file, by weight (percent).
 SHAPES = {
@@ -331,11 +337,13 @@ class Crawl:
     """Writes one synthetic crawl, page after page, remembering only recent pages."""
 
     def __init__(self, out_dir: Path, pages: int, seed: int, first_day: date = FIRST_DAY, days: int = DAYS,
-                 first_number: int = FIRST_NUMBER, shapes: dict[str, float] | None = None) -> None:
+                 first_number: int = FIRST_NUMBER, shapes: dict[str, float] | None = None,
+                 paragraphs: tuple[int, int] = PARAGRAPHS) -> None:
         self.out_dir = out_dir
         self.pages = pages
         self.first_day, self.days, self.first_number = first_day, days, first_number
         self.shapes = shapes or SHAPES
+        self.paragraphs = paragraphs
         self.rng = random.Random(seed)
         self.corpus = load_corpus()
         self.to_traditional = traditional
@@ -422,7 +430,7 @@ class Crawl:
         category = rng.choice(list(CATEGORIES))
         number = self.first_number + index
         start = rng.randrange(len(corpus.paragraphs) - 40)
-        end = start + rng.randint(5, 40)
+        end = start + rng.randint(*self.paragraphs)
 
         blocks = [
             ("body", rng.choice(LATIN_LEADS).format(self.latin_word()) + text if rng.random() < 0.1 else text)
@@ -620,7 +628,8 @@ def write(path: Path, data: bytes) -> Path:
 def generate(out_dir: Path, pages: int, seed: int = 1, **options) -> dict[str, int]:
     """Write a crawl of ``pages`` files under out_dir; return how many files of
     each shape. Options (first_day, days, first_number, shapes) make a later
-    crawl to add to an earlier one: its own dates, article numbers and mix."""
+    crawl to add to an earlier one: its own dates, article numbers and mix;
+    paragraphs, the fewest and most of an article (SMALL: small pages)."""
     return Crawl(Path(out_dir), pages, seed, **options).run()
 
 
@@ -632,13 +641,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="write into a non-empty folder (files are overwritten, none removed)"
     )
+    parser.add_argument("--small", action="store_true", help="article fragments of about 8 KB only (SMALL)")
     args = parser.parse_args(argv)
     if args.pages < 1:
         parser.error("--pages must be at least 1")
     if args.out.is_dir() and any(args.out.iterdir()) and not args.force:
         parser.error(f"{args.out} is not empty; use --force to write into it anyway")
     started = time.perf_counter()
-    counts = generate(args.out, args.pages, args.seed)
+    counts = generate(args.out, args.pages, args.seed, **(SMALL if args.small else {}))
     shapes = ", ".join(f"{shape}={count}" for shape, count in counts.items())
     print(f"wrote {args.pages} files to {args.out} in {time.perf_counter() - started:.1f}s ({shapes})")
     return 0
