@@ -39,6 +39,7 @@ from bannedbook.errors import CrawlError
 from bannedbook.text.urls import normalise_url
 
 FOLDER = "crawl"
+BACKFILL = "backfill"  # the web archives' captures (bannedbook/crawl/backfill.py), in a store of the same shape
 STATE = "state.sqlite"
 LOCK = "crawl.lock"
 OPEN = ".open"
@@ -61,7 +62,10 @@ create index if not exists captures_url on captures (url);
 create table if not exists urls (
     url text primary key, source text, redirects integer not null default 0,
     crawl integer, outcome text, reason text, detail text, status integer);
+create table if not exists sitemaps (url text primary key, lastmod text);
 """
+# Columns added since state files were first written: added to an older file on opening.
+ADDED = {"urls": {"lastmod": "text"}}
 
 
 @dataclass
@@ -191,10 +195,16 @@ class CrawlStore:
             self.db.execute("pragma journal_mode = wal")
             self.db.execute("pragma synchronous = normal")  # a killed process loses no commit
             self.db.executescript(SCHEMA)
+            for table, columns in ADDED.items():
+                have = {row[1] for row in self.db.execute(f"pragma table_info({table})")}
+                for name, kind in columns.items():
+                    if name not in have:
+                        self.db.execute(f"alter table {table} add column {name} {kind}")
         except sqlite3.DatabaseError as error:
             raise CrawlError(f"{self.folder / STATE} is not a crawl state file ({error}); "
                              "move it away and it is rebuilt from the WARC files") from error
         self.warc_size = warc_size
+        self._also = ""
         self.warcinfo: dict[str, str] = {}
         self._file = None
         self._name = ""
@@ -212,25 +222,39 @@ class CrawlStore:
             return row[0], row[1] is not None
         return self.db.execute("insert into crawls (site, started) values (?, ?)", (site, _now())).lastrowid, False
 
-    def discovered(self, crawl: int, found: Iterable[tuple[str, str]]) -> int:
-        """Queue what discovery found (URLs already known keep their state),
+    def discovered(self, crawl: int, found: Iterable[tuple[str, str, str | None]],
+                   sitemaps: dict[str, str | None] | None = None) -> int:
+        """Queue what discovery found (URLs already known keep their state,
+        and take the newer lastmod), note the lastmod of each sitemap read,
         then mark the crawl's discovery done: a resumed crawl skips it."""
         count = 0
         with self.db:
-            for url, source in found:
-                count += self.db.execute("insert or ignore into urls (url, source) values (?, ?)",
-                                         (url, source)).rowcount
+            for url, source, lastmod in found:
+                known = self.db.execute("select 1 from urls where url = ?", (url,)).fetchone()
+                self.db.execute("insert into urls (url, source, lastmod) values (?, ?, ?) on conflict (url) do update "
+                                "set lastmod = coalesce(excluded.lastmod, lastmod)", (url, source, lastmod))
+                count += not known
+            self.db.executemany("insert or replace into sitemaps (url, lastmod) values (?, ?)",
+                                list((sitemaps or {}).items()))
             self.db.execute("update crawls set discovered = ? where id = ?", (_now(), crawl))
         return count
+
+    def sitemap_unchanged(self, url: str, lastmod: str) -> bool:
+        """Whether the sitemap was read when its index already gave this lastmod (or a later one)."""
+        row = self.db.execute("select lastmod from sitemaps where url = ?", (url,)).fetchone()
+        return bool(row and row[0] and lastmod <= row[0])
 
     def finish(self, crawl: int) -> None:
         self.db.execute("update crawls set finished = ? where id = ?", (_now(), crawl))
 
     # -- urls ----------------------------------------------------------------
 
-    def pending(self, crawl: int) -> list[str]:
-        return [url for (url,) in self.db.execute(
-            "select url from urls where crawl is null or crawl < ? order by rowid", (crawl,))]
+    def pending(self, crawl: int) -> list[tuple[str, str | None]]:
+        """The URLs this crawl has still to visit, with their lastmod: the most
+        recently changed first (a crawl cut short holds the latest articles),
+        then those no sitemap dates, in the order they were found."""
+        return list(self.db.execute("select url, lastmod from urls where crawl is null or crawl < ? "
+                                    "order by lastmod is null, lastmod desc, rowid", (crawl,)))
 
     def visited(self, url: str, crawl: int) -> bool:
         row = self.db.execute("select crawl from urls where url = ?", (url,)).fetchone()
@@ -254,12 +278,25 @@ class CrawlStore:
             (url, crawl, outcome, reason, detail, status))
 
     def latest(self, url: str) -> StoredResponse | None:
-        """The newest stored 200 response for url: what a conditional request asks about."""
-        row = self.db.execute(
-            "select url, captured, status, etag, last_modified, payload_digest, location, warc, offset "
-            "from captures where url = ? and status = 200 order by captured desc, rowid desc limit 1",
-            (url,)).fetchone()
+        """The newest stored 200 response for url, this store's or (see
+        read_also) a backfill's: what a conditional request asks about, and
+        what a sitemap's lastmod is compared with. A backfill's has its file
+        named BACKFILL/NAME."""
+        columns = "url, captured, status, etag, last_modified, payload_digest, location"
+        query = f"select {columns}, warc, offset from main.captures where url = :url and status = 200"
+        if self._also:
+            query += (f" union all select {columns}, '{self._also}/' || warc, offset from also.captures "
+                      "where url = :url and status = 200")
+        row = self.db.execute(f"{query} order by captured desc limit 1", {"url": url}).fetchone()
         return StoredResponse(*row) if row else None
+
+    def read_also(self, folder: str) -> None:
+        """Count the captures another store under RAW (a backfill's) holds as
+        this store's own when asking what is known of a URL (read only)."""
+        state = self.folder.parent / folder / STATE
+        if state.is_file():
+            self.db.execute("attach database ? as also", (f"file:{state}?mode=ro",))
+            self._also = folder
 
     # -- WARC files ----------------------------------------------------------
 
