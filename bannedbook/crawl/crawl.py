@@ -624,12 +624,13 @@ class Crawler:
         self.load_robots()
         self.store.warcinfo = self.warcinfo()
         if not discovered:
+            taken = "with mirrors" if self.settings.include_mirrors else ""  # a sitemap read without is read again
             found = discover(self.site, self.document, robots_sitemaps=list(self.robots.sitemaps),
                              feeds=self.settings.feeds, include_mirrors=self.settings.include_mirrors,
                              report=self.discovery, limit=self.settings.document_bytes,
-                             unchanged=self.store.sitemap_unchanged)
+                             unchanged=lambda url, lastmod: self.store.sitemap_unchanged(url, lastmod, taken))
             self.tally["new"] = self.store.discovered(crawl, ((f.url, f.source, f.lastmod) for f in found),
-                                                      self.discovery.read)
+                                                      self.discovery.read, taken)
         todo = [(url, lastmod) for url, lastmod in self.store.pending(crawl) if url.startswith(self.prefix)]
         self.tally["queued"] = len(todo)
         progress = self.settings.progress

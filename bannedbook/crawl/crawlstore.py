@@ -62,7 +62,7 @@ create index if not exists captures_url on captures (url);
 create table if not exists urls (
     url text primary key, source text, redirects integer not null default 0,
     crawl integer, outcome text, reason text, detail text, status integer);
-create table if not exists sitemaps (url text primary key, lastmod text);
+create table if not exists sitemaps (url text primary key, lastmod text, taken text);
 """
 # Columns added since state files were first written: added to an older file on opening.
 ADDED = {"urls": {"lastmod": "text"}}
@@ -223,9 +223,10 @@ class CrawlStore:
         return self.db.execute("insert into crawls (site, started) values (?, ?)", (site, _now())).lastrowid, False
 
     def discovered(self, crawl: int, found: Iterable[tuple[str, str, str | None]],
-                   sitemaps: dict[str, str | None] | None = None) -> int:
+                   sitemaps: dict[str, str | None] | None = None, taken: str = "") -> int:
         """Queue what discovery found (URLs already known keep their state,
-        and take the newer lastmod), note the lastmod of each sitemap read,
+        and take the newer lastmod), note the lastmod of each sitemap read
+        and which of its URLs were taken (`taken`: discovery's options),
         then mark the crawl's discovery done: a resumed crawl skips it."""
         count = 0
         with self.db:
@@ -234,15 +235,16 @@ class CrawlStore:
                 self.db.execute("insert into urls (url, source, lastmod) values (?, ?, ?) on conflict (url) do update "
                                 "set lastmod = coalesce(excluded.lastmod, lastmod)", (url, source, lastmod))
                 count += not known
-            self.db.executemany("insert or replace into sitemaps (url, lastmod) values (?, ?)",
-                                list((sitemaps or {}).items()))
+            self.db.executemany("insert or replace into sitemaps (url, lastmod, taken) values (?, ?, ?)",
+                                [(url, lastmod, taken) for url, lastmod in (sitemaps or {}).items()])
             self.db.execute("update crawls set discovered = ? where id = ?", (_now(), crawl))
         return count
 
-    def sitemap_unchanged(self, url: str, lastmod: str) -> bool:
-        """Whether the sitemap was read when its index already gave this lastmod (or a later one)."""
-        row = self.db.execute("select lastmod from sitemaps where url = ?", (url,)).fetchone()
-        return bool(row and row[0] and lastmod <= row[0])
+    def sitemap_unchanged(self, url: str, lastmod: str, taken: str = "") -> bool:
+        """Whether the sitemap was read, taking the same URLs from it, when its
+        index already gave this lastmod (or a later one)."""
+        row = self.db.execute("select lastmod, taken from sitemaps where url = ?", (url,)).fetchone()
+        return bool(row and row[0] and lastmod <= row[0] and row[1] == taken)
 
     def finish(self, crawl: int) -> None:
         self.db.execute("update crawls set finished = ? where id = ?", (_now(), crawl))
