@@ -17,7 +17,7 @@ BUILD_ARGS = $(LEXICON_ARGS) $(foreach host,$(subst $(comma), ,$(SITES)),--site 
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: help install build serve publish crawl test lint fuzz bench bench-report screenshots clean
+.PHONY: help install build serve publish crawl backfill test lint fuzz bench bench-report screenshots clean
 
 help: ## list the targets
 	@echo "make TARGET [NAME=value ...]   (see README.md)"
@@ -68,6 +68,15 @@ SITE ?= https://www.bannedbook.org/
 RATE ?= 1
 crawl: $(STAMP) ## fetch the site into RAW/crawl/*.warc.gz (CONTACT= required; a million pages at RATE=1 take 12 days)
 	$(BANNEDBOOK) crawl $(SITE) --raw $(RAW) --rate $(RATE) $(if $(MAX_PAGES),--max-pages $(MAX_PAGES)) $(if $(CONTACT),--contact "$(CONTACT)")
+
+# `make backfill` fetches what the web archives hold of the site's articles
+# (FROM=ia,cc: the Internet Archive and Common Crawl, or FROM=URL: a pywb
+# collection) into RAW/backfill/, each capture with its original date and
+# where it came from; SINCE=/UNTIL= bound the capture times, MAX= the
+# captures fetched. Then `make crawl` fetches only what the archives lack.
+FROM ?= ia,cc
+backfill: $(STAMP) ## the web archives' captures into RAW/backfill/*.warc.gz (CONTACT= required; FROM=ia,cc|URL)
+	$(BANNEDBOOK) backfill $(SITE) --from "$(FROM)" --raw $(RAW) --rate $(RATE) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(MAX),--max $(MAX)) $(if $(CONTACT),--contact "$(CONTACT)")
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .

@@ -135,8 +135,8 @@ def _whole_gzip_member(path: Path, offset: int, length: int) -> bool:
 
 def read_pairs(path: Path) -> tuple[int, list[StoredResponse], str | None]:
     """Read a WARC file we wrote: the byte offset where its last whole
-    record group ends (the warcinfo, or a response and the request that
-    follows it), the responses before that point, and why reading stopped
+    record group ends (the warcinfo, or a response and the request, or for
+    a backfill the metadata record, that follows it), the responses before that point, and why reading stopped
     early (None when the file is whole)."""
     end, captures, pending = 0, [], None
     try:
@@ -156,7 +156,7 @@ def read_pairs(path: Path) -> tuple[int, list[StoredResponse], str | None]:
                 if kind == "response":
                     pending = _stored_response(record, path.name.removesuffix(OPEN), offset)
                     continue
-                if kind == "request" and pending is not None:
+                if kind in ("request", "metadata") and pending is not None:
                     captures.append(pending)
                 elif kind != "warcinfo":
                     return end, captures, f"unexpected {kind} record at offset {offset}"
@@ -178,8 +178,12 @@ def _now() -> str:
 class CrawlStore:
     """RAW/crawl/: the WARC files and their index, locked to one crawler."""
 
+    FOLDER = FOLDER
+    PREFIX = "bannedbook"  # of the WARC files' names
+    EXTRA = ""  # a subclass's own tables
+
     def __init__(self, raw: Path, warc_size: int = WARC_SIZE) -> None:
-        self.folder = Path(raw) / FOLDER
+        self.folder = Path(raw) / self.FOLDER
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -189,19 +193,19 @@ class CrawlStore:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise CrawlError(f"another crawl is writing to {self.folder}") from None
+            raise CrawlError(f"another {self.FOLDER} is writing to {self.folder}") from None
         try:
             self.db = sqlite3.connect(self.folder / STATE, isolation_level=None)
             self.db.execute("pragma journal_mode = wal")
             self.db.execute("pragma synchronous = normal")  # a killed process loses no commit
-            self.db.executescript(SCHEMA)
+            self.db.executescript(SCHEMA + self.EXTRA)
             for table, columns in ADDED.items():
                 have = {row[1] for row in self.db.execute(f"pragma table_info({table})")}
                 for name, kind in columns.items():
                     if name not in have:
                         self.db.execute(f"alter table {table} add column {name} {kind}")
         except sqlite3.DatabaseError as error:
-            raise CrawlError(f"{self.folder / STATE} is not a crawl state file ({error}); "
+            raise CrawlError(f"{self.folder / STATE} is not a {self.FOLDER} state file ({error}); "
                              "move it away and it is rebuilt from the WARC files") from error
         self.warc_size = warc_size
         self._also = ""
@@ -305,8 +309,6 @@ class CrawlStore:
     def save(self, crawl: int, exchange: Exchange, outcome: str) -> StoredResponse:
         """Append the response and its request to the open WARC file, then
         index it and mark its URL visited in one transaction."""
-        if self._file is None:
-            self._open(crawl)
         writer = WARCWriter(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
         http = StatusAndHeaders(f"{exchange.status} {exchange.reason}", exchange.headers, protocol=exchange.protocol)
         response = writer.create_warc_record(exchange.url, "response", payload=io.BytesIO(exchange.body),
@@ -314,6 +316,14 @@ class CrawlStore:
         request = writer.create_warc_record(exchange.url, "request", http_headers=StatusAndHeaders(
             exchange.request_line, exchange.request_headers, is_http_request=True))
         writer.write_request_response_pair(request, response)
+        return self.append(crawl, writer, response, outcome)
+
+    def append(self, crawl: int, writer: WARCWriter, response, outcome: str, then=None) -> StoredResponse:
+        """Append the record pair writer holds (response first) to the open
+        WARC file, then index the response and mark its URL visited, and run
+        then(capture) (a subclass's own bookkeeping), in one transaction."""
+        if self._file is None:
+            self._open(crawl)
         offset = self._file.tell()
         # one write of the whole pair: a kill leaves it whole or cut, never interleaved
         self._file.write(writer.out.getvalue())
@@ -321,6 +331,8 @@ class CrawlStore:
         capture = _stored_response(response, self._name, offset)
         with self.db:
             self._index(capture, crawl, outcome)
+            if then is not None:
+                then(capture)
             # how much of the file the index accounts for: a file that ends up longer
             # (interrupted between the write and this commit) is read again on start
             self.db.execute("update warcs set bytes = ? where name = ?", (self._file.tell(), self._name))
@@ -343,7 +355,7 @@ class CrawlStore:
     def _open(self, crawl: int) -> None:
         serial = self.db.execute("select count(*) from warcs").fetchone()[0] + 1
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-        self._name = f"bannedbook-{stamp}-{crawl:04d}-{serial:05d}.warc.gz"
+        self._name = f"{self.PREFIX}-{stamp}-{crawl:04d}-{serial:05d}.warc.gz"
         # the index knows the file (and its crawl) before a byte of it exists
         self.db.execute("insert into warcs (name, crawl) values (?, ?)", (self._name, crawl))
         self._file = (self.folder / (self._name + OPEN)).open("xb")
