@@ -232,6 +232,7 @@ def test_plan_runs_every_benchmark_at_each_size(tmp_path, bench):
                    "pages_bench.py", "load.py", "trends_bench.py", "lexicon_bench.py", "stories_bench.py"):
         assert scripts.count(f"benchmarks/{script}") == 2
     assert scripts.count("benchmarks/crash.py") == scripts.count("benchmarks/crawl_bench.py") == 1
+    assert scripts.count("benchmarks/backfill_bench.py") == 1
     assert scripts.count("benchmarks/extract_bench.py") == 1  # its figures are per page: the smallest crawl
     # The 1 GB WARC is made from the largest crawl.
     (warc,) = [step for step in steps if step[0] == "benchmarks/warc_bench.py"]
