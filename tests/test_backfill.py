@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from helpers.fakesite import FakeSite, article_html, path_of
 from helpers.wayback import Snapshot, Wayback
+from helpers.wayback import pywb_bin as wayback_bin
 from warcio.archiveiterator import ArchiveIterator
 
 from bannedbook.build.pipeline import build
@@ -35,6 +36,8 @@ def archive(tmp_path_factory):
     article but one, as the site serves it; an older, different version of
     the first; the same bytes as the first again a few months on; a 404, the
     zh-tw mirror and a page that is not an article."""
+    if wayback_bin() is None:
+        pytest.skip("pywb is not installed: `make test` installs it into .venv-pywb (tests/pywb-requirements.txt)")
     folder = tmp_path_factory.mktemp("wayback")
     with FakeSite(articles=6, crawl_delay=0, sitemap_size=4) as site:
         def url(number: int) -> str:

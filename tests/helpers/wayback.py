@@ -26,7 +26,19 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pywb_bin() -> Path | None:
+    """Where pywb's wb-manager and wayback are: .venv-pywb (`make test`
+    makes it; see tests/pywb-requirements.txt), else beside this Python."""
+    for folder in (ROOT / ".venv-pywb" / "bin", Path(sys.executable).parent):
+        if (folder / "wayback").exists() and (folder / "wb-manager").exists():
+            return folder
+    return None
+
+
+BIN = pywb_bin()
 COLLECTION = "bannedbook"
 
 
@@ -85,6 +97,8 @@ class Wayback:
         self.lock = threading.Lock()
 
     def __enter__(self) -> Wayback:
+        if BIN is None:
+            raise RuntimeError("pywb is not installed: `make test` installs it into .venv-pywb")
         self.folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         run = dict(cwd=self.folder, env=env, check=True, capture_output=True, timeout=120)
