@@ -46,7 +46,7 @@ from helpers.wayback import Snapshot, Wayback
 from warcio.archiveiterator import ArchiveIterator
 
 from bannedbook.build.pipeline import build
-from bannedbook.crawl.backfill import CC_DATA_INTERVAL, IA_INTERVAL, Options, backfill, warc_date
+from bannedbook.crawl.backfill import INTERVALS, Options, backfill, warc_date
 from bannedbook.crawl.crawl import Settings, crawl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,8 +186,10 @@ def main() -> int:
     million = [
         ["crawl, first pass at RATE=1", days(MILLION * r["first"] / r["first_pages"])],
         [f"crawl again, {args.changed:.0%} changed, at RATE=1", days(MILLION * r["first"] / r["first_pages"] * share)],
-        ["backfill from Common Crawl (a request per 0.55 s)", days(MILLION * per_capture * CC_DATA_INTERVAL)],
-        ["backfill from the Internet Archive (a request per 6 s)", days(MILLION * per_capture * IA_INTERVAL)],
+        [f"backfill from Common Crawl (a request per {INTERVALS['cc-data']:g} s)",
+         days(MILLION * per_capture * INTERVALS["cc-data"])],
+        [f"backfill from the Internet Archive (a request per {INTERVALS['ia']:g} s)",
+         days(MILLION * per_capture * INTERVALS["ia"])],
         ["our own cost per capture (local pywb, no pause)", days(MILLION / capture_rate)],
         ["our own cost per page (local site, no pause)", days(MILLION / crawl_rate)],
     ]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers.fakesite import FakeSite, article_html, path_of
-from helpers.wayback import Snapshot, Wayback
+from helpers.wayback import CommonCrawl, Snapshot, Wayback
 from helpers.wayback import pywb_bin as wayback_bin
 from warcio.archiveiterator import ArchiveIterator
 
@@ -60,8 +60,8 @@ def archive(tmp_path_factory):
 
 def run(wayback: Wayback, site: FakeSite, raw: Path, **options) -> str:
     out = io.StringIO()
-    backfill(Options(site=site.site, raw=raw, sources=[wayback.collection], contact=CONTACT, rate=0,
-                     backoff=0.1, **options), out=out)
+    options = {"sources": [wayback.collection], **options}
+    backfill(Options(site=site.site, raw=raw, contact=CONTACT, rate=0, backoff=0.1, **options), out=out)
     return out.getvalue()
 
 
@@ -128,6 +128,30 @@ def test_a_backfill_writes_each_capture_with_its_date_and_archive(archive, tmp_p
     first = site.base + path_of(2059100)
     assert dict(articles)[first] == "2022-03-01T08:00:00Z"  # the earliest capture dates it
     assert len(articles) == len(ARCHIVED)
+
+
+def test_common_crawl_records_are_read_by_byte_range(archive, tmp_path):
+    site, wayback, snapshots = archive
+    crawls = {"CC-MAIN-2025-05": f"{wayback.collection}/cdx", "CC-MAIN-2019-30": f"{wayback.collection}/none"}
+    with CommonCrawl(wayback, crawls) as cc:
+        summary = run(wayback, site, tmp_path, sources=["cc"], cc_collinfo=cc.collinfo, cc_data=cc.data,
+                      since="2021", intervals={"cc-index": 0, "cc-data": 0})
+    assert "cc: 12 captures listed; this run stored 8" in summary, summary
+    assert not [asked for asked in wayback.log if "/none" in asked.path]  # the 2019 crawl is not asked
+    data = [asked for asked in cc.log if asked.path.startswith("/data/")]
+    assert len(data) == 8 and all(asked.status == 206 and asked.headers["Range"] for asked in data)
+    bodies = {(s.url, s.timestamp): s.body for s in snapshots}
+    for path in sorted((tmp_path / "backfill").glob("*.warc.gz")):
+        with path.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type != "response":
+                    continue
+                headers = record.rec_headers
+                assert headers.get_header("Archive-Name") == "cc"
+                file, offset = headers.get_header("Archive-Filename"), headers.get_header("Archive-Offset")
+                assert headers.get_header("WARC-Source-URI") == f"{cc.data}{file}#{offset}"
+                key = (headers.get_header("WARC-Target-URI"), headers.get_header("Archive-Timestamp"))
+                assert record.content_stream().read() == bodies[key]  # the original bytes
 
 
 def test_a_crawl_after_a_backfill_fetches_only_what_the_archive_lacks(archive, tmp_path):

@@ -63,9 +63,7 @@ from bannedbook.text.urls import SITE, article_kind, normalise_url
 
 # Seconds between requests to each service at least, whatever RATE says: the
 # intervals cdx_toolkit (maintained at Common Crawl) keeps to for these hosts.
-IA_INTERVAL = 6.0
-CC_INDEX_INTERVAL = 1.0
-CC_DATA_INTERVAL = 0.55
+INTERVALS = {"ia": 6.0, "cc-index": 1.0, "cc-data": 0.55}
 IA_CDX = "https://web.archive.org/cdx/search/cdx"
 IA_REPLAY = "https://web.archive.org/web/"
 CC_COLLINFO = "https://index.commoncrawl.org/collinfo.json"
@@ -168,6 +166,7 @@ class Options:
     progress: bool | None = None
     cc_collinfo: str = CC_COLLINFO  # a mirror's, or the tests'
     cc_data: str = CC_DATA
+    intervals: dict[str, float] = field(default_factory=lambda: dict(INTERVALS))  # the tests' local archives: 0
 
 
 class Stop(Exception):
@@ -249,9 +248,9 @@ class Backfill:
     def endpoints(self, source: str) -> list[tuple[str, float]]:
         """The CDX APIs to ask for source, with the pause each host needs."""
         if source == "ia":
-            return [(IA_CDX, IA_INTERVAL)]
+            return [(IA_CDX, self.options.intervals["ia"])]
         if source == "cc":
-            got = self.get(self.options.cc_collinfo, CC_INDEX_INTERVAL)
+            got = self.get(self.options.cc_collinfo, self.options.intervals["cc-index"])
             if got.status != 200:
                 raise Failed(f"HTTP {got.status}", self.options.cc_collinfo)
             since, until = timestamp_of(self.options.since), timestamp_of(self.options.until)
@@ -260,7 +259,7 @@ class Backfill:
                 year = "".join(ch for ch in str(index.get("id", "")) if ch.isdigit())[:4]
                 if (since and year and year < since[:4]) or (until and year and year > until[:4]):
                     continue  # a crawl of a year outside SINCE–UNTIL holds no capture within it
-                found.append((index["cdx-api"], CC_INDEX_INTERVAL))
+                found.append((index["cdx-api"], self.options.intervals["cc-index"]))
             return found
         return [(source.rstrip("/") + "/cdx", 0.0)]
 
@@ -400,7 +399,7 @@ class Backfill:
         restored, its own dropped)."""
         base = IA_REPLAY if source == "ia" else source.rstrip("/") + "/"
         address = f"{base}{timestamp}id_/{url}"
-        got = self.get(address, IA_INTERVAL if source == "ia" else 0.0, raw=True)
+        got = self.get(address, self.options.intervals["ia"] if source == "ia" else 0.0, raw=True)
         if 300 <= got.status < 400:  # to the nearest capture: not the one listed
             location = next((v for k, v in got.headers if k.lower() == "location"), "")
             raise Failed(f"replay redirects (HTTP {got.status})", f"{address} → {location}")
@@ -418,8 +417,8 @@ class Backfill:
         if offset < 0 or not length:
             raise Failed("the index gives no byte range", filename)
         address = self.options.cc_data.rstrip("/") + "/" + filename.lstrip("/")
-        got = self.get(address, CC_DATA_INTERVAL, {"Range": f"bytes={offset}-{offset + length - 1}"}, raw=True,
-                       limit=max(length, 1) + 1)
+        byte_range = {"Range": f"bytes={offset}-{offset + length - 1}"}
+        got = self.get(address, self.options.intervals["cc-data"], byte_range, raw=True, limit=length + 1)
         if got.status != 206:
             raise Failed(f"HTTP {got.status} for a byte range", address)
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import os
 import socket
 import subprocess
@@ -185,3 +186,60 @@ class Wayback:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class CommonCrawl:
+    """Common Crawl's shape on 127.0.0.1 over a Wayback's collection: its
+    collinfo.json naming the crawls' CDX APIs (pywb's, as Common Crawl's
+    index server is pywb), and the collection's WARC files served by byte
+    range as data.commoncrawl.org serves its own."""
+
+    def __init__(self, wayback: Wayback, crawls: dict[str, str]) -> None:
+        self.archive = wayback.folder / "collections" / COLLECTION / "archive"
+        self.crawls = crawls  # id → its CDX API
+        self.log: list[Asked] = []
+
+    def __enter__(self) -> CommonCrawl:
+        cc = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                status, body, headers = cc.answer(self.path, self.headers.get("Range", ""))
+                cc.log.append(Asked(time.monotonic(), self.path, status, dict(self.headers), self.client_address[1]))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.collinfo, self.data = f"{base}/collinfo.json", f"{base}/data/"
+        return self
+
+    def answer(self, path: str, asked: str) -> tuple[int, bytes, dict[str, str]]:
+        if path == "/collinfo.json":
+            crawls = [{"id": crawl, "name": crawl, "cdx-api": api} for crawl, api in self.crawls.items()]
+            return 200, json.dumps(crawls).encode(), {"Content-Type": "application/json"}
+        file = self.archive / path.removeprefix("/data/")
+        if not path.startswith("/data/") or not file.is_file():
+            return 404, b"no such file", {}
+        data = file.read_bytes()
+        start, _, end = asked.removeprefix("bytes=").partition("-")
+        if not (start.isdigit() and end.isdigit()):
+            return 200, data, {"Content-Type": "application/octet-stream"}
+        return 206, data[int(start):int(end) + 1], {"Content-Range": f"bytes {start}-{end}/{len(data)}",
+                                                    "Content-Type": "application/octet-stream"}
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
