@@ -22,7 +22,7 @@ from helpers.wayback import pywb_bin as wayback_bin
 from warcio.archiveiterator import ArchiveIterator
 
 from bannedbook.build.pipeline import build
-from bannedbook.crawl.backfill import Options, backfill, page_count, parse_listing, warc_date
+from bannedbook.crawl.backfill import Options, backfill, original_headers, page_count, parse_listing, warc_date
 from bannedbook.crawl.crawl import Settings, crawl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +87,17 @@ def test_the_listing_formats_of_each_archive():
     assert page_count(b"17\n") == 17 and page_count(b'{"pages": 3, "pageSize": 5, "blocks": 14}') == 3
     assert page_count(pywb) is None  # no paged index: the answer is the listing itself
     assert warc_date("20220301080000") == "2022-03-01T08:00:00Z"
+
+
+def test_a_replay_keeps_the_sites_headers_not_the_archives():
+    replayed = [("Content-Type", "text/html"), ("X-Archive-Orig-Content-Type", "text/html; charset=gbk"),
+                ("X-Archive-Orig-ETag", '"abc"'), ("X-Archive-Orig-Content-Length", "999"), ("Content-Length", "12"),
+                ("Content-Encoding", "gzip"), ("Memento-Datetime", "Sun, 02 Jan 2022 03:04:05 GMT"),
+                ("Link", "<http://x.org/a>; rel=original"), ("X-Archive-Src", "a.warc.gz"), ("Date", "today"),
+                ("Last-Modified", "Sat, 01 Jan 2022 00:00:00 GMT")]
+    assert original_headers(replayed) == [
+        ("Content-Type", "text/html; charset=gbk"), ("ETag", '"abc"'), ("Content-Length", "12"),
+        ("Content-Encoding", "gzip"), ("Last-Modified", "Sat, 01 Jan 2022 00:00:00 GMT")]
 
 
 def test_a_backfill_writes_each_capture_with_its_date_and_archive(archive, tmp_path):

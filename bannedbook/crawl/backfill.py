@@ -72,6 +72,9 @@ LISTING_BYTES = 200 * 1024 * 1024  # one page of an index's listing, decoded
 PAGE_MEDIA = ("text/html", "application/xhtml+xml")
 # Headers a Wayback replay adds of its own: not the site's, so not stored.
 REPLAY_HEADERS = {"memento-datetime", "link", "content-location", "preference-applied", "server-timing"}
+ORIG = "x-archive-orig-"  # how the Internet Archive passes on a header of the site's it did not keep as sent
+# Headers that describe the bytes as they came to us, whatever the site sent.
+AS_SENT = {"content-length", "content-encoding", "transfer-encoding"}
 
 EXTRA = """
 create table if not exists listings (
@@ -82,6 +85,7 @@ create table if not exists wanted (
     filename text, offset integer, length integer, line text, outcome text, reason text,
     primary key (archive, url, timestamp, filename, offset));
 create index if not exists wanted_digest on wanted (digest);
+create index if not exists captures_digest on captures (payload_digest);
 """
 
 
@@ -113,6 +117,24 @@ def timestamp_of(text: str | None) -> str | None:
     if len(digits) < 4 or len(digits) > 14:
         raise ValueError(f"not a date: {text!r} (give 2019, 2019-06, 2019-06-30 or 20190630120000)")
     return digits
+
+
+def original_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The site's headers from a Wayback id_ replay's: the Internet Archive's
+    X-Archive-Orig-* restored (over its own of the same name), the replay's
+    own dropped; those that describe the bytes as they came (length,
+    encodings) kept as sent, since the body stored is the body received."""
+    original = {name.lower()[len(ORIG):] for name, _ in headers if name.lower().startswith(ORIG)}
+    kept = []
+    for name, value in headers:
+        low = name.lower()
+        if low.startswith(ORIG):
+            if low[len(ORIG):] not in AS_SENT:
+                kept.append((name[len(ORIG):], value))
+        elif low in AS_SENT or not (low in REPLAY_HEADERS or low.startswith("x-archive-") or low in original
+                                    or low == "date"):
+            kept.append((name, value))
+    return kept
 
 
 def parse_listing(body: bytes) -> list[dict]:
@@ -403,14 +425,7 @@ class Backfill:
         if 300 <= got.status < 400:  # to the nearest capture: not the one listed
             location = next((v for k, v in got.headers if k.lower() == "location"), "")
             raise Failed(f"replay redirects (HTTP {got.status})", f"{address} → {location}")
-        headers = []
-        for name, value in got.headers:
-            low = name.lower()
-            if low.startswith("x-archive-orig-"):
-                headers.append((name[len("x-archive-orig-"):], value))
-            elif low not in REPLAY_HEADERS and not low.startswith("x-archive-") and low != "date":
-                headers.append((name, value))
-        return got.status, headers, got.body, got.protocol, address
+        return got.status, original_headers(got.headers), got.body, got.protocol, address
 
     def _from_warc(self, filename: str, offset: int, length: int | None):
         """The capture from Common Crawl's own WARC record, read by byte range."""
