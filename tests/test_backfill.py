@@ -190,6 +190,19 @@ def test_a_crawl_after_a_backfill_fetches_only_what_the_archive_lacks(archive, t
     assert "the crawl holds a fresher capture: 1" in summary, summary
 
 
+def test_backfilled_files_copied_in_without_their_state_count_for_the_crawl(archive, tmp_path):
+    site, wayback, _ = archive
+    run(wayback, site, tmp_path / "elsewhere")
+    (tmp_path / "backfill").mkdir()
+    for path in (tmp_path / "elsewhere" / "backfill").glob("*.warc.gz"):
+        path.rename(tmp_path / "backfill" / path.name)
+    site.log.clear()
+    out = io.StringIO()
+    crawl(Settings(site.site, tmp_path, contact=CONTACT, rate=0, progress=False), out=out)
+    assert "6 a backfill's" in out.getvalue(), out.getvalue()
+    assert path_of(2059100) not in {hit.path for hit in site.log}
+
+
 def test_a_killed_backfill_resumes_and_holds_each_capture_once(archive, tmp_path):
     site, wayback, snapshots = archive
     wayback.log.clear()

@@ -57,7 +57,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from bannedbook.crawl.crawl import NO_CONTACT, Client, Failed, Settings, _terminate
-from bannedbook.crawl.crawlstore import BACKFILL, FOLDER, STATE, WARC_VERSION, CrawlStore
+from bannedbook.crawl.crawlstore import FOLDER, STATE, WARC_VERSION, BackfillStore
 from bannedbook.errors import CrawlError
 from bannedbook.text.urls import SITE, article_kind, normalise_url
 
@@ -75,28 +75,6 @@ REPLAY_HEADERS = {"memento-datetime", "link", "content-location", "preference-ap
 ORIG = "x-archive-orig-"  # how the Internet Archive passes on a header of the site's it did not keep as sent
 # Headers that describe the bytes as they came to us, whatever the site sent.
 AS_SENT = {"content-length", "content-encoding", "transfer-encoding"}
-
-EXTRA = """
-create table if not exists listings (
-    run integer not null, archive text not null, endpoint text not null, page integer not null, rows integer,
-    primary key (run, archive, endpoint, page));
-create table if not exists wanted (
-    archive text not null, url text not null, timestamp text not null, digest text, status text, mime text,
-    filename text, offset integer, length integer, line text, outcome text, reason text,
-    primary key (archive, url, timestamp, filename, offset));
-create index if not exists wanted_digest on wanted (digest);
-create index if not exists captures_digest on captures (payload_digest);
-"""
-
-
-class BackfillStore(CrawlStore):
-    """RAW/backfill/: WARC files and their index as the crawler keeps them,
-    plus what each archive listed and what became of each capture."""
-
-    FOLDER = BACKFILL
-    PREFIX = "backfill"
-    EXTRA = EXTRA
-
 
 def digest_of(value: str | None) -> str:
     """A payload digest as the CDX APIs give it (base32 SHA-1, no prefix)."""

@@ -55,7 +55,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, MaxRetryError, NewConnectionError, ProtocolError
 from warcio.utils import Digester
 
-from bannedbook.crawl.crawlstore import BACKFILL, WARC_SIZE, CrawlStore, Exchange
+from bannedbook.crawl.crawlstore import BACKFILL, WARC_SIZE, BackfillStore, CrawlStore, Exchange
 from bannedbook.crawl.discover import MAX_SITEMAP_BYTES, Discovery, discover, same_site
 from bannedbook.errors import CrawlError
 from bannedbook.text.decode import MAX_PAGE_BYTES  # one limit: a page the build would not read is not fetched whole
@@ -695,6 +695,11 @@ def crawl(settings: Settings, out=sys.stdout) -> bool | None:
     True: the crawl finished; False: stopped at max_pages; None: interrupted."""
     if not settings.contact.strip():
         raise CrawlError(NO_CONTACT)
+    if (Path(settings.raw) / BACKFILL).is_dir():
+        try:  # index any WARC file in RAW/backfill/ its state does not know (copied in, or a kill's leftover)
+            BackfillStore(settings.raw).close()
+        except CrawlError:
+            pass  # a backfill is running: its state is read as it stands
     store = CrawlStore(settings.raw, settings.warc_size)
     store.read_also(BACKFILL)  # what a backfill holds is not fetched again unless changed since
     crawler = Crawler(settings, store)

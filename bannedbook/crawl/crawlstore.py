@@ -452,3 +452,26 @@ class CrawlStore:
                 self.db.execute("insert or ignore into urls (url, source, redirects) values (?, ?, 1)",
                                 (target, capture.url))
 
+
+# What a backfill keeps beside the crawler's tables: each archive's listing, page by
+# page, and what became of each capture listed.
+BACKFILL_TABLES = """
+create table if not exists listings (
+    run integer not null, archive text not null, endpoint text not null, page integer not null, rows integer,
+    primary key (run, archive, endpoint, page));
+create table if not exists wanted (
+    archive text not null, url text not null, timestamp text not null, digest text, status text, mime text,
+    filename text, offset integer, length integer, line text, outcome text, reason text,
+    primary key (archive, url, timestamp, filename, offset));
+create index if not exists wanted_digest on wanted (digest);
+create index if not exists captures_digest on captures (payload_digest);
+"""
+
+
+class BackfillStore(CrawlStore):
+    """RAW/backfill/ (bannedbook/crawl/backfill.py): WARC files and their index as the crawler keeps them,
+    plus what each archive listed and what became of each capture."""
+
+    FOLDER = BACKFILL
+    PREFIX = "backfill"
+    EXTRA = BACKFILL_TABLES
