@@ -17,7 +17,7 @@ BUILD_ARGS = $(LEXICON_ARGS) $(foreach host,$(subst $(comma), ,$(SITES)),--site 
 comma := ,
 STAMP := $(VENV)/.installed
 
-.PHONY: help install build serve publish crawl test lint fuzz bench bench-report screenshots clean
+.PHONY: help install build serve publish crawl backfill test lint fuzz bench bench-report screenshots clean
 
 help: ## list the targets
 	@echo "make TARGET [NAME=value ...]   (see README.md)"
@@ -69,6 +69,15 @@ RATE ?= 1
 crawl: $(STAMP) ## fetch the site into RAW/crawl/*.warc.gz (CONTACT= required; a million pages at RATE=1 take 12 days)
 	$(BANNEDBOOK) crawl $(SITE) --raw $(RAW) --rate $(RATE) $(if $(MAX_PAGES),--max-pages $(MAX_PAGES)) $(if $(CONTACT),--contact "$(CONTACT)")
 
+# `make backfill` fetches what the web archives hold of the site's articles
+# (FROM=ia,cc: the Internet Archive and Common Crawl, or FROM=URL: a pywb
+# collection) into RAW/backfill/, each capture with its original date and
+# where it came from; SINCE=/UNTIL= bound the capture times, MAX= the
+# captures fetched. Then `make crawl` fetches only what the archives lack.
+FROM ?= ia,cc
+backfill: $(STAMP) ## the web archives' captures into RAW/backfill/*.warc.gz (CONTACT= required; FROM=ia,cc|URL)
+	$(BANNEDBOOK) backfill $(SITE) --from "$(FROM)" --raw $(RAW) --rate $(RATE) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(MAX),--max $(MAX)) $(if $(CONTACT),--contact "$(CONTACT)")
+
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 
@@ -83,7 +92,16 @@ $(NODE_STAMP): tests/citationjs/package.json tests/citationjs/package-lock.json
 	elif npm ci --silent --no-audit --no-fund --prefix $(NODE_DIR); then touch $(NODE_STAMP); \
 	else echo "citation-js could not be installed: its checks will be skipped"; fi
 
-test: $(STAMP) $(CHROMIUM) $(NODE_STAMP) lint ## the whole test suite, browser tests included (about 3 minutes)
+# pywb, the Wayback the backfill's tests run on 127.0.0.1, in a venv of its
+# own: it needs brotlipy, which would shadow the build's brotli in .venv.
+PYWB_VENV := .venv-pywb
+PYWB := $(PYWB_VENV)/bin/wayback
+$(PYWB): tests/pywb-requirements.txt
+	test -x $(PYWB_VENV)/bin/python || $(PYTHON) -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/pywb-requirements.txt
+	touch $(PYWB)
+
+test: $(STAMP) $(CHROMIUM) $(NODE_STAMP) $(PYWB) lint ## the whole test suite, browser tests included (about 3 minutes)
 	@echo "make test: the whole suite, about 3 minutes on 2 cores (quick loop: .venv/bin/pytest -m 'not browser')"
 	$(BIN)/python -m pytest -q
 
@@ -94,7 +112,7 @@ fuzz: $(STAMP) ## the fuzz tests with FUZZ_EXAMPLES (2000) examples (a few minut
 
 # Every benchmark at 20,000 and 100,000 pages (long: the full builds dominate),
 # then docs/benchmarks.md; fails when a benchmark misses a target.
-bench: $(STAMP) ## every benchmark at 20,000 and 100,000 pages, then docs/benchmarks.md (over an hour)
+bench: $(STAMP) $(PYWB) ## every benchmark at 20,000 and 100,000 pages, then docs/benchmarks.md (over an hour)
 	@echo "make bench: every benchmark at 20,000 and 100,000 pages; over an hour on 2 cores"
 	$(BIN)/python benchmarks/run.py
 
@@ -106,5 +124,5 @@ bench-report: $(STAMP) ## rewrite docs/benchmarks.md from benchmarks/results/
 screenshots: $(STAMP) $(CHROMIUM) ## the README's screenshots
 	PYTHONPATH=tests $(BIN)/python docs/screenshots.py
 
-clean: ## remove .venv, .node and the built database
-	rm -rf $(VENV) $(NODE_DIR) $(DB) $(DB).inspect.json .$(DB).building .pytest_cache
+clean: ## remove .venv, .venv-pywb, .node and the built database
+	rm -rf $(VENV) $(PYWB_VENV) $(NODE_DIR) $(DB) $(DB).inspect.json .$(DB).building .pytest_cache

@@ -3,6 +3,7 @@
     bannedbook build [RAW] [DB]     raw folder in, database out (bannedbook.build)
     bannedbook serve [DB]           the site on 127.0.0.1 (bannedbook.web.site)
     bannedbook crawl [SITE]         the site's pages into WARC files (bannedbook.crawl)
+    bannedbook backfill [SITE]      the web archives' captures of them into WARC files (bannedbook.crawl.backfill)
     bannedbook publish DB --app A   the site to Fly.io (bannedbook.web.publish)
 
 The Makefile's targets and build_db.py call it; each default lives here once.
@@ -72,6 +73,12 @@ def crawl_command(argv: list[str]) -> int:
     return main(argv)
 
 
+def backfill_command(argv: list[str]) -> int:
+    from .crawl.backfill import main
+
+    return main(argv)
+
+
 def publish_command(argv: list[str]) -> int:
     from .web.publish import main
 
@@ -79,7 +86,7 @@ def publish_command(argv: list[str]) -> int:
 
 
 # Jobs that parse their own options: everything after the job's name is theirs.
-OWN_OPTIONS = {"crawl": crawl_command, "publish": publish_command}
+OWN_OPTIONS = {"crawl": crawl_command, "backfill": backfill_command, "publish": publish_command}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -112,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
 
     # Listed here for --help; their options are their own (main hands them over).
     jobs.add_parser("crawl", help="fetch the site's articles politely into WARC files")
+    jobs.add_parser("backfill", help="fetch the web archives' captures of the site's articles into WARC files")
     jobs.add_parser("publish", help="deploy the site to Fly.io (or write its files)")
     return top
 

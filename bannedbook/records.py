@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 # archive (raw_files says what each became; captures keeps when, from where
 # and its payload digest); every other record type is described only.
 CAPTURE_KINDS = ("response", "revisit", "resource")
+# Where a backfilled capture came from (captures' columns of these names).
+ARCHIVE_COLUMNS = ("archive", "archive_timestamp", "archive_file", "archive_offset", "archive_uri")
 
 
 @dataclass
@@ -67,6 +69,14 @@ class Capture:
     kind: str  # response, revisit or resource (or, for a skipped record, its type)
     payload_digest: str | None = None
     refers_to: tuple[str | None, str | None] = (None, None)  # a revisit's (URI, date)
+    provenance: dict[str, str] = field(default_factory=dict)  # which web archive it was backfilled from, and where
+
+    def archive_columns(self) -> dict[str, str | int | None]:
+        """captures' archive… columns: null for a capture no backfill wrote."""
+        found = {key: self.provenance.get(key) for key in ARCHIVE_COLUMNS}
+        offset = found["archive_offset"]
+        found["archive_offset"] = int(offset) if offset and offset.isdigit() and len(offset) < 19 else None
+        return found
 
 
 @dataclass

@@ -244,6 +244,7 @@ def test_plan_runs_every_benchmark_at_each_size(tmp_path, bench):
     for name in ("extract_small", "profile_build_small"):
         (step,) = [step for step in steps if name in step]
         assert step[step.index("--raw") + 1] == small
+    assert scripts.count("benchmarks/backfill_bench.py") == 1
     # The 1 GB WARC is made from the largest crawl.
     (warc,) = [step for step in steps if step[0] == "benchmarks/warc_bench.py"]
     assert warc[warc.index("--raw") + 1].endswith("corpus5k")

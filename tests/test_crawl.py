@@ -229,7 +229,7 @@ def test_mirrors_are_fetched_when_asked(tmp_path):
 
 
 def test_a_second_crawl_asks_conditionally_and_stores_only_what_changed(tmp_path):
-    with FakeSite(articles=4, crawl_delay=0.01) as site:
+    with FakeSite(articles=4, crawl_delay=0.01, lastmod=False) as site:  # no lastmod: every page is asked
         run(site, tmp_path)
         first = read_warcs(tmp_path)
         changed = path_of(2059102)
@@ -246,6 +246,30 @@ def test_a_second_crawl_asks_conditionally_and_stores_only_what_changed(tmp_path
         assert hit.status == (200 if hit.path == changed else 304), hit.path
     assert pages(second) - pages(first) == Counter({site.base + changed: 1})
     assert "unchanged              " + str(len(site.article_urls) - 1) in summary
+
+
+def test_a_second_crawl_asks_only_for_what_the_sitemaps_say_changed(tmp_path):
+    with FakeSite(articles=40, crawl_delay=0, sitemap_size=10) as site:
+        run(site, tmp_path)
+        first = len(site.log)
+        site.log.clear()
+        summary = run(site, tmp_path)
+        assert article_hits(site) == [], summary  # unchanged: only robots.txt, home page, feed and sitemaps
+        assert "sitemaps not read      5 " in summary and "not asked              42: " in summary
+        # robots.txt, the home page, its feed, the index, /sitemap.xml (404) and /wp-sitemap.xml
+        assert len(site.log) == 6
+        old, new = path_of(2059103), path_of(2059131)  # in different sitemaps; old changes first
+        site.change(old)
+        time.sleep(1.1)  # lastmod has whole seconds
+        site.change(new)
+        site.log.clear()
+        summary = run(site, tmp_path)
+    sitemaps = [hit.path for hit in site.log if hit.path.startswith("/sitemaps/")]
+    assert sorted(sitemaps) == ["/sitemaps/posts-2.xml", "/sitemaps/posts-4.xml"], sitemaps
+    assert [hit.path for hit in article_hits(site)] == [new, old]  # the newest first
+    assert all(hit.status == 200 for hit in article_hits(site))
+    assert "stored                 2 (new 0, changed 2)" in summary
+    assert len(site.log) <= 0.2 * first
 
 
 def test_a_page_served_again_unchanged_is_not_stored_again(tmp_path):

@@ -107,7 +107,8 @@ def record_page(name: str, record: Record) -> Page:
     another type is skipped, saying what it is; anything else is rejected
     with the reason (HTTP status, media type, what kind of capture)."""
     url = (normalise_url(record.url) or record.url) if record.url else None
-    page = Page(name, capture=Capture(url, record.captured, record.kind, record.payload_digest, record.refers_to))
+    page = Page(name, capture=Capture(url, record.captured, record.kind, record.payload_digest, record.refers_to,
+                                      record.provenance))
     notes = [note for note in (*record.notes, record.date_error) if note]
     reject = None
     scheme = (record.url or "").partition(":")[0].lower()

@@ -54,6 +54,12 @@ _WARC_LINE = re.compile(rb"WARC/\d+\.\d+\r?\n")
 _HTTP_LINE = re.compile(rb"HTTP/\d(?:\.\d)? +(\d{3})(?:[ \t]|\r?\n|$)")
 
 
+# WARC headers a backfill writes (bannedbook/crawl/backfill.py) → captures' columns.
+PROVENANCE = {"archive-name": "archive", "archive-timestamp": "archive_timestamp",
+              "archive-filename": "archive_file", "archive-offset": "archive_offset",
+              "warc-source-uri": "archive_uri"}
+
+
 @dataclass
 class Record:
     """One record: what it is, where and when it was captured, and for a
@@ -77,6 +83,7 @@ class Record:
     http: bool = False  # whether the record holds an HTTP message
     date_error: str | None = None  # why WARC-Date was not believed
     notes: list[str] = field(default_factory=list)  # what was read otherwise than stated
+    provenance: dict[str, str] = field(default_factory=dict)  # a backfilled record's archive (see PROVENANCE)
 
 
 class Damaged(Exception):
@@ -597,6 +604,7 @@ def _warc_record(source: _Source, offset: int, limit: int) -> tuple[Record, _Blo
     refers_to = (headers.get("warc-refers-to-target-uri"), capture_date(refers_date)[0] or refers_date)
     record = Record(offset, (headers.get("warc-type") or "unknown").strip().lower(), url, captured, None, None, None,
                     None, 0, headers.get("warc-payload-digest"), refers_to, problem=problem, date_error=date_error)
+    record.provenance = provenance(headers)
     length = headers.get("content-length", "").strip()
     if not whole:
         record.problem = problem or ("damaged-record", "the file ends inside this record's headers")
@@ -608,6 +616,18 @@ def _warc_record(source: _Source, offset: int, limit: int) -> tuple[Record, _Blo
     if not problem:
         _content(block, record, headers.get("content-type"), limit)
     return record, block
+
+
+def provenance(headers: dict[str, str]) -> dict[str, str]:
+    """Where a record a backfill wrote came from (bannedbook/crawl/backfill.py
+    names the headers): the archive, its capture's timestamp, its own WARC
+    file and offset; each value one line, at most 2,000 characters."""
+    found = {}
+    for header, key in PROVENANCE.items():
+        value = " ".join(headers.get(header, "").split())[:2000]
+        if value:
+            found[key] = value
+    return found
 
 
 def _arc_record(source: _Source, offset: int, limit: int) -> tuple[Record, _Block | None]:

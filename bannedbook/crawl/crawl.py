@@ -55,7 +55,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, MaxRetryError, NewConnectionError, ProtocolError
 from warcio.utils import Digester
 
-from bannedbook.crawl.crawlstore import WARC_SIZE, CrawlStore, Exchange
+from bannedbook.crawl.crawlstore import BACKFILL, WARC_SIZE, BackfillStore, CrawlStore, Exchange
 from bannedbook.crawl.discover import MAX_SITEMAP_BYTES, Discovery, discover, same_site
 from bannedbook.errors import CrawlError
 from bannedbook.text.decode import MAX_PAGE_BYTES  # one limit: a page the build would not read is not fetched whole
@@ -358,27 +358,16 @@ def _location(got: Exchange) -> str | None:
     return next((value for name, value in got.headers if name.lower() == "location"), None)
 
 
-class Crawler:
-    def __init__(self, settings: Settings, store: CrawlStore) -> None:
+class Client:
+    """Polite HTTP to one host: one kept-alive connection, requests paced,
+    tried again within bounds (see get). The crawler has one for the site;
+    a backfill one per archive host."""
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = store
-        self.site = normalise_url(settings.site) or settings.site
         self.pacer = Pacer(1 / settings.rate if settings.rate > 0 else 0.0)
         self.deadline = Deadline()
         self.session = make_session(settings, self.deadline)
-        self.robots: protego.Protego | None = None
-        self.robots_at = 0.0
-        self.robots_note = ""
-        self.tally: Counter = Counter()
-        self.failures: Counter = Counter()
-        self.failed_urls: list[tuple[str, str]] = []
-        self.discovery = Discovery()
-        self.pages = 0
-        self.crawl_id = 0
-        parts = urlsplit(self.site)
-        self.prefix = f"{parts.scheme}://{parts.netloc}/"  # the site's URLs in the state file
-
-    # -- HTTP ----------------------------------------------------------------
 
     def get(self, url: str, headers: dict[str, str] | None = None, raw: bool = False,
             limit: int | None = None, truncate: bool = False) -> Exchange:
@@ -445,6 +434,29 @@ class Crawler:
             headers=[(k, v) for k, v in response.raw.headers.iteritems() if k.lower() != "transfer-encoding"],
             body=body, request_line=f"GET {sent.path_url} {protocol(response.raw)}", request_headers=request_headers,
             whole=whole)
+
+
+class Crawler:
+    def __init__(self, settings: Settings, store: CrawlStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.site = normalise_url(settings.site) or settings.site
+        self.client = Client(settings)
+        self.pacer = self.client.pacer
+        self.get = self.client.get
+        self.robots: protego.Protego | None = None
+        self.robots_at = 0.0
+        self.robots_note = ""
+        self.tally: Counter = Counter()
+        self.failures: Counter = Counter()
+        self.failed_urls: list[tuple[str, str]] = []
+        self.discovery = Discovery()
+        self.pages = 0
+        self.crawl_id = 0
+        parts = urlsplit(self.site)
+        self.prefix = f"{parts.scheme}://{parts.netloc}/"  # the site's URLs in the state file
+
+    # -- site documents ------------------------------------------------------
 
     def document(self, url: str) -> bytes | None:
         """robots.txt-allowed site document (sitemap, feed, home page) after
@@ -523,14 +535,20 @@ class Crawler:
         self.failed_urls.append((url, failed.reason))
         return "failed"
 
-    def visit(self, url: str, crawl: int) -> str:
-        """Fetch one page and record what became of it; returns the outcome."""
+    def visit(self, url: str, crawl: int, lastmod: str | None = None) -> str:
+        """Fetch one page and record what became of it; returns the outcome.
+        A page whose sitemap lastmod is before the newest capture held of it
+        (the crawl's or a backfill's) is not asked for."""
         if not same_site(url, self.site):
             return self.fail(url, crawl, Failed("off-site", url))
+        known = self.store.latest(url)
+        if lastmod and known and lastmod < known.captured:
+            held = BACKFILL if known.warc.startswith(f"{BACKFILL}/") else "crawl"
+            self.store.mark(url, crawl, "unchanged", f"lastmod {lastmod} before the {held}'s capture {known.captured}")
+            return f"not asked ({held})"
         if not self.allowed(url):
             self.store.mark(url, crawl, "robots")
             return "robots"
-        known = self.store.latest(url)
         conditional = {}
         if known and known.etag:
             conditional["If-None-Match"] = known.etag
@@ -606,27 +624,30 @@ class Crawler:
         self.load_robots()
         self.store.warcinfo = self.warcinfo()
         if not discovered:
+            taken = "with mirrors" if self.settings.include_mirrors else ""  # a sitemap read without is read again
             found = discover(self.site, self.document, robots_sitemaps=list(self.robots.sitemaps),
                              feeds=self.settings.feeds, include_mirrors=self.settings.include_mirrors,
-                             report=self.discovery, limit=self.settings.document_bytes)
-            self.tally["new"] = self.store.discovered(crawl, ((f.url, f.source) for f in found))
-        todo = [url for url in self.store.pending(crawl) if url.startswith(self.prefix)]
+                             report=self.discovery, limit=self.settings.document_bytes,
+                             unchanged=lambda url, lastmod: self.store.sitemap_unchanged(url, lastmod, taken))
+            self.tally["new"] = self.store.discovered(crawl, ((f.url, f.source, f.lastmod) for f in found),
+                                                      self.discovery.read, taken)
+        todo = [(url, lastmod) for url, lastmod in self.store.pending(crawl) if url.startswith(self.prefix)]
         self.tally["queued"] = len(todo)
         progress = self.settings.progress
         bar = tqdm(total=len(todo), unit="page", file=sys.stderr, dynamic_ncols=True,
                    disable=None if progress is None else not progress)
         try:
-            for url in todo:
+            for url, lastmod in todo:
                 if self.settings.max_pages is not None and self.pages >= self.settings.max_pages:
                     return False
                 if not self.store.visited(url, crawl):  # a redirect may have got there first
-                    self.tally[self.visit(url, crawl)] += 1
+                    self.tally[self.visit(url, crawl, lastmod)] += 1
                 bar.update()
                 bar.set_postfix(stored=self.tally["stored"] + self.tally["changed"],
                                 failed=sum(self.failures.values()), refresh=False)
         finally:
             bar.close()
-        if [url for url in self.store.pending(crawl) if url.startswith(self.prefix)]:
+        if [url for url, _ in self.store.pending(crawl) if url.startswith(self.prefix)]:
             return False  # redirect targets queued by a resumed run: the next run takes them
         self.store.finish(crawl)
         return True
@@ -640,7 +661,10 @@ def summary(crawler: Crawler, finished: bool | None, elapsed: float) -> str:
     lines = [f"crawl {crawler.crawl_id} of {crawler.site}: {state}",
              f"  queued this run        {t['queued']} ({t['new']} new URLs from sitemaps and feeds)",
              f"  stored                 {t['stored'] + t['changed']} (new {t['stored']}, changed {t['changed']})",
-             f"  unchanged              {t['unchanged']}",
+             f"  unchanged              {t['unchanged']} (asked: 304, or the same content)",
+             f"  not asked              {t['not asked (crawl)'] + t[f'not asked ({BACKFILL})']}: sitemap lastmod "
+             f"before the newest capture ({t['not asked (crawl)']} a crawl's, {t[f'not asked ({BACKFILL})']} "
+             "a backfill's)",
              f"  redirected             {t['redirected']}",
              f"  skipped by robots.txt  {t['robots']}"]
     failed = sum(crawler.failures.values())
@@ -649,6 +673,9 @@ def summary(crawler: Crawler, finished: bool | None, elapsed: float) -> str:
     lines += [f"    {url}: {reason}" for url, reason in crawler.failed_urls[:5]]
     if failed:
         lines.append("    (recorded in the state file: this crawl does not ask for them again; the next one does)")
+    if unread := crawler.discovery.unchanged:
+        lines.append(f"  sitemaps not read      {len(unread)} (lastmod unchanged since read; their pages known "
+                     f"from then), {len(crawler.discovery.read)} read")
     if skipped := crawler.discovery.skipped:
         lines.append("  not queued             " + ", ".join(f"{reason} {n}" for reason, n in skipped.most_common()))
     for problem in crawler.discovery.problems[:5]:
@@ -668,7 +695,13 @@ def crawl(settings: Settings, out=sys.stdout) -> bool | None:
     True: the crawl finished; False: stopped at max_pages; None: interrupted."""
     if not settings.contact.strip():
         raise CrawlError(NO_CONTACT)
+    if (Path(settings.raw) / BACKFILL).is_dir():
+        try:  # index any WARC file in RAW/backfill/ its state does not know (copied in, or a kill's leftover)
+            BackfillStore(settings.raw).close()
+        except CrawlError:
+            pass  # a backfill is running: its state is read as it stands
     store = CrawlStore(settings.raw, settings.warc_size)
+    store.read_also(BACKFILL)  # what a backfill holds is not fetched again unless changed since
     crawler = Crawler(settings, store)
     start = time.monotonic()
     finished: bool | None = None

@@ -39,6 +39,7 @@ from bannedbook.errors import CrawlError
 from bannedbook.text.urls import normalise_url
 
 FOLDER = "crawl"
+BACKFILL = "backfill"  # the web archives' captures (bannedbook/crawl/backfill.py), in a store of the same shape
 STATE = "state.sqlite"
 LOCK = "crawl.lock"
 OPEN = ".open"
@@ -61,7 +62,10 @@ create index if not exists captures_url on captures (url);
 create table if not exists urls (
     url text primary key, source text, redirects integer not null default 0,
     crawl integer, outcome text, reason text, detail text, status integer);
+create table if not exists sitemaps (url text primary key, lastmod text, taken text);
 """
+# Columns added since state files were first written: added to an older file on opening.
+ADDED = {"urls": {"lastmod": "text"}}
 
 
 @dataclass
@@ -131,8 +135,8 @@ def _whole_gzip_member(path: Path, offset: int, length: int) -> bool:
 
 def read_pairs(path: Path) -> tuple[int, list[StoredResponse], str | None]:
     """Read a WARC file we wrote: the byte offset where its last whole
-    record group ends (the warcinfo, or a response and the request that
-    follows it), the responses before that point, and why reading stopped
+    record group ends (the warcinfo, or a response and the request, or for
+    a backfill the metadata record, that follows it), the responses before that point, and why reading stopped
     early (None when the file is whole)."""
     end, captures, pending = 0, [], None
     try:
@@ -152,7 +156,7 @@ def read_pairs(path: Path) -> tuple[int, list[StoredResponse], str | None]:
                 if kind == "response":
                     pending = _stored_response(record, path.name.removesuffix(OPEN), offset)
                     continue
-                if kind == "request" and pending is not None:
+                if kind in ("request", "metadata") and pending is not None:
                     captures.append(pending)
                 elif kind != "warcinfo":
                     return end, captures, f"unexpected {kind} record at offset {offset}"
@@ -174,8 +178,12 @@ def _now() -> str:
 class CrawlStore:
     """RAW/crawl/: the WARC files and their index, locked to one crawler."""
 
+    FOLDER = FOLDER
+    PREFIX = "bannedbook"  # of the WARC files' names
+    EXTRA = ""  # a subclass's own tables
+
     def __init__(self, raw: Path, warc_size: int = WARC_SIZE) -> None:
-        self.folder = Path(raw) / FOLDER
+        self.folder = Path(raw) / self.FOLDER
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -185,16 +193,22 @@ class CrawlStore:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise CrawlError(f"another crawl is writing to {self.folder}") from None
+            raise CrawlError(f"another {self.FOLDER} is writing to {self.folder}") from None
         try:
             self.db = sqlite3.connect(self.folder / STATE, isolation_level=None)
             self.db.execute("pragma journal_mode = wal")
             self.db.execute("pragma synchronous = normal")  # a killed process loses no commit
-            self.db.executescript(SCHEMA)
+            self.db.executescript(SCHEMA + self.EXTRA)
+            for table, columns in ADDED.items():
+                have = {row[1] for row in self.db.execute(f"pragma table_info({table})")}
+                for name, kind in columns.items():
+                    if name not in have:
+                        self.db.execute(f"alter table {table} add column {name} {kind}")
         except sqlite3.DatabaseError as error:
-            raise CrawlError(f"{self.folder / STATE} is not a crawl state file ({error}); "
+            raise CrawlError(f"{self.folder / STATE} is not a {self.FOLDER} state file ({error}); "
                              "move it away and it is rebuilt from the WARC files") from error
         self.warc_size = warc_size
+        self._also = ""
         self.warcinfo: dict[str, str] = {}
         self._file = None
         self._name = ""
@@ -212,25 +226,41 @@ class CrawlStore:
             return row[0], row[1] is not None
         return self.db.execute("insert into crawls (site, started) values (?, ?)", (site, _now())).lastrowid, False
 
-    def discovered(self, crawl: int, found: Iterable[tuple[str, str]]) -> int:
-        """Queue what discovery found (URLs already known keep their state),
+    def discovered(self, crawl: int, found: Iterable[tuple[str, str, str | None]],
+                   sitemaps: dict[str, str | None] | None = None, taken: str = "") -> int:
+        """Queue what discovery found (URLs already known keep their state,
+        and take the newer lastmod), note the lastmod of each sitemap read
+        and which of its URLs were taken (`taken`: discovery's options),
         then mark the crawl's discovery done: a resumed crawl skips it."""
         count = 0
         with self.db:
-            for url, source in found:
-                count += self.db.execute("insert or ignore into urls (url, source) values (?, ?)",
-                                         (url, source)).rowcount
+            for url, source, lastmod in found:
+                known = self.db.execute("select 1 from urls where url = ?", (url,)).fetchone()
+                self.db.execute("insert into urls (url, source, lastmod) values (?, ?, ?) on conflict (url) do update "
+                                "set lastmod = coalesce(excluded.lastmod, lastmod)", (url, source, lastmod))
+                count += not known
+            self.db.executemany("insert or replace into sitemaps (url, lastmod, taken) values (?, ?, ?)",
+                                [(url, lastmod, taken) for url, lastmod in (sitemaps or {}).items()])
             self.db.execute("update crawls set discovered = ? where id = ?", (_now(), crawl))
         return count
+
+    def sitemap_unchanged(self, url: str, lastmod: str, taken: str = "") -> bool:
+        """Whether the sitemap was read, taking the same URLs from it, when its
+        index already gave this lastmod (or a later one)."""
+        row = self.db.execute("select lastmod, taken from sitemaps where url = ?", (url,)).fetchone()
+        return bool(row and row[0] and lastmod <= row[0] and row[1] == taken)
 
     def finish(self, crawl: int) -> None:
         self.db.execute("update crawls set finished = ? where id = ?", (_now(), crawl))
 
     # -- urls ----------------------------------------------------------------
 
-    def pending(self, crawl: int) -> list[str]:
-        return [url for (url,) in self.db.execute(
-            "select url from urls where crawl is null or crawl < ? order by rowid", (crawl,))]
+    def pending(self, crawl: int) -> list[tuple[str, str | None]]:
+        """The URLs this crawl has still to visit, with their lastmod: the most
+        recently changed first (a crawl cut short holds the latest articles),
+        then those no sitemap dates, in the order they were found."""
+        return list(self.db.execute("select url, lastmod from urls where crawl is null or crawl < ? "
+                                    "order by lastmod is null, lastmod desc, rowid", (crawl,)))
 
     def visited(self, url: str, crawl: int) -> bool:
         row = self.db.execute("select crawl from urls where url = ?", (url,)).fetchone()
@@ -254,20 +284,31 @@ class CrawlStore:
             (url, crawl, outcome, reason, detail, status))
 
     def latest(self, url: str) -> StoredResponse | None:
-        """The newest stored 200 response for url: what a conditional request asks about."""
-        row = self.db.execute(
-            "select url, captured, status, etag, last_modified, payload_digest, location, warc, offset "
-            "from captures where url = ? and status = 200 order by captured desc, rowid desc limit 1",
-            (url,)).fetchone()
+        """The newest stored 200 response for url, this store's or (see
+        read_also) a backfill's: what a conditional request asks about, and
+        what a sitemap's lastmod is compared with. A backfill's has its file
+        named BACKFILL/NAME."""
+        columns = "url, captured, status, etag, last_modified, payload_digest, location"
+        query = f"select {columns}, warc, offset from main.captures where url = :url and status = 200"
+        if self._also:
+            query += (f" union all select {columns}, '{self._also}/' || warc, offset from also.captures "
+                      "where url = :url and status = 200")
+        row = self.db.execute(f"{query} order by captured desc limit 1", {"url": url}).fetchone()
         return StoredResponse(*row) if row else None
+
+    def read_also(self, folder: str) -> None:
+        """Count the captures another store under RAW (a backfill's) holds as
+        this store's own when asking what is known of a URL (read only)."""
+        state = self.folder.parent / folder / STATE
+        if state.is_file():
+            self.db.execute("attach database ? as also", (f"file:{state}?mode=ro",))
+            self._also = folder
 
     # -- WARC files ----------------------------------------------------------
 
     def save(self, crawl: int, exchange: Exchange, outcome: str) -> StoredResponse:
         """Append the response and its request to the open WARC file, then
         index it and mark its URL visited in one transaction."""
-        if self._file is None:
-            self._open(crawl)
         writer = WARCWriter(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
         http = StatusAndHeaders(f"{exchange.status} {exchange.reason}", exchange.headers, protocol=exchange.protocol)
         response = writer.create_warc_record(exchange.url, "response", payload=io.BytesIO(exchange.body),
@@ -275,6 +316,14 @@ class CrawlStore:
         request = writer.create_warc_record(exchange.url, "request", http_headers=StatusAndHeaders(
             exchange.request_line, exchange.request_headers, is_http_request=True))
         writer.write_request_response_pair(request, response)
+        return self.append(crawl, writer, response, outcome)
+
+    def append(self, crawl: int, writer: WARCWriter, response, outcome: str, then=None) -> StoredResponse:
+        """Append the record pair writer holds (response first) to the open
+        WARC file, then index the response and mark its URL visited, and run
+        then(capture) (a subclass's own bookkeeping), in one transaction."""
+        if self._file is None:
+            self._open(crawl)
         offset = self._file.tell()
         # one write of the whole pair: a kill leaves it whole or cut, never interleaved
         self._file.write(writer.out.getvalue())
@@ -282,6 +331,8 @@ class CrawlStore:
         capture = _stored_response(response, self._name, offset)
         with self.db:
             self._index(capture, crawl, outcome)
+            if then is not None:
+                then(capture)
             # how much of the file the index accounts for: a file that ends up longer
             # (interrupted between the write and this commit) is read again on start
             self.db.execute("update warcs set bytes = ? where name = ?", (self._file.tell(), self._name))
@@ -304,7 +355,7 @@ class CrawlStore:
     def _open(self, crawl: int) -> None:
         serial = self.db.execute("select count(*) from warcs").fetchone()[0] + 1
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-        self._name = f"bannedbook-{stamp}-{crawl:04d}-{serial:05d}.warc.gz"
+        self._name = f"{self.PREFIX}-{stamp}-{crawl:04d}-{serial:05d}.warc.gz"
         # the index knows the file (and its crawl) before a byte of it exists
         self.db.execute("insert into warcs (name, crawl) values (?, ?)", (self._name, crawl))
         self._file = (self.folder / (self._name + OPEN)).open("xb")
@@ -401,3 +452,26 @@ class CrawlStore:
                 self.db.execute("insert or ignore into urls (url, source, redirects) values (?, ?, 1)",
                                 (target, capture.url))
 
+
+# What a backfill keeps beside the crawler's tables: each archive's listing, page by
+# page, and what became of each capture listed.
+BACKFILL_TABLES = """
+create table if not exists listings (
+    run integer not null, archive text not null, endpoint text not null, page integer not null, rows integer,
+    primary key (run, archive, endpoint, page));
+create table if not exists wanted (
+    archive text not null, url text not null, timestamp text not null, digest text, status text, mime text,
+    filename text, offset integer, length integer, line text, outcome text, reason text,
+    primary key (archive, url, timestamp, filename, offset));
+create index if not exists wanted_digest on wanted (digest);
+create index if not exists captures_digest on captures (payload_digest);
+"""
+
+
+class BackfillStore(CrawlStore):
+    """RAW/backfill/ (bannedbook/crawl/backfill.py): WARC files and their index as the crawler keeps them,
+    plus what each archive listed and what became of each capture."""
+
+    FOLDER = BACKFILL
+    PREFIX = "backfill"
+    EXTRA = BACKFILL_TABLES

@@ -89,9 +89,13 @@ TABLES = {
     # FILE#OFFSET), with what payload; article_id when it is a capture of an
     # article. why: for an article's captures, which one it is shown from
     # ('shown') and why not the others (store.rank); for the rest, the reason.
+    # archive…: where a backfill had it from (null for the crawl's own and
+    # other files): the archive (ia, cc or a pywb collection's URL), its
+    # capture's timestamp, its WARC file and offset, the address fetched.
     "captures": (
         {"article_id": str, "url": str, "captured": str, "path": str, "sha256": str, "payload_digest": str,
-         "kind": str, "status": str, "why": str},
+         "kind": str, "status": str, "why": str, "archive": str, "archive_timestamp": str, "archive_file": str,
+         "archive_offset": int, "archive_uri": str},
         {"pk": "path",
          "foreign_keys": [("article_id", "articles", "id"), ("path", "raw_files", "path")]},
     ),

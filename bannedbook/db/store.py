@@ -209,7 +209,7 @@ class Store:
             "article_id": key, "url": capture.url,
             "captured": capture.captured if capture_time(capture.captured) else None, "path": page.path,
             "sha256": sha256, "payload_digest": capture.payload_digest, "kind": capture.kind, "status": status,
-            "why": why,
+            "why": why, **capture.archive_columns(),
         })  # fmt: skip
 
     def _unseat(self, key: str, old: str, old_rank: tuple) -> None:

@@ -29,6 +29,7 @@ crawl into the archive.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import functools
 import gzip
@@ -66,6 +67,13 @@ class Page:
     gzip_chunked: bool = False
     version: int = 0
     article: bool = True  # a distinct article a complete crawl stores
+    modified: float | None = None  # when it last changed (None: on the day of EPOCH), for sitemap <lastmod>
+
+    @property
+    def lastmod(self) -> str:
+        if self.modified is None:
+            return "2024-07-08"  # a bare date, as many sitemaps give
+        return dt.datetime.fromtimestamp(self.modified, dt.UTC).isoformat(timespec="seconds")
 
     def body(self, base: str) -> bytes:
         html = article_html(base + self.path, self.number, self.version, self.charset or "gbk")
@@ -99,11 +107,13 @@ def path_of(number: int, category: str = "comments", date: str = "20240708", mir
 class FakeSite:
     def __init__(self, misbehave: bool = False, articles: int = 6, crawl_delay: float = 0.05,
                  slow: float = 1.0, robots_status: int = 200, conditional: bool = True, hostile: bool = False,
-                 drip: float = 0.02) -> None:
+                 drip: float = 0.02, lastmod: bool = True, sitemap_size: int | None = None) -> None:
         self.misbehave = misbehave
         self.hostile = hostile
         self.drip = drip  # seconds between the bytes of a dripping answer
         self.conditional = conditional  # False: every request gets the whole page, as from many servers
+        self.lastmod = lastmod  # False: sitemaps without <lastmod>, as some sites serve them
+        self.sitemap_size = sitemap_size  # URLs per sitemap (posts-N.xml), as WordPress splits a big site
         self.crawl_delay = crawl_delay
         self.slow = slow
         self.robots_status = robots_status
@@ -233,8 +243,11 @@ class FakeSite:
         return [hit for hit in self.log if hit.path == path]
 
     def change(self, path: str) -> None:
-        """The article at path changes: new text, new ETag and Last-Modified."""
+        """The article at path changes: new text, new ETag and Last-Modified,
+        and its sitemap (and the index's entry for that) a new <lastmod>."""
         self.pages[path].version += 1
+        self.pages[path].modified = time.time()
+        self.__dict__.pop("sitemaps", None)  # made again with the new lastmod
 
     # -- answers -------------------------------------------------------------
 
@@ -380,16 +393,24 @@ class FakeSite:
 
     @functools.cached_property
     def sitemaps(self) -> dict[str, tuple[bytes, str]]:
+        def lastmod(path: str) -> str:
+            page = self.pages.get(path)
+            return page.lastmod if page else "2024-07-08"
+
         def urlset(paths: list[str], host: str | None = None) -> bytes:
-            urls = "".join(f"<url><loc>{escape((host or self.base) + p)}</loc><lastmod>2024-07-08</lastmod></url>"
-                           for p in paths)
+            urls = "".join(f"<url><loc>{escape((host or self.base) + p)}</loc>"
+                           + (f"<lastmod>{lastmod(p)}</lastmod>" if self.lastmod else "") + "</url>" for p in paths)
             if self.misbehave and paths is self.plain_sitemap:
                 urls += f"<url><loc>http://localhost:{self.port}{self.offsite}</loc></url>"
             return (f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
                     f"{urls}</urlset>").encode()
 
-        def index(paths: list[str]) -> bytes:
-            maps = "".join(f"<sitemap><loc>{self.base}{p}</loc></sitemap>" for p in paths)
+        def index(paths: list[str], listed: dict[str, list[str]]) -> bytes:
+            def newest(path: str) -> str:  # a sitemap changes when a page it lists does
+                dates = [lastmod(p) for p in listed.get(path, [])]
+                return f"<lastmod>{max(dates)}</lastmod>" if self.lastmod and dates else ""
+
+            maps = "".join(f"<sitemap><loc>{self.base}{p}</loc>{newest(p)}</sitemap>" for p in paths)
             return (f'<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="/s.xsl"?>\n'
                     f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{maps}</sitemapindex>').encode()
 
@@ -398,16 +419,26 @@ class FakeSite:
         if self.hostile:
             self.behaviour["/sitemaps/bomb.xml"] = ["sitemap-bomb"] * 1000
             self.behaviour["/sitemaps/huge.xml"] = ["lying-length"] * 1000
+        listed = {"/sitemaps/posts-1.xml.gz": self.gz_sitemap, "/sitemaps/posts-2.xml": self.plain_sitemap,
+                  "/private/sitemap.xml": [path_of(2059999)], "/wp-sitemap-posts-post-1.xml": self.wp_sitemap}
+        if self.sitemap_size:  # the articles in numbered sitemaps of sitemap_size, newest (highest number) first
+            paths = sorted({*self.gz_sitemap, *self.plain_sitemap, *self.wp_sitemap, *self.feed},
+                           key=lambda p: -self.pages[p].number if p in self.pages else 0)
+            chunks = [paths[i:i + self.sitemap_size] for i in range(0, len(paths), self.sitemap_size)]
+            listed = {f"/sitemaps/posts-{n + 1}.xml": chunk for n, chunk in enumerate(chunks)}
+            maps = {path: (urlset(chunk), xml) for path, chunk in listed.items()}
+            return {"/sitemap_index.xml": (index(list(maps), listed), xml), **maps,
+                    "/wp-sitemap.xml": (index([], listed), xml)}
         return {
             "/sitemap_index.xml": (index([*hostile, "/sitemaps/posts-1.xml.gz", "/sitemaps/posts-2.xml",
-                                          "/private/sitemap.xml"]), xml),
+                                          "/private/sitemap.xml"], listed), xml),
             # a gzipped file, not an encoding: the crawler unzips it itself
             "/sitemaps/bomb-file.xml.gz": (gzip_bomb(b'<?xml version="1.0"?><urlset>', members=8),
                                            "application/x-gzip"),
             "/sitemaps/posts-1.xml.gz": (gzip.compress(urlset(self.gz_sitemap)), "application/x-gzip"),
             "/sitemaps/posts-2.xml": (urlset(self.plain_sitemap), xml),
             "/private/sitemap.xml": (urlset([path_of(2059999)]), xml),
-            "/wp-sitemap.xml": (index(["/wp-sitemap-posts-post-1.xml"]), xml),
+            "/wp-sitemap.xml": (index(["/wp-sitemap-posts-post-1.xml"], listed), xml),
             "/wp-sitemap-posts-post-1.xml": (urlset(self.wp_sitemap), xml),
         }
 
