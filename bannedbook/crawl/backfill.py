@@ -187,7 +187,7 @@ class Backfill:
         self.per_archive: dict[str, Counter] = {}
         self.fetched = 0
         self.run_id = 0
-        self.crawl_digests, self.crawl_newest = self._crawl_holds()
+        self.crawl_digests = self._crawl_holds()
         self.notes: list[str] = []
 
     # -- HTTP, one polite client per host -------------------------------------
@@ -218,19 +218,17 @@ class Backfill:
 
     # -- what is held already -----------------------------------------------
 
-    def _crawl_holds(self) -> tuple[set[str], dict[str, str]]:
-        """The payload digests the crawl holds, and its newest capture of each URL."""
+    def _crawl_holds(self) -> set[str]:
+        """The payload digests the crawl holds."""
         state = Path(self.options.raw) / FOLDER / STATE
         if not state.is_file():
-            return set(), {}
+            return set()
         db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
         try:
-            rows = db.execute("select url, max(captured), group_concat(payload_digest, ' ') from captures "
-                              "where status = 200 group by url").fetchall()
+            rows = db.execute("select payload_digest from captures where status = 200").fetchall()
         finally:
             db.close()
-        digests = {digest_of(d) for _, _, joined in rows for d in (joined or "").split()}
-        return digests, {url: newest for url, newest, _ in rows}
+        return {digest_of(digest) for (digest,) in rows if digest}
 
     def held(self, digest: str) -> bool:
         if not digest:
@@ -333,11 +331,9 @@ class Backfill:
         since, until = timestamp_of(self.options.since), timestamp_of(self.options.until)
         if (since and timestamp < since) or (until and timestamp[:len(until)] > until):
             return "outside SINCE–UNTIL"
+        # An older capture whose payload the crawl lacks is fetched all the same: it is an earlier version.
         if self.held(digest):
             return "payload already held"
-        newest = self.crawl_newest.get(page)
-        if newest and warc_date(timestamp) < newest:
-            return "the crawl holds a fresher capture"
         return None
 
     def fetch_all(self, source: str, crawl: int) -> bool:
