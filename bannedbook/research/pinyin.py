@@ -1,0 +1,70 @@
+"""Pinyin queries answered from an archive: its search index's vocabulary,
+read once per database file through an fts5vocab table made in the
+connection's temp schema (nothing is written to the archive), and the exact
+search's counts. What a pinyin query means and how candidates are found is
+search/pinyin.py; the search page, /-/pinyin.json and trends show it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bannedbook.db.schema import FTS_TABLE
+from bannedbook.search.pinyin import Answer, Vocabulary, candidates, parse
+from bannedbook.search.query import match_expression, quoted
+
+VOCAB_TABLE = "temp.pinyin_terms"
+# Terms from the first Han character on (CJK Extension A); earlier ones are Latin, digits, kana.
+_FIRST_HAN = "\u3400"
+_VOCABULARIES: dict[tuple, Vocabulary] = {}
+
+
+def vocabulary(conn) -> Vocabulary:
+    """The index's Chinese terms (search/pinyin.py's Vocabulary). The file is
+    served immutable, so it is read once per process and file."""
+    (path,) = [row[2] for row in conn.execute("pragma database_list") if row[1] == "main"]
+    key = (path, Path(path).stat().st_size, Path(path).stat().st_mtime_ns) if path else None
+    if key is None or key not in _VOCABULARIES:
+        conn.execute(f"create virtual table if not exists {VOCAB_TABLE} using fts5vocab(main, {FTS_TABLE}, row)")
+        made = Vocabulary(conn.execute(f"select term, doc from {VOCAB_TABLE} where term >= ?", [_FIRST_HAN]))
+        if key is None:
+            return made
+        _VOCABULARIES.clear()
+        _VOCABULARIES[key] = made
+    return _VOCABULARIES[key]
+
+
+def count(conn, text: str) -> int:
+    """How many articles the search for text (as one phrase) finds."""
+    return conn.execute(f"select count(*) from [{FTS_TABLE}] where [{FTS_TABLE}] match ?",
+                        [match_expression(quoted(text))]).fetchone()[0]
+
+
+def expand(conn, query: str, limit: int | None = 20) -> Answer | None:
+    """The archive's strings that read as query (pinyin or initials), or
+    None when the query is not pinyin."""
+    pinyin = parse(query)
+    if pinyin is None:
+        return None
+    return candidates(vocabulary(conn), pinyin, lambda text: count(conn, text), limit)
+
+
+def as_json(query: str, answer: Answer | None) -> dict:
+    """The answer as /-/pinyin.json gives it (shape in CONTRACT.md)."""
+    if answer is None:
+        return {"q": query, "syllables": [], "initials": False, "candidates": [], "more": False}
+    return {
+        "q": query,
+        "syllables": answer.pinyin.syllables,
+        "initials": answer.pinyin.initials,
+        "readings": [[s + (str(t) if t else "") for s, t in way] for way in answer.pinyin.segmentations],
+        "candidates": [{"text": c.text, "articles": c.articles} for c in answer.candidates],
+        "more": answer.more,
+        "all": or_query([c.text for c in answer.candidates]),
+    }
+
+
+def or_query(texts: list[str]) -> str:
+    """One search for any of texts."""
+    return " OR ".join(quoted(text) for text in texts)
+

@@ -1,0 +1,89 @@
+"""Pinyin in the site: /-/pinyin.json?q=xijinping (the archive's strings that
+read so, most articles first) and the same choices on the search page, each
+a link to its search, and "all of them" as one OR search. The literal
+search for the Latin text runs as it always does (tok still finds TikTok);
+the choices are offered beside its results.
+
+The expansion is bannedbook/research/pinyin.py's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import urlencode
+
+from datasette import Response, hookimpl
+from datasette.database import QueryInterrupted
+from datasette.utils import sqlite_timelimit
+
+from bannedbook.research.pinyin import as_json, expand, or_query
+from bannedbook.web.params import SEARCH_PAGE
+from bannedbook.web.site import NAME as DATABASE
+
+DEFAULT_LIMIT, MAX_LIMIT = 20, 200
+# The search page's own parameters a choice keeps (its filters).
+KEPT = ("tag", "author", "source", "since", "until", "collapse")
+
+
+async def expansion(datasette, query: str, limit: int = DEFAULT_LIMIT) -> dict | None:
+    """as_json for query, or None when the archive cannot answer in time."""
+    if DATABASE not in datasette.databases:
+        return None
+
+    def run(conn):
+        with sqlite_timelimit(conn, datasette.setting("sql_time_limit_ms")):
+            return expand(conn, query, limit)
+
+    try:
+        return as_json(query, await datasette.get_database(DATABASE).execute_fn(run))
+    except (QueryInterrupted, sqlite3.OperationalError):
+        return None
+
+
+async def pinyin_json(datasette, request) -> Response:
+    query = (request.args.get("q") or "").strip()
+    try:
+        limit = int(request.args.get("limit") or DEFAULT_LIMIT)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        return Response.json({"ok": False, "error": f"limit must be a number from 1 to {MAX_LIMIT}"}, status=400)
+    if not query:
+        return Response.json({"ok": False, "error": "q is missing: /-/pinyin.json?q=xijinping"}, status=400)
+    answer = await expansion(datasette, query, limit)
+    if answer is None:
+        return Response.json({"ok": False, "error": "the expansion took too long"}, status=400)
+    return Response.json(answer, headers={"Cache-Control": "max-age=3600"})
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/pinyin\.json$", pinyin_json)]
+
+
+def choices(answer: dict, href) -> dict | None:
+    """What a page shows for an expansion: each candidate with its count and
+    link, and "all of them" (href(query) makes a link)."""
+    if not answer or not answer["candidates"]:
+        return None
+    return {
+        "syllables": " ".join(answer["syllables"]),
+        "initials": answer["initials"],
+        "more": answer["more"],
+        "candidates": [dict(c, href=href(c["text"])) for c in answer["candidates"]],
+        "all_href": href(or_query([c["text"] for c in answer["candidates"]])),
+    }
+
+
+@hookimpl
+def extra_template_vars(template, request, datasette):
+    if template != SEARCH_PAGE or request is None or not (request.args.get("q") or "").strip():
+        return None
+
+    async def pinyin_vars() -> dict:
+        kept = {name: request.args.get(name) for name in KEPT if request.args.get(name)}
+        path = datasette.urls.database(DATABASE) + "/search?"
+        answer = await expansion(datasette, request.args.get("q").strip(), 12)
+        return {"pinyin": choices(answer, lambda q: path + urlencode({"q": q, **kept}))}
+
+    return pinyin_vars
