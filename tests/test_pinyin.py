@@ -177,8 +177,8 @@ def test_json_refuses_clearly(get):
 
 
 def choices(html):
-    block = re.search(r'<p class="pinyin-choices">(.*?)</p>', html, re.S)
-    return block and re.findall(r'<a (?:class="pinyin-all" )?href="([^"]+)">([^<]+)</a>', block.group(1))
+    block = re.search(r'<(p|span) class="pinyin-choices">(.*?)</\1>', html, re.S)
+    return block and re.findall(r'<a (?:class="pinyin-all" )?href="([^"]+)">([^<]+)</a>', block.group(2))
 
 
 def test_search_page_offers_the_choices(get):
@@ -204,3 +204,16 @@ def test_search_page_keeps_the_filters(get):
     links = choices(get("/bannedbook/search", [("q", "chongqing"), ("since", "2024")]).text)
     assert links and all("since=2024" in href for href, _ in links)
 
+
+
+def test_trends_show_the_choices(get):
+    data = get("/-/trends.json", [("q", "chongqing"), ("q", "银行")]).json()
+    reading, literal = data["series"]
+    assert literal["pinyin"] is None
+    assert reading["total"] == search_count(get, "chongqing") == 0  # the line counts the query as typed
+    assert [(c["text"], c["articles"]) for c in reading["pinyin"]["candidates"]] == [("重庆", 3)]
+    html = get("/-/trends", [("q", "chongqing"), ("q", "银行")]).text
+    links = choices(html)
+    assert [text for _, text in links][0] == "重庆"
+    replaced = parse_qs(urlparse(links[0][0].replace("&amp;", "&")).query)["q"]
+    assert replaced == ["重庆", "银行"]

@@ -42,6 +42,7 @@ from bannedbook.research.trends import (
     compute,
     parse,
 )
+from bannedbook.web.pinyin import choices
 from bannedbook.web.site import NAME as DATABASE
 
 # ------------------------------------------------------------------ links
@@ -80,6 +81,18 @@ def trends_href(params: Params, format_: str = "", **changes) -> str:
     args = [(key, item) for key, value in values.items()
             for item in (value if isinstance(value, list) else [value]) if item]
     return f"/-/trends{format_}" + ("?" + urlencode(args) if args else "")
+
+
+def pinyin_choices(line: Series, params: Params) -> dict | None:
+    """For a line whose query reads as pinyin: the strings it may mean, each
+    a link to this page with that string in the query's place (and all of
+    them as one OR query)."""
+    index = params.queries.index(line.value) if line.kind == "q" else -1
+
+    def href(query: str) -> str:
+        return trends_href(params, q=[*params.queries[:index], query, *params.queries[index + 1 :]])
+
+    return choices(line.pinyin, href) if line.pinyin else None
 
 
 # ------------------------------------------------------------------ the chart
@@ -186,6 +199,7 @@ async def trends_view(datasette, request) -> Response:
             "table_href": href(line, since=params.since, until=params.until),
             "undated_href": href(line, undated=True),
             "ranked_href": ranked_href(datasette, line, params) if line.kind == "q" else None,
+            "pinyin": pinyin_choices(line, params),
         } for i, line in enumerate(trends.series)],  # fmt: skip
         "rows": [{"label": p.label, "total": trends.totals[i], "cells": [
             {"count": line.counts[i], "share": line.shares[i], "href": href(line, since=p.since, until=p.until)}
