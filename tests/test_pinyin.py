@@ -23,7 +23,9 @@ from bannedbook.web.site import make_datasette
 def pinyin_db(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pinyin")
     db = folder / "bannedbook.db"
-    build(write_pinyin_crawl(folder / "raw"), db, workers=1, progress=False)
+    lexicon = folder / "terms.csv"
+    lexicon.write_text("term,theme\n重庆,places\nchongqing,places\nxjp,names\nTikTok,names\n", encoding="utf-8")
+    build(write_pinyin_crawl(folder / "raw"), db, workers=1, progress=False, lexicon=[lexicon])
     return db
 
 
@@ -177,7 +179,7 @@ def test_json_refuses_clearly(get):
 
 
 def choices(html):
-    block = re.search(r'<(p|span) class="pinyin-choices">(.*?)</\1>', html, re.S)
+    block = re.search(r'<(p|span|small) class="pinyin-choices">(.*?)</\1>', html, re.S)
     return block and re.findall(r'<a (?:class="pinyin-all" )?href="([^"]+)">([^<]+)</a>', block.group(2))
 
 
@@ -217,3 +219,12 @@ def test_trends_show_the_choices(get):
     assert [text for _, text in links][0] == "重庆"
     replaced = parse_qs(urlparse(links[0][0].replace("&amp;", "&")).query)["q"]
     assert replaced == ["重庆", "银行"]
+
+
+def test_lexicon_shows_what_a_pinyin_term_may_mean(get):
+    html = get("/bannedbook/lexicon").text
+    rows = dict(re.findall(r'<a class="term" href="[^"]+">([^<]+)</a>(.*?)</td>', html, re.S))
+    assert set(rows) == {"重庆", "chongqing", "xjp", "TikTok"}
+    assert [text for _, text in choices(rows["chongqing"])] == ["重庆", "全部 all of them"]
+    assert [text for _, text in choices(rows["xjp"])][:2] == ["习近平", "袭近平"]
+    assert choices(rows["重庆"]) is None and choices(rows["TikTok"]) is None

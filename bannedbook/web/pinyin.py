@@ -17,10 +17,16 @@ from datasette.database import QueryInterrupted
 from datasette.utils import sqlite_timelimit
 
 from bannedbook.research.pinyin import as_json, expand, or_query
+from bannedbook.search.pinyin import parse
 from bannedbook.web.params import SEARCH_PAGE
 from bannedbook.web.site import NAME as DATABASE
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
+PAGE_CHOICES = 12  # how many a page shows
+LEXICON_PAGE = "query-bannedbook-lexicon.html"
+# Lexicon terms that may be pinyin: no character beyond Latin Extended-B (where the tone-marked vowels are).
+LATIN_TERMS_SQL = "select distinct term from lexicon where term not glob '*[^ -ɏ]*' order by term"
+MAX_LEXICON_TERMS = 200
 # The search page's own parameters a choice keeps (its filters).
 KEPT = ("tag", "author", "source", "since", "until", "collapse")
 
@@ -77,13 +83,29 @@ def choices(answer: dict, href) -> dict | None:
 
 @hookimpl
 def extra_template_vars(template, request, datasette):
-    if template != SEARCH_PAGE or request is None or not (request.args.get("q") or "").strip():
+    if request is None:
         return None
+    search = datasette.urls.database(DATABASE) + "/search?"
+    if template == SEARCH_PAGE and (request.args.get("q") or "").strip():
+        async def pinyin_vars() -> dict:
+            kept = {name: request.args.get(name) for name in KEPT if request.args.get(name)}
+            answer = await expansion(datasette, request.args.get("q").strip(), PAGE_CHOICES)
+            return {"pinyin": choices(answer, lambda q: search + urlencode({"q": q, **kept}))}
 
-    async def pinyin_vars() -> dict:
-        kept = {name: request.args.get(name) for name in KEPT if request.args.get(name)}
-        path = datasette.urls.database(DATABASE) + "/search?"
-        answer = await expansion(datasette, request.args.get("q").strip(), 12)
-        return {"pinyin": choices(answer, lambda q: path + urlencode({"q": q, **kept}))}
+        return pinyin_vars
+    if template == LEXICON_PAGE:
+        # A lexicon term is matched as text (xjp as netizens write it); one
+        # that reads as pinyin also shows the Chinese strings it may mean.
+        async def lexicon_vars() -> dict:
+            db = datasette.get_database(DATABASE)
+            if DATABASE not in datasette.databases or not await db.table_exists("lexicon"):
+                return {"pinyin_terms": {}}
+            terms = [term for (term,) in (await db.execute(LATIN_TERMS_SQL)).rows if parse(term)]
+            found = {}
+            for term in terms[:MAX_LEXICON_TERMS]:
+                found[term] = choices(await expansion(datasette, term, PAGE_CHOICES),
+                                      lambda q: search + urlencode({"q": q}))
+            return {"pinyin_terms": found}
 
-    return pinyin_vars
+        return lexicon_vars
+    return None
