@@ -19,11 +19,16 @@ _FIRST_HAN = "\u3400"
 _VOCABULARIES: dict[tuple, Vocabulary] = {}
 
 
+def _file_key(conn) -> tuple | None:
+    """What identifies the database file (None for one in memory)."""
+    (path,) = [row[2] for row in conn.execute("pragma database_list") if row[1] == "main"]
+    return (path, Path(path).stat().st_size, Path(path).stat().st_mtime_ns) if path else None
+
+
 def vocabulary(conn) -> Vocabulary:
     """The index's Chinese terms (search/pinyin.py's Vocabulary). The file is
     served immutable, so it is read once per process and file."""
-    (path,) = [row[2] for row in conn.execute("pragma database_list") if row[1] == "main"]
-    key = (path, Path(path).stat().st_size, Path(path).stat().st_mtime_ns) if path else None
+    key = _file_key(conn)
     if key is None or key not in _VOCABULARIES:
         conn.execute(f"create virtual table if not exists {VOCAB_TABLE} using fts5vocab(main, {FTS_TABLE}, row)")
         made = Vocabulary(conn.execute(f"select term, doc from {VOCAB_TABLE} where term >= ?", [_FIRST_HAN]))
@@ -34,19 +39,55 @@ def vocabulary(conn) -> Vocabulary:
     return _VOCABULARIES[key]
 
 
+_NAMES: dict[tuple, frozenset[str]] = {}
+
+
+def names(conn) -> frozenset[str]:
+    """The archive's tags (normalised): the strings it knows as names, which
+    a pinyin query offers first. Read once per process and file."""
+    key = _file_key(conn)
+    if key is None or key not in _NAMES:
+        found = frozenset(name for (name,) in conn.execute("select distinct key from tags where key is not null"))
+        if key is None:
+            return found
+        _NAMES.clear()
+        _NAMES[key] = found
+    return _NAMES[key]
+
+
 def count(conn, text: str) -> int:
     """How many articles the search for text (as one phrase) finds."""
     return conn.execute(f"select count(*) from [{FTS_TABLE}] where [{FTS_TABLE}] match ?",
                         [match_expression(quoted(text))]).fetchone()[0]
 
 
-def expand(conn, query: str, limit: int | None = 20) -> Answer | None:
+class NotReady(RuntimeError):
+    """The vocabulary of this file has not been read yet (expand with load=False)."""
+
+
+def ready(conn) -> bool:
+    """Whether this file's vocabulary and names have been read."""
+    key = _file_key(conn)
+    return key is not None and key in _VOCABULARIES and key in _NAMES
+
+
+def load(conn) -> None:
+    """Read this file's vocabulary and names (seconds at 100,000 articles: the
+    whole index is read), so that expansions are fast."""
+    vocabulary(conn)
+    names(conn)
+
+
+def expand(conn, query: str, limit: int | None = 20, load: bool = True) -> Answer | None:
     """The archive's strings that read as query (pinyin or initials), or
-    None when the query is not pinyin."""
+    None when the query is not pinyin. With load=False, raises NotReady
+    instead of reading the vocabulary (for callers under a time limit)."""
     pinyin = parse(query)
     if pinyin is None:
         return None
-    return candidates(vocabulary(conn), pinyin, lambda text: count(conn, text), limit)
+    if not load and not ready(conn):
+        raise NotReady("the archive's vocabulary is still being read")
+    return candidates(vocabulary(conn), pinyin, lambda text: count(conn, text), limit, names(conn))
 
 
 def as_json(query: str, answer: Answer | None) -> dict:
@@ -58,7 +99,7 @@ def as_json(query: str, answer: Answer | None) -> dict:
         "syllables": answer.pinyin.syllables,
         "initials": answer.pinyin.initials,
         "readings": [[s + (str(t) if t else "") for s, t in way] for way in answer.pinyin.segmentations],
-        "candidates": [{"text": c.text, "articles": c.articles} for c in answer.candidates],
+        "candidates": [{"text": c.text, "articles": c.articles, "name": c.name} for c in answer.candidates],
         "more": answer.more,
         "all": or_query([c.text for c in answer.candidates]),
     }

@@ -23,7 +23,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from bannedbook.db.schema import FTS_TABLE, TAG_IN_USE_SQL, tagged_sql, theme_sql
-from bannedbook.research.pinyin import as_json, expand
+from bannedbook.research.pinyin import NotReady, as_json, expand
 from bannedbook.search.query import MAX_QUERY_CHARS, match_expression
 from bannedbook.text.chinese import normalise
 
@@ -379,8 +379,8 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
                 rows = conn.execute(THEME_SQL, {"theme": value})
             rowids = [r for (r,) in rows if universe is None or r in allowed]
             series.append(_series(kind, value, rowids, periods, days, story_of))
-            if kind == "q" and (answer := expand(conn, value, PINYIN_CHOICES)) is not None:
-                series[-1].pinyin = as_json(value, answer)
+            if kind == "q":
+                series[-1].pinyin = pinyin_choices(conn, value)
     if universe is None and story_of is None:
         totals = [p.articles for p in periods]
         everything, undated = days.before[-1] + days.undated_articles(), days.undated_articles()
@@ -396,6 +396,16 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
                   since=periods[0].since if periods else params.since or DEFAULT_SINCE,
                   until=periods[-1].until if periods else params.until or today.isoformat(),
                   notices=notices(conn, params))
+
+
+def pinyin_choices(conn, query: str) -> dict | None:
+    """What a query that reads as pinyin may mean (research/pinyin.py), when
+    the archive's vocabulary is ready (never read here, under a time limit)."""
+    try:
+        answer = expand(conn, query, PINYIN_CHOICES, load=False)
+    except NotReady:
+        return None
+    return as_json(query, answer) if answer else None
 
 
 def _series(kind: str, value: str, rowids: list[int], periods: list[Period], days: Days,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import product
@@ -41,6 +41,8 @@ MAX_SEGMENTATIONS = 32
 # How many chains may be counted by the exact search for one answer: each
 # count is an index query; beyond this the answer says it may be incomplete.
 MAX_COUNTS = 200
+MAX_INITIAL_COUNTS = 24
+MAX_CHAINS = 20_000
 # Tone marks as combining characters after NFD: the tone they stand for.
 _TONE_MARKS = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}
 _UMLAUT = "\u0308"  # ü: written v, as pypinyin's plain style does
@@ -261,6 +263,7 @@ class Vocabulary:
 class Candidate:
     text: str
     articles: int
+    name: bool = False  # the archive knows it as a name (a tag)
 
 
 @dataclass
@@ -271,48 +274,63 @@ class Answer:
 
 
 def candidates(vocabulary: Vocabulary, pinyin: Pinyin, count: Callable[[str], int],
-               limit: int | None = 20) -> Answer:
-    """The archive's strings that read as pinyin, most articles first (ties
-    by text), at most limit (None: all of them). count(text) is the exact
-    search's number of articles, asked for strings of three characters or
-    more: strongest chains first, until no chain left can enter the best
-    `limit` (a chain's articles are at most its rarest bigram's)."""
+               limit: int | None = 20, names: Container[str] = frozenset()) -> Answer:
+    """The archive's strings that read as pinyin, at most limit (None: all
+    of them): names (strings the archive knows as names, its tags) first,
+    then the others, each by articles (ties by text). count(text) is the
+    exact search's number of articles, asked for strings of three
+    characters or more: strongest chains first, until no chain left can
+    enter the best `limit` (a chain's articles are at most its rarest
+    bigram's)."""
+
+    def rank(text: str, articles: int) -> tuple[bool, int]:
+        return text in names, articles
+
+    def order(item: tuple[str, int]) -> tuple:
+        return item[0] not in names, -item[1], item[0]
+
     found: dict[str, int] = {}
     chains: dict[str, int] = {}
+    # With a limit, at most MAX_CHAINS chains go on at each step (the strongest):
+    # initials of common letters would otherwise make millions.
+    beam = None if limit is None else MAX_CHAINS
+    more = False
     for segmentation in pinyin.segmentations:
         masks = [vocabulary.allowed(s, pinyin.initials) for s in segmentation]
         if len(masks) == 1:
             for i in np.flatnonzero(masks[0] & (vocabulary.char_articles > 0)).tolist():
                 found[vocabulary.chars[i]] = int(vocabulary.char_articles[i])
             continue
-        for text, bound in _chains(vocabulary, masks):
+        cut, pairs = _chains(vocabulary, masks, beam)
+        more = more or cut
+        for text, bound in pairs:
             if len(text) == 2:
                 found[text] = bound  # a bigram is its own index term: the bound is its count
             else:
                 chains[text] = bound
-    more = False
-    counted = 0
-    for text, bound in sorted(chains.items(), key=lambda item: (-item[1], item[0])):
-        if limit is not None and len(found) >= limit and bound < sorted(found.values())[-limit]:
-            more = True  # no chain left can enter the best `limit`
+    counts = MAX_COUNTS if not pinyin.initials else MAX_INITIAL_COUNTS
+    for text, bound in sorted(chains.items(), key=order):
+        if limit is not None and (counts <= 0 or len(found) >= limit
+                                  and rank(text, bound) < sorted(rank(*item) for item in found.items())[-limit]):
+            more = True  # no chain left can enter the best `limit`, or enough were counted
             break
-        if limit is not None and counted >= MAX_COUNTS:
-            more = True
-            break
-        counted += 1
+        counts -= 1
         if articles := count(text):
             found[text] = articles
-    ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+    ranked = sorted(found.items(), key=order)
     if limit is not None and len(ranked) > limit:
         more, ranked = True, ranked[:limit]
-    return Answer(pinyin, [Candidate(text, n) for text, n in ranked], more)
+    return Answer(pinyin, [Candidate(text, n, text in names) for text, n in ranked], more)
 
 
-def _chains(vocabulary: Vocabulary, masks: list[np.ndarray]) -> Iterable[tuple[str, int]]:
+def _chains(vocabulary: Vocabulary, masks: list[np.ndarray], beam: int | None) -> tuple[bool, list[tuple[str, int]]]:
     """Every string of len(masks) characters, the i-th allowed by masks[i],
-    whose neighbouring pairs are all bigrams of the index; with the fewest
-    articles any of its bigrams has."""
+    whose neighbouring pairs are all bigrams of the index, with the fewest
+    articles any of its bigrams has; with a beam, only that many of the
+    strongest go on at each step (and the first value says whether any were
+    left out)."""
     first, second, articles, starts = vocabulary.first, vocabulary.second, vocabulary.articles, vocabulary.starts
+    cut = False
     pairs = np.flatnonzero(masks[0][first] & masks[1][second])
     ids = np.stack([first[pairs], second[pairs]], axis=1)
     bounds = articles[pairs]
@@ -328,8 +346,10 @@ def _chains(vocabulary: Vocabulary, masks: list[np.ndarray]) -> Iterable[tuple[s
         rows, picked = rows[keep], picked[keep]
         ids = np.concatenate([ids[rows], second[picked][:, None]], axis=1)
         bounds = np.minimum(bounds[rows], articles[picked])
-        if not len(ids):
-            return
+        if beam is not None and len(ids) > beam:
+            cut = True
+            strongest = np.argpartition(-bounds, beam)[:beam]
+            ids, bounds = ids[strongest], bounds[strongest]
     chars = vocabulary.chars
-    for row, bound in zip(ids.tolist(), bounds.tolist(), strict=True):
-        yield "".join(chars[i] for i in row), bound
+    return cut, [("".join(chars[i] for i in row), bound) for row, bound in zip(ids.tolist(), bounds.tolist(),
+                                                                               strict=True)]

@@ -9,6 +9,7 @@ The expansion is bannedbook/research/pinyin.py's.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from urllib.parse import urlencode
 
@@ -16,13 +17,15 @@ from datasette import Response, hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils import sqlite_timelimit
 
-from bannedbook.research.pinyin import as_json, expand, or_query
+from bannedbook.research.pinyin import NotReady, as_json, expand, load, or_query
+from bannedbook.research.pinyin import ready as vocabulary_ready
 from bannedbook.search.pinyin import parse
 from bannedbook.web.params import SEARCH_PAGE
 from bannedbook.web.site import NAME as DATABASE
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
 PAGE_CHOICES = 12  # how many a page shows
+WAIT_SECONDS = 2.0
 LEXICON_PAGE = "query-bannedbook-lexicon.html"
 # Lexicon terms that may be pinyin: no character beyond Latin Extended-B (where the tone-marked vowels are).
 LATIN_TERMS_SQL = "select distinct term from lexicon where term not glob '*[^ -ɏ]*' order by term"
@@ -31,18 +34,43 @@ MAX_LEXICON_TERMS = 200
 KEPT = ("tag", "author", "source", "since", "until", "collapse")
 
 
+_LOADING: dict[tuple[int, int], asyncio.Future] = {}
+
+
+async def ready(datasette, wait: float = WAIT_SECONDS) -> bool:
+    """Whether the archive's vocabulary is read (research/pinyin.py), having
+    started reading it (once, outside the time limit) and waited up to wait
+    seconds: at 100,000 articles the first read takes longer than a request
+    should, so the choices appear once it is done."""
+    db = datasette.get_database(DATABASE)
+    if await db.execute_fn(vocabulary_ready):
+        return True
+    key = (id(datasette), id(asyncio.get_running_loop()))
+    if key not in _LOADING or _LOADING[key].done():
+        _LOADING[key] = asyncio.ensure_future(db.execute_fn(load))
+    try:
+        await asyncio.wait_for(asyncio.shield(_LOADING[key]), wait)
+    except TimeoutError:
+        return False
+    return True
+
+
 async def expansion(datasette, query: str, limit: int = DEFAULT_LIMIT) -> dict | None:
     """as_json for query, or None when the archive cannot answer in time."""
     if DATABASE not in datasette.databases:
         return None
+    if parse(query) is None:
+        return as_json(query, None)
+    if not await ready(datasette):
+        return None
 
     def run(conn):
         with sqlite_timelimit(conn, datasette.setting("sql_time_limit_ms")):
-            return expand(conn, query, limit)
+            return expand(conn, query, limit, load=False)
 
     try:
         return as_json(query, await datasette.get_database(DATABASE).execute_fn(run))
-    except (QueryInterrupted, sqlite3.OperationalError):
+    except (QueryInterrupted, sqlite3.OperationalError, NotReady):
         return None
 
 
@@ -58,7 +86,8 @@ async def pinyin_json(datasette, request) -> Response:
         return Response.json({"ok": False, "error": "q is missing: /-/pinyin.json?q=xijinping"}, status=400)
     answer = await expansion(datasette, query, limit)
     if answer is None:
-        return Response.json({"ok": False, "error": "the expansion took too long"}, status=400)
+        return Response.json({"ok": False, "error": "the archive's vocabulary is still being read, or the expansion "
+                              "took too long: try again in a minute"}, status=503, headers={"Retry-After": "30"})
     return Response.json(answer, headers={"Cache-Control": "max-age=3600"})
 
 

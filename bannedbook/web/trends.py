@@ -42,7 +42,9 @@ from bannedbook.research.trends import (
     compute,
     parse,
 )
+from bannedbook.search.pinyin import parse as parse_pinyin
 from bannedbook.web.pinyin import choices
+from bannedbook.web.pinyin import ready as pinyin_ready
 from bannedbook.web.site import NAME as DATABASE
 
 # ------------------------------------------------------------------ links
@@ -162,6 +164,8 @@ async def trends_view(datasette, request) -> Response:
         return await _error(datasette, request, format_, f"no database named {DATABASE}", 404)
     db = datasette.get_database(DATABASE)
     limit = datasette.setting("sql_time_limit_ms")
+    if any(parse_pinyin(q) for q in params.queries):
+        await pinyin_ready(datasette)  # the vocabulary is read outside the time limit
     today = dt.date.today()
 
     def run(conn):
