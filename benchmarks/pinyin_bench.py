@@ -45,7 +45,7 @@ from pypinyin import Style, lazy_pinyin
 from bannedbook.build.pipeline import build
 from bannedbook.research import pinyin as archive_pinyin
 from bannedbook.research.pinyin import count, expand
-from bannedbook.search.pinyin import readings
+from bannedbook.search.pinyin import candidates, parse, readings
 from bannedbook.text.chinese import normalise
 
 HAN = re.compile(r"[\u4e00-\u9fff]+")
@@ -137,13 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     counted = [(name, count(conn, name)) for name, _ in corpus_names().most_common(3 * args.names)]
     names = [name for name, n in sorted(counted, key=lambda item: -item[1]) if n][: args.names]
 
-    first, latencies, missed = 0, [], []
+    first, first_by_articles, latencies, missed = 0, 0, [], []
     for name in names:
         query = spoken(name)
         started = time.perf_counter()
         answer = expand(conn, query)
         latencies.append(time.perf_counter() - started)
         texts = [c.text for c in answer.candidates]
+        # The same without names first: by articles alone.
+        plain = candidates(vocabulary, parse(query), lambda text: count(conn, text), 20)
+        first_by_articles += [c.text for c in plain.candidates][:1] == [name]
         if texts[:1] == [name]:
             first += 1
         else:
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ["names asked (full pinyin)", len(names)],
         ["… the name first", f"{first} ({100 * first / len(names):.1f} %)"],
+        ["… the name first, ranked by articles alone (names not first)",
+         f"{first_by_articles} ({100 * first_by_articles / len(names):.1f} %)"],
         ["names of 3–4 characters asked by initials", len(short)],
         ["… the name among the first 10", f"{in_top10} ({100 * in_top10 / max(len(short), 1):.1f} %)"],
         ["expansion p50 / p95 (ms)", f"{1000 * percentile(latencies, 0.5):.1f} / {1000 * p95:.1f}"],
