@@ -129,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     articles = conn.execute("select count(*) from articles").fetchone()[0]
 
     started = time.perf_counter()
+    archive_pinyin.load(conn)
     vocabulary = archive_pinyin.vocabulary(conn)
     load_seconds = time.perf_counter() - started
     vocabulary_mb = sum(a.nbytes for a in (vocabulary.first, vocabulary.second, vocabulary.articles)) / 2**20
 
+    expand(conn, "zhongguo")  # first uses (the Traditional → Simplified table) before the timed ones
     # The 400 names most articles hold (the exact search's count).
     counted = [(name, count(conn, name)) for name, _ in corpus_names().most_common(3 * args.names)]
     names = [name for name, n in sorted(counted, key=lambda item: -item[1]) if n][: args.names]
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         ["names of 3–4 characters asked by initials", len(short)],
         ["… the name among the first 10", f"{in_top10} ({100 * in_top10 / max(len(short), 1):.1f} %)"],
         ["expansion p50 / p95 (ms)", f"{1000 * percentile(latencies, 0.5):.1f} / {1000 * p95:.1f}"],
-        ["vocabulary read once per file (s)", round(load_seconds, 2)],
+        ["vocabulary and names read once per file (s)", round(load_seconds, 2)],
         ["vocabulary in memory (MB, bigram arrays)", round(vocabulary_mb, 1)],
         ["Chinese bigrams in the index", len(vocabulary)],
         [f"held-out recall ({len(queries)} queries, {wanted_total:,} strings that read so)", round(recall, 4)],

@@ -40,7 +40,7 @@ MAX_SYLLABLES = 12
 MAX_SEGMENTATIONS = 32
 # How many chains may be counted by the exact search for one answer: each
 # count is an index query; beyond this the answer says it may be incomplete.
-MAX_COUNTS = 200
+MAX_COUNTS = 60
 MAX_INITIAL_COUNTS = 24
 MAX_CHAINS = 20_000
 # Tone marks as combining characters after NFD: the tone they stand for.
@@ -329,12 +329,13 @@ def _chains(vocabulary: Vocabulary, masks: list[np.ndarray], beam: int | None) -
     articles any of its bigrams has; with a beam, only that many of the
     strongest go on at each step (and the first value says whether any were
     left out)."""
-    first, second, articles, starts = vocabulary.first, vocabulary.second, vocabulary.articles, vocabulary.starts
+    second, articles, starts = vocabulary.second, vocabulary.articles, vocabulary.starts
     cut = False
-    pairs = np.flatnonzero(masks[0][first] & masks[1][second])
-    ids = np.stack([first[pairs], second[pairs]], axis=1)
-    bounds = articles[pairs]
-    for mask in masks[2:]:
+    # Chains of one character to begin with; each step reads only the
+    # bigrams that begin with a chain's last character (never all of them).
+    ids = np.flatnonzero(masks[0])[:, None]
+    bounds = np.full(len(ids), np.iinfo(np.int64).max)
+    for mask in masks[1:]:
         last = ids[:, -1]
         lengths = starts[last + 1] - starts[last]
         # Every bigram that begins with each chain's last character …
