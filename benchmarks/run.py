@@ -8,8 +8,9 @@ incomplete; build_bench.py (build, rebuilds, size, start-up) into --work,
 profile_build.py on the crawl, then search_bench.py, index_variants.py,
 pages_bench.py (with the previous size's database too, to see what
 grows), load.py, trends_bench.py, lexicon_bench.py, pinyin_bench.py (its
-held-out crawl built under --work) and stories_bench.py --built (the story step on a copy, and what stories cost the pages) on the
-database it built; at the smallest size, extract_bench.py on the crawl
+held-out crawl built under --work) and stories_bench.py --built (the
+story step on a copy, and what stories cost the pages) on the database it
+built; at the smallest size, extract_bench.py on the crawl
 (its figures are per page). At the largest size, warc_bench.py builds from
 a 1 GB WARC file made of that crawl. crash.py and crawl_bench.py run once.
 Each runs as its own process, so one's memory and imports never colour

@@ -17,6 +17,8 @@ VOCAB_TABLE = "temp.pinyin_terms"
 # Terms from the first Han character on (CJK Extension A); earlier ones are Latin, digits, kana.
 _FIRST_HAN = "\u3400"
 _VOCABULARIES: dict[tuple, Vocabulary] = {}
+_ANSWERS: dict[tuple, Answer] = {}
+MAX_ANSWERS = 500
 
 
 def _file_key(conn) -> tuple | None:
@@ -87,7 +89,17 @@ def expand(conn, query: str, limit: int | None = 20, load: bool = True) -> Answe
         return None
     if not load and not ready(conn):
         raise NotReady("the archive's vocabulary is still being read")
-    return candidates(vocabulary(conn), pinyin, lambda text: count(conn, text), limit, names(conn))
+    # Answers are kept (a few hundred) per file: a page of results, its next
+    # page and its trend ask the same question.
+    key = (_file_key(conn), query, limit)
+    if key[0] is None or key not in _ANSWERS:
+        answer = candidates(vocabulary(conn), pinyin, lambda text: count(conn, text), limit, names(conn))
+        if key[0] is None:
+            return answer
+        if len(_ANSWERS) >= MAX_ANSWERS:
+            del _ANSWERS[next(iter(_ANSWERS))]
+        _ANSWERS[key] = answer
+    return _ANSWERS[key]
 
 
 def as_json(query: str, answer: Answer | None) -> dict:
