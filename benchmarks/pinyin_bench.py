@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     polyphones = [(query, word, [c.text for c in expand(conn, query).candidates][:3]) for query, word in POLYPHONES]
     short = [name for name in names if 3 <= len(name) <= 4]
     in_top10 = sum(name in [c.text for c in expand(conn, initials(name), limit=10).candidates] for name in short)
+    in_top10_by_articles = sum(
+        name in [c.text for c in candidates(vocabulary, parse(initials(name)), lambda t: count(conn, t), 10).candidates]
+        for name in short)
 
     # Recall on the held-out archive, against a scan of its text.
     held = heldout_db(args.work, args.heldout_pages)
@@ -190,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
          f"{first_by_articles} ({100 * first_by_articles / len(names):.1f} %)"],
         ["names of 3–4 characters asked by initials", len(short)],
         ["… the name among the first 10", f"{in_top10} ({100 * in_top10 / max(len(short), 1):.1f} %)"],
+        ["… among the first 10, ranked by articles alone (names not first)",
+         f"{in_top10_by_articles} ({100 * in_top10_by_articles / max(len(short), 1):.1f} %)"],
         ["expansion p50 / p95 (ms)", f"{1000 * percentile(latencies, 0.5):.1f} / {1000 * p95:.1f}"],
         ["vocabulary and names read once per file (s)", round(load_seconds, 2)],
         ["vocabulary in memory (MB, bigram arrays)", round(vocabulary_mb, 1)],
@@ -210,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                0),
     ]
     notes = [
+        "The names are the corpus's /nr /ns /nt words, and the synthetic crawl tags each article with the same "
+        "kind of names: the ranking's names-first (the archive's tags) is favoured here, so the rows ranked by "
+        "articles alone are given beside it.",
         "In process, one expansion at a time, on a read-only connection; the vocabulary (the index's Chinese "
         "terms, read through an fts5vocab table in the temp schema) is read once per database file, before "
         "the timed expansions.",
