@@ -1,6 +1,7 @@
 """Pinyin in the site: /-/pinyin.json?q=xijinping (the archive's strings that
-read so, most articles first) and the same choices on the search page, each
-a link to its search, and "all of them" as one OR search. The literal
+read so: names the archive tags first, then the others, each by articles)
+and the same choices on the search page, each a link to its search, and
+"all of them" as one OR search. The literal
 search for the Latin text runs as it always does (tok still finds TikTok);
 the choices are offered beside its results.
 
@@ -45,12 +46,14 @@ async def ready(datasette, wait: float = WAIT_SECONDS) -> bool:
     db = datasette.get_database(DATABASE)
     if await db.execute_fn(vocabulary_ready):
         return True
+    for done in [key for key, loading in _LOADING.items() if loading.done()]:
+        del _LOADING[done]
     key = (id(datasette), id(asyncio.get_running_loop()))
-    if key not in _LOADING or _LOADING[key].done():
+    if key not in _LOADING:
         _LOADING[key] = asyncio.ensure_future(db.execute_fn(load))
     try:
         await asyncio.wait_for(asyncio.shield(_LOADING[key]), wait)
-    except TimeoutError:
+    except (TimeoutError, sqlite3.Error):  # still reading; or an archive without a search index
         return False
     return True
 
