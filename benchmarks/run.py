@@ -7,7 +7,8 @@ For each size: the crawl /tmp/corpus20k (or …100k, named for the size under
 incomplete; build_bench.py (build, rebuilds, size, start-up) into --work,
 profile_build.py on the crawl, then search_bench.py, index_variants.py,
 pages_bench.py (with the previous size's database too, to see what
-grows), load.py, trends_bench.py, lexicon_bench.py and stories_bench.py
+grows), load.py, trends_bench.py, lexicon_bench.py, pinyin_bench.py (its
+held-out crawl built under --work) and stories_bench.py
 --built (the story step on a copy, and what stories cost the pages) on the
 database it built; at the smallest size, extract_bench.py on the crawl
 (its figures are per page), and a crawl of 4,000 small pages
@@ -77,6 +78,7 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
             ("benchmarks/load.py", "--db", db),
             ("benchmarks/trends_bench.py", "--db", db),
             ("benchmarks/lexicon_bench.py", "--db", db),
+            ("benchmarks/pinyin_bench.py", "--db", db, "--work", str(work)),
             ("benchmarks/stories_bench.py", "--built", db, "--work", str(folder)),
         ]
         if not smaller:  # per-page figures: the smallest crawl is enough, and the small pages

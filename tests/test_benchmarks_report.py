@@ -229,7 +229,8 @@ def test_plan_runs_every_benchmark_at_each_size(tmp_path, bench):
     scripts = [step[0] for step in steps]
     assert all((ROOT / script).is_file() for script in scripts)
     for script in ("build_bench.py", "search_bench.py", "index_variants.py",
-                   "pages_bench.py", "load.py", "trends_bench.py", "lexicon_bench.py", "stories_bench.py"):
+                   "pages_bench.py", "load.py", "trends_bench.py", "lexicon_bench.py", "pinyin_bench.py",
+                   "stories_bench.py"):
         assert scripts.count(f"benchmarks/{script}") == 2
     assert scripts.count("benchmarks/crash.py") == scripts.count("benchmarks/crawl_bench.py") == 1
     # Per-page figures: the smallest crawl, and the crawl of small pages (one per size for profile_build).

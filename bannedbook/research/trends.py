@@ -23,6 +23,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from bannedbook.db.schema import FTS_TABLE, TAG_IN_USE_SQL, tagged_sql, theme_sql
+from bannedbook.research.pinyin import NotReady, as_json, expand
 from bannedbook.search.query import MAX_QUERY_CHARS, match_expression
 from bannedbook.text.chinese import normalise
 
@@ -40,6 +41,8 @@ FILTERS = ("tag", "author", "source")
 # a parameter of another page), not silently ignored.
 PARAMETERS = ("q", "theme", "by", "share", "stories", *FILTERS, "since", "until")
 TOO_LONG = "the counts took too long: try fewer or narrower queries"
+# A line whose query reads as pinyin shows this many strings it may mean (the line counts the query as typed).
+PINYIN_CHOICES = 8
 
 
 class TrendsError(ValueError):
@@ -282,6 +285,7 @@ class Series:
     total: int = 0  # every match, whatever its date
     undated: int = 0
     outside: int = 0  # dated, but outside the periods drawn
+    pinyin: dict | None = None  # a Latin query read as pinyin: the strings it may mean (research/pinyin.py)
 
 
 FILTER_SQL = {
@@ -322,7 +326,8 @@ class Trends:
             "undated": self.undated,
             "outside": self.outside,
             "series": [{line.kind: line.value, "label": line.label, "counts": line.counts, "shares": line.shares,
-                        "total": line.total, "undated": line.undated, "outside": line.outside}
+                        "total": line.total, "undated": line.undated, "outside": line.outside,
+                        "pinyin": line.pinyin}
                        for line in self.series],
             "notices": self.notices,
         }
@@ -374,6 +379,8 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
                 rows = conn.execute(THEME_SQL, {"theme": value})
             rowids = [r for (r,) in rows if universe is None or r in allowed]
             series.append(_series(kind, value, rowids, periods, days, story_of))
+            if kind == "q":
+                series[-1].pinyin = pinyin_choices(conn, value)
     if universe is None and story_of is None:
         totals = [p.articles for p in periods]
         everything, undated = days.before[-1] + days.undated_articles(), days.undated_articles()
@@ -389,6 +396,16 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
                   since=periods[0].since if periods else params.since or DEFAULT_SINCE,
                   until=periods[-1].until if periods else params.until or today.isoformat(),
                   notices=notices(conn, params))
+
+
+def pinyin_choices(conn, query: str) -> dict | None:
+    """What a query that reads as pinyin may mean (research/pinyin.py), when
+    the archive's vocabulary is ready (never read here, under a time limit)."""
+    try:
+        answer = expand(conn, query, PINYIN_CHOICES, load=False)
+    except NotReady:
+        return None
+    return as_json(query, answer) if answer else None
 
 
 def _series(kind: str, value: str, rowids: list[int], periods: list[Period], days: Days,

@@ -42,6 +42,9 @@ from bannedbook.research.trends import (
     compute,
     parse,
 )
+from bannedbook.search.pinyin import parse as parse_pinyin
+from bannedbook.web.pinyin import choices
+from bannedbook.web.pinyin import ready as pinyin_ready
 from bannedbook.web.site import NAME as DATABASE
 
 # ------------------------------------------------------------------ links
@@ -80,6 +83,18 @@ def trends_href(params: Params, format_: str = "", **changes) -> str:
     args = [(key, item) for key, value in values.items()
             for item in (value if isinstance(value, list) else [value]) if item]
     return f"/-/trends{format_}" + ("?" + urlencode(args) if args else "")
+
+
+def pinyin_choices(line: Series, params: Params) -> dict | None:
+    """For a line whose query reads as pinyin: the strings it may mean, each
+    a link to this page with that string in the query's place (and all of
+    them as one OR query)."""
+    index = params.queries.index(line.value) if line.kind == "q" else -1
+
+    def href(query: str) -> str:
+        return trends_href(params, q=[*params.queries[:index], query, *params.queries[index + 1 :]])
+
+    return choices(line.pinyin, href) if line.pinyin else None
 
 
 # ------------------------------------------------------------------ the chart
@@ -149,6 +164,8 @@ async def trends_view(datasette, request) -> Response:
         return await _error(datasette, request, format_, f"no database named {DATABASE}", 404)
     db = datasette.get_database(DATABASE)
     limit = datasette.setting("sql_time_limit_ms")
+    if any(parse_pinyin(q) for q in params.queries):
+        await pinyin_ready(datasette)  # the vocabulary is read outside the time limit
     today = dt.date.today()
 
     def run(conn):
@@ -186,6 +203,7 @@ async def trends_view(datasette, request) -> Response:
             "table_href": href(line, since=params.since, until=params.until),
             "undated_href": href(line, undated=True),
             "ranked_href": ranked_href(datasette, line, params) if line.kind == "q" else None,
+            "pinyin": pinyin_choices(line, params),
         } for i, line in enumerate(trends.series)],  # fmt: skip
         "rows": [{"label": p.label, "total": trends.totals[i], "cells": [
             {"count": line.counts[i], "share": line.shares[i], "href": href(line, since=p.since, until=p.until)}
