@@ -13,8 +13,8 @@ import pytest
 from helpers.pinyin_pages import write_pinyin_crawl
 
 from bannedbook.build.pipeline import build
-from bannedbook.research.pinyin import expand
-from bannedbook.search.pinyin import parse, readings
+from bannedbook.research.pinyin import as_json, expand
+from bannedbook.search.pinyin import Answer, Candidate, parse, readings
 from bannedbook.text.chinese import normalise
 from bannedbook.web.site import make_datasette
 
@@ -228,3 +228,11 @@ def test_lexicon_shows_what_a_pinyin_term_may_mean(get):
     assert [text for _, text in choices(rows["chongqing"])] == ["重庆", "全部 all of them"]
     assert [text for _, text in choices(rows["xjp"])][:2] == ["习近平", "袭近平"]
     assert choices(rows["重庆"]) is None and choices(rows["TikTok"]) is None
+
+
+def test_the_json_lists_most_articles_first_and_marks_names():
+    # The page suggests names first; the JSON keeps the contract's order and says which are names.
+    suggested = Answer(parse("chengdu"), [Candidate("成都", 3, True), Candidate("程度", 5, False)], False)
+    data = as_json("chengdu", suggested)
+    assert [(c["text"], c["articles"], c["name"]) for c in data["candidates"]] == [
+        ("程度", 5, False), ("成都", 3, True)]

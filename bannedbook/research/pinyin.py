@@ -111,7 +111,10 @@ def as_json(query: str, answer: Answer | None) -> dict:
         "syllables": answer.pinyin.syllables,
         "initials": answer.pinyin.initials,
         "readings": [[s + (str(t) if t else "") for s, t in way] for way in answer.pinyin.segmentations],
-        "candidates": [{"text": c.text, "articles": c.articles, "name": c.name} for c in answer.candidates],
+        # Most articles first, as the contract says; the page lists names first (its suggestion order), and
+        # "name" lets a client do the same.
+        "candidates": [{"text": c.text, "articles": c.articles, "name": c.name}
+                       for c in sorted(answer.candidates, key=lambda c: (-c.articles, c.text))],
         "more": answer.more,
         "all": or_query([c.text for c in answer.candidates]),
     }
