@@ -331,8 +331,8 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
         report.removed_articles = _removed_articles(db, db_path)
         if had:
             _refuse_pruning(report.removed_articles, had, raw, db_path)
-        write_days(db)
-        write_summaries(db)
+        write_days(db, store.touched_days)
+        write_summaries(db, changes=changes is not None)
         report.lexicon = write_lexicon(db, terms, pool)
     return report
 

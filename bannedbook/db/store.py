@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,10 +19,22 @@ from pathlib import Path
 import sqlite_utils
 
 from bannedbook.db import storystore
-from bannedbook.db.schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
+from bannedbook.db.schema import (
+    ARTICLE_DATE,
+    FTS_SQL,
+    FTS_TABLE,
+    INDEX_SQL,
+    INDEXES,
+    SLOT_BITS,
+    TABLES,
+    columns,
+    day_keys,
+    day_number,
+    insert_sql,
+)
 from bannedbook.errors import BuildError
 from bannedbook.records import CAPTURE_KINDS, Article, Page, WarcFile
-from bannedbook.search.index import index_columns
+from bannedbook.search.index import index_columns, index_text
 from bannedbook.text.chinese import normalise
 from bannedbook.text.dates import capture_time
 from bannedbook.text.decode import safe_text
@@ -112,6 +125,7 @@ class Store:
     numbers them in date order and indexes them for search."""
 
     BATCH = 200
+    touched_days: str | None = None  # every day's row is written (days.write_days)
 
     def __init__(self, db: sqlite_utils.Database, version: int, hosts: frozenset[str] = frozenset(SITE_HOSTS)):
         self.db = db
@@ -124,6 +138,7 @@ class Store:
         self.create()
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
         db.execute("create temp table new_articles as select * from articles where 0")
+        db.execute("create temp table moved_articles (id text primary key)")
 
     def create(self) -> None:
         for table, (types, options) in TABLES.items():
@@ -360,10 +375,10 @@ class Store:
         core)."""
         self.settle()
         self.date_captures("temp.new_articles")
-        after = self.number_new_articles()
+        self.number_new_articles()
         storystore.group_all(self.db)
         # Written whole and optimised: the indexes below reuse the pages it frees.
-        write_search_index(self.db, after, map_, whole=True)
+        write_search_index(self.db, map_, whole=True)
         for table, names in INDEXES:
             self.db[table].create_index(names, if_not_exists=True)
         for sql in INDEX_SQL:
@@ -372,16 +387,59 @@ class Store:
         self.db.execute("ANALYZE")
         self.db.conn.commit()
 
-    def number_new_articles(self) -> int:
-        """Move temp.new_articles into articles in date order, numbered after
-        the articles already there; returns the rowid they follow."""
-        after = self.db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+    def number_new_articles(self) -> None:
+        """Move temp.new_articles into articles under their date keys
+        (schema.date_key). The keys of a day are made from all its articles
+        together, so an article already held whose key a new one takes is
+        moved too (its search-index entry goes; it is indexed again with
+        the new ones). temp.keyed holds the keys of every article written."""
+        db = self.db
+        db.execute("create temp table if not exists keyed (key integer primary key, id text unique)")
+        db.execute("delete from temp.keyed")
+        new: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
+        for key, date in db.execute(f"select id, {ARTICLE_DATE} from temp.new_articles"):
+            new[day_number(date)].append((key, date))
+        held = db.execute("select 1 from articles limit 1").fetchone() is not None
+        keyed, moved = {}, []
+        for day, articles in new.items():
+            old = {}
+            if held:
+                low = day << SLOT_BITS
+                old = {key: (rowid, date) for rowid, key, date in db.execute(
+                    f"select rowid, id, {ARTICLE_DATE} from articles where rowid between ? and ?",
+                    [low, low + (1 << SLOT_BITS) - 1])}
+            try:
+                keys = day_keys(articles + [(key, date) for key, (_, date) in old.items()])
+            except OverflowError as error:
+                raise BuildError(str(error)) from None
+            here = [key for key, (rowid, _) in old.items() if keys[key] != rowid]
+            keyed.update((key, keys[key]) for key in [key for key, _ in articles] + here)
+            moved += here
+        if moved:
+            db.conn.executemany("insert into temp.moved_articles values (?)", [(key,) for key in moved])
+            self.unindex("select id from temp.moved_articles")
+            db.execute("insert into temp.new_articles select * from articles where id in "
+                       "(select id from temp.moved_articles)")
+            db.execute("delete from articles where id in (select id from temp.moved_articles)")
+            db.execute("delete from temp.moved_articles")
+        db.conn.executemany("insert into temp.keyed (key, id) values (?, ?)", [(v, k) for k, v in keyed.items()])
         names = ", ".join(f"[{c}]" for c in columns("articles") if c != "date_order")
-        self.db.execute(f"""insert into articles (rowid, date_order, {names})
-                            select {after} + row_number() over win, {after} + row_number() over win, {names}
-                            from temp.new_articles window win as (order by {DATE_ORDER}) order by {DATE_ORDER}""")
-        self.db.execute("delete from temp.new_articles")
-        return after
+        fields = ", ".join(f"new.[{c}]" for c in columns("articles") if c != "date_order")
+        db.execute(f"""insert into articles (rowid, date_order, {names})
+                       select keyed.key, keyed.key, {fields}
+                       from temp.new_articles new join temp.keyed keyed on keyed.id = new.id order by keyed.key""")
+        db.execute("delete from temp.new_articles")
+
+    def unindex(self, ids_sql: str) -> None:
+        """Take the articles that ids_sql selects out of the search index
+        (external content: it forgets a row only when told its exact text)."""
+        db = self.db
+        db.conn.create_function("index_body", 2, lambda title, body: index_columns(title, body)[0],
+                                deterministic=True)
+        db.conn.create_function("index_title", 1, index_text, deterministic=True)
+        db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, body_index, title_index)
+                       select 'delete', rowid, index_body(title, body), index_title(title)
+                       from articles where id in ({ids_sql})""")
 
     def resolve_links(self, where: str) -> None:
         """Point the links selected by `where` at the article with their URL,
@@ -408,34 +466,37 @@ def _merge_settings(db: sqlite_utils.Database, settings: dict[str, int]) -> None
         db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}], rank) values (?, ?)", [name, value])
 
 
-def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map,
-                       whole: bool = False) -> None:
-    """Write the search index rows of the articles numbered after `after`,
-    through chinese.index_columns (the normalisation that rewrites queries);
-    map_ runs it (a process pool's map spreads it over every core). whole:
-    the index is written whole into a new file (a full build), then
-    optimised.
+def write_search_index(db: sqlite_utils.Database, map_: Callable = map, whole: bool = False) -> None:
+    """Write the search index rows of the articles keyed last (temp.keyed,
+    Store.number_new_articles), through chinese.index_columns (the
+    normalisation that rewrites queries); map_ runs it (a process pool's
+    map spreads it over every core). whole: the index is written whole into
+    a new file (a full build), then optimised.
 
     FTS5's insert is the longest step of a build and runs on one core, in
-    rowid order once the articles are numbered; the index text of the next
+    rowid order once the articles are keyed; the index text of the next
     batch is made meanwhile (map_ waits in a thread: SQLite lets go of the
     GIL while it inserts), so making it adds no time while the insert is
     the slower of the two. Writing a whole index, FTS5 merges its segments
     only when 64 wait at one level, then once for all ('optimize'): about
     a sixth less time than its default incremental merging, and the pages
     the merges free are reused by the tables' indexes a full build writes
-    next (docs/benchmarks.md, profile_build). An update that rewrites the
-    index keeps the default merging, which reuses them as it goes: it has
-    no indexes left to write, and would leave them empty in the file."""
-    end = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+    next (docs/benchmarks.md, profile_build). An update keeps the default
+    merging, which reuses them as it goes: it has no indexes left to write,
+    and would leave them empty in the file."""
     insert = f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)"
     if whole:
         _merge_settings(db, BULK_MERGE)
     with ThreadPoolExecutor(1) as helper:
-        made = None
-        for low in range(after + 1, end + 1, INDEX_BATCH):
-            rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
-                              [low, low + INDEX_BATCH - 1]).fetchall()
+        made, last = None, None
+        while True:
+            rows = db.execute("""select articles.rowid, title, body from temp.keyed
+                                 join articles on articles.rowid = keyed.key
+                                 where keyed.key > coalesce(?, -1) order by keyed.key limit ?""",
+                              [last, INDEX_BATCH]).fetchall()
+            if not rows:
+                break
+            last = rows[-1][0]
             making = helper.submit(lambda rows=rows: list(map_(index_row, rows)))
             if made:
                 db.conn.executemany(insert, made.result())
@@ -450,5 +511,8 @@ def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable
 def rebuild_search_index(db: sqlite_utils.Database) -> None:
     """(Re)fill the search index from articles."""
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
+    db.execute("create temp table if not exists keyed (key integer primary key, id text unique)")
+    db.execute("delete from temp.keyed")
+    db.execute("insert into temp.keyed select rowid, id from articles")
     write_search_index(db)
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")
