@@ -128,6 +128,7 @@ class Update(Store):
         db.execute("create temp table gone_urls (url text primary key)")
         db.execute("create temp table recaptured (id text primary key)")
         db.execute("create temp table touched_days (day integer primary key)")
+        db.execute("create temp table forgotten (id text primary key)")
         self.forget(changes)
 
     touched_days = "select day from temp.touched_days"  # the days whose rows change (days.write_days)
@@ -177,6 +178,7 @@ class Update(Store):
         gone = "select id from temp.gone_articles"
         storystore.remember_gone(db, gone)
         summaries.count_changes(db, gone, -1)
+        db.execute(f"insert or ignore into temp.forgotten {gone}")
         db.execute(f"insert or ignore into temp.touched_days select rowid >> {SLOT_BITS} from articles "
                    f"where id in ({gone})")
         self.unindex(gone)
@@ -186,6 +188,11 @@ class Update(Store):
         for table in ("paragraphs", "links", "article_tags", "captures", "story_signatures"):
             db.execute(f"delete from [{table}] where article_id in ({gone})")
         db.execute(f"delete from articles where id in ({gone})")
+
+    def removed(self) -> int:
+        """Articles the database held before that it no longer holds."""
+        return self.db.execute("select count(*) from temp.forgotten where id not in (select id from articles)"
+                               ).fetchone()[0]
 
     # ------------------------------------------------------------ finishing
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -84,11 +84,59 @@ def why_not(loser: tuple, winner: tuple) -> str:
     return "the first in file order is shown"
 
 
+def _building(path: Path) -> tuple[Path, Path, Path]:
+    """The name a build writes under, the mark of an update committed but
+    not yet written into the database file, and the file's header as it
+    was before the update (its log mode and change counter are rewritten
+    before anything else)."""
+    temp = path.parent / f".{path.name}.building"
+    return temp, Path(f"{temp}.sealed"), Path(f"{temp}.header")
+
+
+def recover(path: Path) -> None:
+    """Clear what a killed build left beside the database at path: an
+    update that was committed (sealed) is written into it; anything else
+    (a full build's file, an update's uncommitted log) is dropped, and the
+    database gets back its header, byte for byte."""
+    path = Path(path)
+    temp, sealed, header = _building(path)
+    if sealed.exists() and temp.exists():
+        _checkpoint(sqlite_utils.Database(temp))
+    elif header.exists() and path.is_file():
+        # Killed or failed before the seal: no page of the file was
+        # written but its header; it gets back the one it had.
+        saved = header.read_bytes()
+        if len(saved) == 100 and saved[:16] == b"SQLite format 3\0":
+            with open(path, "r+b") as handle:
+                handle.write(saved)
+                os.fsync(handle.fileno())
+    for name in (sealed, header, temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def _checkpoint(db: sqlite_utils.Database) -> None:
+    """Write a sealed update's log into the database file and leave it in
+    rollback-journal mode."""
+    db.execute("PRAGMA locking_mode = EXCLUSIVE")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("PRAGMA journal_mode = DELETE")
+    db.close()
+
+
 @contextmanager
 def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.Database]:
-    """A new database written beside `path` and moved over it only when the
-    block completes; on any failure `path` is left as it was. With update,
-    the new database starts as a copy of the one at `path`."""
+    """The database at `path` as the block writes it, changed only when the
+    block completes; on any failure (or a kill) `path` is left as it was.
+
+    A full build writes a new file beside `path` and moves it over it. An
+    update writes in place, at the cost of what it changes: through a
+    second name of the same file (a hard link), in write-ahead-log mode
+    holding the file's lock, so every page it writes goes to that name's
+    log, which nothing that opens `path` reads. Once the block completes
+    the log is marked sealed and written into the file (a checkpoint); a
+    build killed before the mark leaves `path`'s pages as they were (the
+    next build drops the log), one killed after it is completed by the
+    next build (recover). docs/design.md, "Atomic updates"."""
     path = Path(path)
     if path.is_dir():
         raise BuildError(f"cannot write database {path}: it is a directory")
@@ -97,16 +145,40 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
         raise BuildError(f"cannot write database {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise BuildError(f"cannot write database {path}: permission denied")
-    temp = folder / f".{path.name}.building"
-    temp.unlink(missing_ok=True)  # left by a build that was killed
+    recover(path)
+    temp, sealed, header = _building(path)
     if update:
-        shutil.copyfile(path, temp)
+        with open(path, "rb") as handle:
+            header.write_bytes(handle.read(100))
+        os.link(path, temp)
     db = sqlite_utils.Database(temp)
     try:
-        # No journal: the whole file is thrown away if anything fails.
-        db.execute("PRAGMA journal_mode = OFF")
-        db.execute("PRAGMA synchronous = OFF")
+        if update:
+            db.execute("PRAGMA locking_mode = EXCLUSIVE")  # no reader of path sees a half-applied update
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # nothing reaches the file before the seal
+            db.execute("PRAGMA synchronous = OFF")
+            # One transaction: a commit on the way (sqlite-utils commits
+            # after its own writes) is ignored; the block's end commits.
+            db.conn.set_authorizer(_no_commit)
+            db.execute("BEGIN")
+        else:
+            # No journal: the whole file is thrown away if anything fails.
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
         yield db
+        db.conn.set_authorizer(None)
+        db.conn.commit()
+        if update:
+            with open(f"{temp}-wal", "rb") as handle:
+                os.fsync(handle.fileno())
+            sealed.touch()
+            _fsync_folder(folder)
+            db.execute("PRAGMA synchronous = FULL")
+            _checkpoint(db)
+            for name in (sealed, header, temp):
+                name.unlink()
+            return
         db.execute("PRAGMA journal_mode = DELETE")
         db.conn.commit()
         db.close()
@@ -114,9 +186,27 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
+        if not sealed.exists():
+            db.conn.rollback()  # before close, which writes what the log holds committed into the file
         db.close()
-        temp.unlink(missing_ok=True)
+        if not sealed.exists():
+            recover(path)
         raise
+
+
+def _no_commit(action: int, first: str | None, *_) -> int:
+    """An authorizer that turns COMMIT into nothing."""
+    if action == sqlite3.SQLITE_TRANSACTION and first == "COMMIT":
+        return sqlite3.SQLITE_IGNORE
+    return sqlite3.SQLITE_OK
+
+
+def _fsync_folder(folder: Path) -> None:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 class Store:

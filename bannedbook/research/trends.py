@@ -266,6 +266,9 @@ class StoryNumbers:
     def __getitem__(self, rowid: int) -> int:
         return self.stories[bisect_left(self.rowids, rowid)]
 
+    def __len__(self) -> int:
+        return len(self.rowids)
+
 
 _STORIES: dict[tuple, StoryNumbers] = {}
 
@@ -391,7 +394,7 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
         everything, undated = days.before[-1] + days.undated_articles(), days.undated_articles()
     else:
         if universe is None:
-            universe = list(range(1, len(story_of)))
+            universe = story_of.rowids  # every article
         totals = [count(universe, p.first, p.last, story_of) for p in periods]
         everything = len(set(map(story_of.__getitem__, universe))) if story_of else len(universe)
         undated = days.undated_in(universe, story_of)
