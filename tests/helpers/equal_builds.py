@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import random
 import sqlite3
 from pathlib import Path
@@ -56,8 +55,27 @@ def exact(db: Path, trends: bool = True) -> dict:
 
 
 def digest(db: Path) -> str:
-    """One hash of exact(db) (without trends): what a benchmark compares."""
-    return hashlib.sha256(json.dumps(exact(db, trends=False), default=repr).encode()).hexdigest()
+    """One hash of what exact(db) compares but the trends, streamed in a
+    fixed order so a large archive is never held in memory: what a
+    benchmark compares."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    total = hashlib.sha256()
+    for table, (_, options) in TABLES.items():
+        names = [row[1] for row in conn.execute(f"pragma table_info([{table}])") if row[1] not in
+                 VOLATILE.get(table, ())]
+        key = options.get("pk")
+        order = ", ".join(f"[{name}]" for name in ([key] if isinstance(key, str) else key or names))
+        rowid = "rowid, " if table == "articles" else ""
+        total.update(table.encode())
+        for row in conn.execute(f"select {rowid}{', '.join(f'[{n}]' for n in names)} from [{table}] order by {order}"):
+            total.update(repr(row).encode())
+    conn.execute(f"create virtual table temp.vocab using fts5vocab(main, '{FTS_TABLE}', 'instance')")
+    for row in conn.execute("select term, doc, col, offset from temp.vocab"):  # in index order
+        total.update(repr(row).encode())
+    for row in conn.execute(f"select * from [{FTS_TABLE}_docsize] order by id"):
+        total.update(repr(row).encode())
+    conn.close()
+    return total.hexdigest()
 
 
 SENTENCES = [
