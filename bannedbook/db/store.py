@@ -558,7 +558,7 @@ def _merge_settings(db: sqlite_utils.Database, settings: dict[str, int]) -> None
 
 def write_search_index(db: sqlite_utils.Database, map_: Callable = map, whole: bool = False) -> None:
     """Write the search index rows of the articles keyed last (temp.keyed,
-    Store.number_new_articles), through chinese.index_columns (the
+    Store.number_new_articles; every article when whole), through chinese.index_columns (the
     normalisation that rewrites queries); map_ runs it (a process pool's
     map spreads it over every core). whole: the index is written whole into
     a new file (a full build), then optimised.
@@ -575,15 +575,15 @@ def write_search_index(db: sqlite_utils.Database, map_: Callable = map, whole: b
     merging, which reuses them as it goes: it has no indexes left to write,
     and would leave them empty in the file."""
     insert = f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)"
+    whole_sql = "select rowid, title, body from articles where rowid > coalesce(?, -1) order by rowid limit ?"
+    keyed_sql = """select articles.rowid, title, body from temp.keyed join articles on articles.rowid = keyed.key
+                   where keyed.key > coalesce(?, -1) order by keyed.key limit ?"""
     if whole:
         _merge_settings(db, BULK_MERGE)
     with ThreadPoolExecutor(1) as helper:
         made, last = None, None
         while True:
-            rows = db.execute("""select articles.rowid, title, body from temp.keyed
-                                 join articles on articles.rowid = keyed.key
-                                 where keyed.key > coalesce(?, -1) order by keyed.key limit ?""",
-                              [last, INDEX_BATCH]).fetchall()
+            rows = db.execute(whole_sql if whole else keyed_sql, [last, INDEX_BATCH]).fetchall()
             if not rows:
                 break
             last = rows[-1][0]
