@@ -159,7 +159,9 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
             db.execute("PRAGMA wal_autocheckpoint = 0")  # nothing reaches the file before the seal
             db.execute("PRAGMA synchronous = OFF")
             # One transaction: a commit on the way (sqlite-utils commits
-            # after its own writes) is ignored; the block's end commits.
+            # after its own writes) is ignored, and so is a rollback (a
+            # failed statement undoes itself); the block's end commits, or
+            # its failure rolls everything back.
             db.conn.set_authorizer(_no_commit)
             db.execute("BEGIN")
         else:
@@ -186,6 +188,7 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
+        db.conn.set_authorizer(None)
         if not sealed.exists():
             db.conn.rollback()  # before close, which writes what the log holds committed into the file
         db.close()
@@ -195,8 +198,8 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
 
 
 def _no_commit(action: int, first: str | None, *_) -> int:
-    """An authorizer that turns COMMIT into nothing."""
-    if action == sqlite3.SQLITE_TRANSACTION and first == "COMMIT":
+    """An authorizer that turns COMMIT and ROLLBACK into nothing."""
+    if action == sqlite3.SQLITE_TRANSACTION and first in ("COMMIT", "ROLLBACK"):
         return sqlite3.SQLITE_IGNORE
     return sqlite3.SQLITE_OK
 
