@@ -56,7 +56,7 @@ def make_lexicon(db: Path, count: int, path: Path, seed: int = 7) -> None:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     names = [name for (name,) in conn.execute("select id from tags order by id") if _WORD.fullmatch(name)]
     rng.shuffle(names)
-    last = conn.execute("select max(rowid) from articles").fetchone()[0]
+    rowids = [rowid for (rowid,) in conn.execute("select date_order from articles order by date_order")]
     terms: dict[str, str] = {}
     while len(terms) < count:
         roll = rng.random()
@@ -65,7 +65,7 @@ def make_lexicon(db: Path, count: int, path: Path, seed: int = 7) -> None:
         elif roll < 0.6 and names:
             term = names.pop()
         else:
-            body = conn.execute("select body from articles where rowid = ?", [rng.randint(1, last)]).fetchone()
+            body = conn.execute("select body from articles where rowid = ?", [rng.choice(rowids)]).fetchone()
             pattern = _LATIN if roll < 0.65 else _WORD
             found = pattern.findall(body[0]) if body else []
             if not found:

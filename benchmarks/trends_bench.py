@@ -45,10 +45,10 @@ _HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 def common_words(conn: sqlite3.Connection, count: int, sample: int = 300, seed: int = 3) -> list[str]:
     """The commonest two-character words (by articles holding them) in a
     sample of articles."""
-    last = conn.execute("select max(rowid) from articles").fetchone()[0]
+    rowids = [rowid for (rowid,) in conn.execute("select date_order from articles order by date_order")]
     rng = random.Random(seed)
     held: Counter = Counter()
-    for rowid in rng.sample(range(1, last + 1), min(sample, last)):
+    for rowid in rng.sample(rowids, min(sample, len(rowids))):
         row = conn.execute("select title, body from articles where rowid = ?", [rowid]).fetchone()
         if row:
             held.update(set(_HAN_PAIR.findall(normalise(row[0] + "\n" + row[1]))))

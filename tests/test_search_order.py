@@ -3,6 +3,7 @@ first, the right count, page after page."""
 
 import asyncio
 import sqlite3
+from collections import defaultdict
 from urllib.parse import quote
 
 import pytest
@@ -10,6 +11,7 @@ from helpers.corpus import generate
 from helpers.truth import ground_truth
 
 from bannedbook.build.pipeline import build
+from bannedbook.db.schema import day_keys, day_number
 from bannedbook.web.site import make_datasette
 
 
@@ -23,14 +25,19 @@ def corpus_db(tmp_path_factory):
 
 
 def newest_first(db, query, where="1"):
-    """What the benchmark's substring scan finds, newest first (published,
-    else not_before; undated last; ties by file, reversed)."""
+    """What the benchmark's substring scan finds, newest first: by date key
+    (schema.day_keys, from published, else not_before: the day, then the
+    time of day, then the id; undated last), made here from the dates."""
     conn = sqlite3.connect(db)
-    rows = conn.execute("select id, title, body, coalesce(published, not_before, ''), file from articles"
-                        f" where {where}").fetchall()
+    rows = conn.execute("select id, title, body, coalesce(published, not_before) from articles").fetchall()
+    allowed = {key for (key,) in conn.execute(f"select id from articles where {where}")}
     conn.close()
-    found = ground_truth((row[:3] for row in rows), [query])[query]
-    return [row[0] for row in sorted(rows, key=lambda row: row[3:], reverse=True) if row[0] in found]
+    days = defaultdict(list)
+    for key, _, _, date in rows:
+        days[day_number(date)].append((key, date))
+    keys = {key: value for articles in days.values() for key, value in day_keys(articles).items()}
+    found = ground_truth((row[:3] for row in rows), [query])[query] & allowed
+    return sorted(found, key=keys.__getitem__, reverse=True)
 
 
 def pages(datasette, path):

@@ -45,7 +45,7 @@ from bannedbook.build.update import Update, changes_since
 from bannedbook.build.warc import Damaged, Record, record_at, records
 from bannedbook.build.workers import make_pool
 from bannedbook.db.days import write_days
-from bannedbook.db.store import Store, article_id, atomic_database
+from bannedbook.db.store import Store, article_id, atomic_database, recover
 from bannedbook.db.summaries import write_summaries
 from bannedbook.errors import BuildError, Rejected
 from bannedbook.records import CAPTURE_KINDS, Capture, Page, WarcFile
@@ -305,6 +305,7 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
 
 def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, progress: bool,
            hosts: frozenset[str], prune: bool) -> BuildReport:
+    recover(db_path)  # what a killed build left, before the database is read
     files = {file_name(path, raw): path for path in find_pages(raw)}
     changes = None if full else changes_since(db_path, files)
     report = BuildReport(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None,
@@ -329,11 +330,11 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
             again = store.forget_articles({key for key, _ in held})
             _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), report, False)
         store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
-        report.removed_articles = _removed_articles(db, db_path)
+        report.removed_articles = store.removed() if changes is not None else _removed_articles(db, db_path)
         if had:
             _refuse_pruning(report.removed_articles, had, raw, db_path)
-        write_days(db)
-        write_summaries(db)
+        write_days(db, store.touched_days)
+        write_summaries(db, changes=changes is not None)
         report.lexicon = write_lexicon(db, terms, pool)
     return report
 
@@ -351,8 +352,8 @@ def _article_count(db_path: Path) -> int:
 
 
 def _removed_articles(db: sqlite_utils.Database, db_path: Path) -> int:
-    """Articles of the database at db_path (untouched while the new one is
-    written beside it) that the new one no longer has."""
+    """Articles of the database at db_path (untouched while a full build
+    writes the new one beside it) that the new one no longer has."""
     if not _article_count(db_path):
         return 0
     db.conn.commit()  # a database is attached only outside a transaction

@@ -15,9 +15,9 @@ In the order a build meets them:
    A new file may hold an article that an unchanged file holds already
    (conflict): which file comes first is settled by forgetting that article
    and reading all its files again together (forget_articles).
-4. Update.finish: if articles were removed, or one is older than the newest,
-   every article is numbered again (date_order stays 1..N in date order) and
-   the search index rewritten; otherwise the new ones are appended. The
+4. Update.finish: the new articles get their date keys (schema.date_key:
+   sparse, so nothing else moves, but for an article of their day whose
+   slot one of them takes) and only they are indexed for search. The
    stories the change touches are grouped again (storystore.regroup). Then
    links and tags touched by the change are resolved again.
 """
@@ -34,10 +34,9 @@ import sqlite_utils
 
 from bannedbook.build.files import file_sha256, file_state, is_warc, split_name
 from bannedbook.build.fingerprint import pipeline_version
-from bannedbook.db import storystore
-from bannedbook.db.schema import DATE_ORDER, FTS_TABLE
+from bannedbook.db import storystore, summaries
+from bannedbook.db.schema import SLOT_BITS
 from bannedbook.db.store import Store, write_search_index
-from bannedbook.search.index import index_columns, index_text
 from bannedbook.text.urls import SITE_HOSTS
 
 
@@ -124,15 +123,15 @@ class Update(Store):
 
     def __init__(self, db: sqlite_utils.Database, changes: Changes, hosts: frozenset[str] = frozenset(SITE_HOSTS)):
         super().__init__(db, pipeline_version(), hosts)
-        # The index forgets a row only when told its exact text (external content).
-        db.conn.create_function("index_body", 2, lambda title, body: index_columns(title, body)[0],
-                                deterministic=True)
-        db.conn.create_function("index_title", 1, index_text, deterministic=True)
         db.execute("create temp table gone_articles (id text primary key, url text)")
         db.execute("create temp table touched_tags (name text primary key)")
         db.execute("create temp table gone_urls (url text primary key)")
         db.execute("create temp table recaptured (id text primary key)")
+        db.execute("create temp table touched_days (day integer primary key)")
+        db.execute("create temp table forgotten (id text primary key)")
         self.forget(changes)
+
+    touched_days = "select day from temp.touched_days"  # the days whose rows change (days.write_days)
 
     def create(self) -> None:
         pass  # the tables are there
@@ -178,9 +177,11 @@ class Update(Store):
                             [(key,) for key in keys])
         gone = "select id from temp.gone_articles"
         storystore.remember_gone(db, gone)
-        db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, body_index, title_index)
-                       select 'delete', rowid, index_body(title, body), index_title(title)
-                       from articles where id in ({gone})""")
+        summaries.count_changes(db, gone, -1)
+        db.execute(f"insert or ignore into temp.forgotten {gone}")
+        db.execute(f"insert or ignore into temp.touched_days select rowid >> {SLOT_BITS} from articles "
+                   f"where id in ({gone})")
+        self.unindex(gone)
         db.execute(f"""insert or ignore into temp.touched_tags
                        select tag_id from article_tags where article_id in ({gone})""")
         db.execute("insert or ignore into temp.gone_urls select url from temp.gone_articles where url is not null")
@@ -188,29 +189,27 @@ class Update(Store):
             db.execute(f"delete from [{table}] where article_id in ({gone})")
         db.execute(f"delete from articles where id in ({gone})")
 
+    def removed(self) -> int:
+        """Articles the database held before that it no longer holds."""
+        return self.db.execute("select count(*) from temp.forgotten where id not in (select id from articles)"
+                               ).fetchone()[0]
+
     # ------------------------------------------------------------ finishing
 
     def finish(self, map_: Callable = map) -> None:
-        """Number and index the new articles (all of them again when the
-        order changed), then resolve what the change touched."""
+        """Key and index the new articles (and those of their days whose
+        keys they take), then resolve what the change touched."""
         recaptured = self.settle()
         self.date_captures("temp.new_articles")
         db = self.db
         db.conn.executemany("insert into temp.recaptured values (?)", [(key,) for key in recaptured])
         self.date_captures("articles", "id in (select id from temp.recaptured)")
         db.execute("create temp table added as select id from temp.new_articles")
-        first = db.execute(f"select {DATE_ORDER} from temp.new_articles order by {DATE_ORDER} limit 1").fetchone()
-        last = db.execute(f"select {DATE_ORDER}, rowid from articles order by rowid desc limit 1").fetchone()
-        count = db.execute("select count(*) from articles").fetchone()[0]
-        if last and (last[2] != count or first and tuple(first) < tuple(last[:2])):
-            # Articles were removed, or one is older than the newest: number
-            # them all again, so date_order is always 1..N as a full build has it.
-            db.execute("insert into temp.new_articles select * from articles")
-            db.execute("delete from articles")
-            db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
-        after = self.number_new_articles()
+        self.number_new_articles()
+        db.execute(f"insert or ignore into temp.touched_days select key >> {SLOT_BITS} from temp.keyed")
+        summaries.count_changes(db, "select id from temp.added", 1)
         storystore.regroup(db, "select id from temp.added")
-        write_search_index(db, after, map_)
+        write_search_index(db, map_)
         self._resolve_touched()
         db.execute("PRAGMA analysis_limit = 1000")
         db.execute("ANALYZE")

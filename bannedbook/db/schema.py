@@ -6,6 +6,8 @@ the schema without loading the extractor.
 
 from __future__ import annotations
 
+import re
+
 # The search index is external-content FTS5 over articles, so Datasette and
 # datasette-search-all find it (they look for content=[articles]). Its columns
 # hold the text computed by chinese.index_columns and are named for what they
@@ -13,11 +15,12 @@ from __future__ import annotations
 # sqlite-utils rebuild-fts) fails loudly instead of silently re-indexing the
 # unsegmented text. Rebuild it with store.rebuild_search_index().
 #
-# Articles are numbered in date order (rowid = date_order = the index's
-# rowid), so the newest matches of a search are the index's last rowids:
-# Datasette's "sort_desc: date_order" reads 20 of them instead of sorting
-# every match, and its count seeks the small date_order index instead of
-# the wide articles rows (metadata.yml: fts_pk: date_order).
+# Articles are keyed in date order (rowid = date_order = the index's rowid,
+# a sparse date key: date_key below), so the newest matches of a search are
+# the index's last rowids: Datasette's "sort_desc: date_order" reads 20 of
+# them instead of sorting every match, and its count seeks the small
+# date_order index instead of the wide articles rows (metadata.yml: fts_pk:
+# date_order).
 FTS_TABLE = "articles_fts"
 FTS_COLUMNS = ("body_index", "title_index")
 FTS_SQL = f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 ({', '.join(FTS_COLUMNS)}, content=[articles])"
@@ -25,9 +28,84 @@ FTS_SQL = f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING FTS5 ({', '.join(FTS_COLUMN
 # An article's date wherever the archive dates, counts or orders articles:
 # the date its page states, else the earliest its text allows.
 ARTICLE_DATE = "coalesce(published, not_before)"
-# Oldest first; undated articles before all others, so newest-first lists
-# them last. Ties go by file, so every build numbers the same files alike.
-DATE_ORDER = f"coalesce({ARTICLE_DATE}, ''), file"
+# Date order, oldest first, is the order of date_key (below): undated
+# articles before all others, so newest-first lists them last.
+DATE_ORDER = "date_order"
+
+# An article's date key: its day (the first 10 characters of its date) in
+# the high bits, a slot within the day in the low SLOT_BITS. The day part is
+# the day string's own order squeezed into DAY_BITS (the year as a number,
+# then each of the next six characters as one of 16 classes that keep
+# code-point order: end of text, below '-', '-', between '-' and '0', each
+# digit, above '9'), so every day is one run of keys and days, months and
+# years are key ranges computable from their text. The slot is the time of
+# day when the date states one (HH:MM), then 14 bits of the article id; two
+# articles that want one slot take the next free ones in (slot, id) order,
+# so the keys depend on the articles of the day alone, never on the order in
+# which builds met them (docs/design.md, "Date keys").
+SLOT_BITS = 25
+_SLOT_ID_BITS = 14
+DAY_BITS = 38  # 14 for the year (0-9999), 4 for each of 6 characters
+_TIME = re.compile(r"[T ]([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def _char_class(char: str) -> int:
+    point = ord(char)
+    if point < 0x2D:
+        return 1
+    if point == 0x2D:
+        return 2
+    if point < 0x30:
+        return 3
+    if point <= 0x39:
+        return 4 + point - 0x30
+    return 14
+
+
+def day_number(date: str | None) -> int:
+    """The day part of date_key: 0 for an undated article, else a number
+    that orders day strings (date[:10]) as text does; distinct days share
+    one only when they differ in characters of one class (not digits or
+    '-'; docs/design.md)."""
+    if not date:
+        return 0
+    year = int(date[:4]) if date[:4].isascii() and date[:4].isdigit() else -1
+    number = year + 1  # 0 is for undated articles
+    for char in date[4:10].ljust(6, "\0"):
+        number = number << 4 | (0 if char == "\0" else _char_class(char))
+    return number
+
+
+def preferred_slot(date: str | None, key: str) -> int:
+    """The slot an article wants within its day: the time the date states,
+    then the top bits of its id (16 hex digits)."""
+    if not date or len(date) <= 10:
+        minute = 0
+    elif time := _TIME.match(date, 10):
+        minute = 1 + int(time[1]) * 60 + int(time[2])
+    else:
+        minute = 1441  # something after the day that is no time: after every time
+    return minute << _SLOT_ID_BITS | int(key[:4], 16) >> (16 - _SLOT_ID_BITS)
+
+
+def day_keys(articles: list[tuple[str, str | None]]) -> dict[str, int]:
+    """The date keys of all the articles (id, date) of one day, together:
+    each takes its preferred slot, or the next free one in (slot, id) order."""
+    if not articles:
+        return {}
+    day = day_number(articles[0][1]) << SLOT_BITS
+    keys, free = {}, 0
+    for slot, key in sorted((preferred_slot(date, key), key) for key, date in articles):
+        slot = max(slot, free)
+        if slot >> SLOT_BITS:
+            raise OverflowError(f"more than {1 << SLOT_BITS:,} articles on the day of {articles[0][1]!r}")
+        keys[key], free = day | slot, slot + 1
+    return keys
+
+
+# A month (the first 7 characters of a date) is the key >> MONTH_SHIFT.
+MONTH_SHIFT = SLOT_BITS + 12
+
 
 TABLES = {
     # Near-duplicate articles (reposts, the other script, light edits) are
@@ -106,7 +184,7 @@ TABLES = {
         {"pk": "path"},
     ),
     # Articles per day of the date trends count by (published, else
-    # not_before; day null: undated). Articles are numbered in date order, so
+    # not_before; day null: undated). Articles are keyed in date order, so
     # each day's articles are one run of date_order: a period's articles
     # are a range of rowids, and a search's matches are counted per period
     # by their rowids alone (bannedbook/research/trends.py).

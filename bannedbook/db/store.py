@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
+import sqlite3
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,10 +19,22 @@ from pathlib import Path
 import sqlite_utils
 
 from bannedbook.db import storystore
-from bannedbook.db.schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
+from bannedbook.db.schema import (
+    ARTICLE_DATE,
+    FTS_SQL,
+    FTS_TABLE,
+    INDEX_SQL,
+    INDEXES,
+    SLOT_BITS,
+    TABLES,
+    columns,
+    day_keys,
+    day_number,
+    insert_sql,
+)
 from bannedbook.errors import BuildError
 from bannedbook.records import CAPTURE_KINDS, Article, Page, WarcFile
-from bannedbook.search.index import index_columns
+from bannedbook.search.index import index_columns, index_text
 from bannedbook.text.chinese import normalise
 from bannedbook.text.dates import capture_time
 from bannedbook.text.decode import safe_text
@@ -71,11 +84,59 @@ def why_not(loser: tuple, winner: tuple) -> str:
     return "the first in file order is shown"
 
 
+def _building(path: Path) -> tuple[Path, Path, Path]:
+    """The name a build writes under, the mark of an update committed but
+    not yet written into the database file, and the file's header as it
+    was before the update (its log mode and change counter are rewritten
+    before anything else)."""
+    temp = path.parent / f".{path.name}.building"
+    return temp, Path(f"{temp}.sealed"), Path(f"{temp}.header")
+
+
+def recover(path: Path) -> None:
+    """Clear what a killed build left beside the database at path: an
+    update that was committed (sealed) is written into it; anything else
+    (a full build's file, an update's uncommitted log) is dropped, and the
+    database gets back its header, byte for byte."""
+    path = Path(path)
+    temp, sealed, header = _building(path)
+    if sealed.exists() and temp.exists():
+        _checkpoint(sqlite_utils.Database(temp))
+    elif header.exists() and path.is_file():
+        # Killed or failed before the seal: no page of the file was
+        # written but its header; it gets back the one it had.
+        saved = header.read_bytes()
+        if len(saved) == 100 and saved[:16] == b"SQLite format 3\0":
+            with open(path, "r+b") as handle:
+                handle.write(saved)
+                os.fsync(handle.fileno())
+    for name in (sealed, header, temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def _checkpoint(db: sqlite_utils.Database) -> None:
+    """Write a sealed update's log into the database file and leave it in
+    rollback-journal mode."""
+    db.execute("PRAGMA locking_mode = EXCLUSIVE")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("PRAGMA journal_mode = DELETE")
+    db.close()
+
+
 @contextmanager
 def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.Database]:
-    """A new database written beside `path` and moved over it only when the
-    block completes; on any failure `path` is left as it was. With update,
-    the new database starts as a copy of the one at `path`."""
+    """The database at `path` as the block writes it, changed only when the
+    block completes; on any failure (or a kill) `path` is left as it was.
+
+    A full build writes a new file beside `path` and moves it over it. An
+    update writes in place, at the cost of what it changes: through a
+    second name of the same file (a hard link), in write-ahead-log mode
+    holding the file's lock, so every page it writes goes to that name's
+    log, which nothing that opens `path` reads. Once the block completes
+    the log is marked sealed and written into the file (a checkpoint); a
+    build killed before the mark leaves `path`'s pages as they were (the
+    next build drops the log), one killed after it is completed by the
+    next build (recover). docs/design.md, "Atomic updates"."""
     path = Path(path)
     if path.is_dir():
         raise BuildError(f"cannot write database {path}: it is a directory")
@@ -84,16 +145,42 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
         raise BuildError(f"cannot write database {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise BuildError(f"cannot write database {path}: permission denied")
-    temp = folder / f".{path.name}.building"
-    temp.unlink(missing_ok=True)  # left by a build that was killed
+    recover(path)
+    temp, sealed, header = _building(path)
     if update:
-        shutil.copyfile(path, temp)
+        with open(path, "rb") as handle:
+            header.write_bytes(handle.read(100))
+        os.link(path, temp)
     db = sqlite_utils.Database(temp)
     try:
-        # No journal: the whole file is thrown away if anything fails.
-        db.execute("PRAGMA journal_mode = OFF")
-        db.execute("PRAGMA synchronous = OFF")
+        if update:
+            db.execute("PRAGMA locking_mode = EXCLUSIVE")  # no reader of path sees a half-applied update
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # nothing reaches the file before the seal
+            db.execute("PRAGMA synchronous = OFF")
+            # One transaction: a commit on the way (sqlite-utils commits
+            # after its own writes) is ignored, and so is a rollback (a
+            # failed statement undoes itself); the block's end commits, or
+            # its failure rolls everything back.
+            db.conn.set_authorizer(_no_commit)
+            db.execute("BEGIN")
+        else:
+            # No journal: the whole file is thrown away if anything fails.
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
         yield db
+        db.conn.set_authorizer(None)
+        db.conn.commit()
+        if update:
+            with open(f"{temp}-wal", "rb") as handle:
+                os.fsync(handle.fileno())
+            sealed.touch()
+            _fsync_folder(folder)
+            db.execute("PRAGMA synchronous = FULL")
+            _checkpoint(db)
+            for name in (sealed, header, temp):
+                name.unlink()
+            return
         db.execute("PRAGMA journal_mode = DELETE")
         db.conn.commit()
         db.close()
@@ -101,9 +188,28 @@ def atomic_database(path: Path, update: bool = False) -> Iterator[sqlite_utils.D
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
+        db.conn.set_authorizer(None)
+        if not sealed.exists():
+            db.conn.rollback()  # before close, which writes what the log holds committed into the file
         db.close()
-        temp.unlink(missing_ok=True)
+        if not sealed.exists():
+            recover(path)
         raise
+
+
+def _no_commit(action: int, first: str | None, *_) -> int:
+    """An authorizer that turns COMMIT and ROLLBACK into nothing."""
+    if action == sqlite3.SQLITE_TRANSACTION and first in ("COMMIT", "ROLLBACK"):
+        return sqlite3.SQLITE_IGNORE
+    return sqlite3.SQLITE_OK
+
+
+def _fsync_folder(folder: Path) -> None:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 class Store:
@@ -112,6 +218,7 @@ class Store:
     numbers them in date order and indexes them for search."""
 
     BATCH = 200
+    touched_days: str | None = None  # every day's row is written (days.write_days)
 
     def __init__(self, db: sqlite_utils.Database, version: int, hosts: frozenset[str] = frozenset(SITE_HOSTS)):
         self.db = db
@@ -124,6 +231,7 @@ class Store:
         self.create()
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
         db.execute("create temp table new_articles as select * from articles where 0")
+        db.execute("create temp table moved_articles (id text primary key)")
 
     def create(self) -> None:
         for table, (types, options) in TABLES.items():
@@ -360,10 +468,10 @@ class Store:
         core)."""
         self.settle()
         self.date_captures("temp.new_articles")
-        after = self.number_new_articles()
+        self.number_new_articles()
         storystore.group_all(self.db)
         # Written whole and optimised: the indexes below reuse the pages it frees.
-        write_search_index(self.db, after, map_, whole=True)
+        write_search_index(self.db, map_, whole=True)
         for table, names in INDEXES:
             self.db[table].create_index(names, if_not_exists=True)
         for sql in INDEX_SQL:
@@ -372,16 +480,59 @@ class Store:
         self.db.execute("ANALYZE")
         self.db.conn.commit()
 
-    def number_new_articles(self) -> int:
-        """Move temp.new_articles into articles in date order, numbered after
-        the articles already there; returns the rowid they follow."""
-        after = self.db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+    def number_new_articles(self) -> None:
+        """Move temp.new_articles into articles under their date keys
+        (schema.date_key). The keys of a day are made from all its articles
+        together, so an article already held whose key a new one takes is
+        moved too (its search-index entry goes; it is indexed again with
+        the new ones). temp.keyed holds the keys of every article written."""
+        db = self.db
+        db.execute("create temp table if not exists keyed (key integer primary key, id text unique)")
+        db.execute("delete from temp.keyed")
+        new: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
+        for key, date in db.execute(f"select id, {ARTICLE_DATE} from temp.new_articles"):
+            new[day_number(date)].append((key, date))
+        held = db.execute("select 1 from articles limit 1").fetchone() is not None
+        keyed, moved = {}, []
+        for day, articles in new.items():
+            old = {}
+            if held:
+                low = day << SLOT_BITS
+                old = {key: (rowid, date) for rowid, key, date in db.execute(
+                    f"select rowid, id, {ARTICLE_DATE} from articles where rowid between ? and ?",
+                    [low, low + (1 << SLOT_BITS) - 1])}
+            try:
+                keys = day_keys(articles + [(key, date) for key, (_, date) in old.items()])
+            except OverflowError as error:
+                raise BuildError(str(error)) from None
+            here = [key for key, (rowid, _) in old.items() if keys[key] != rowid]
+            keyed.update((key, keys[key]) for key in [key for key, _ in articles] + here)
+            moved += here
+        if moved:
+            db.conn.executemany("insert into temp.moved_articles values (?)", [(key,) for key in moved])
+            self.unindex("select id from temp.moved_articles")
+            db.execute("insert into temp.new_articles select * from articles where id in "
+                       "(select id from temp.moved_articles)")
+            db.execute("delete from articles where id in (select id from temp.moved_articles)")
+            db.execute("delete from temp.moved_articles")
+        db.conn.executemany("insert into temp.keyed (key, id) values (?, ?)", [(v, k) for k, v in keyed.items()])
         names = ", ".join(f"[{c}]" for c in columns("articles") if c != "date_order")
-        self.db.execute(f"""insert into articles (rowid, date_order, {names})
-                            select {after} + row_number() over win, {after} + row_number() over win, {names}
-                            from temp.new_articles window win as (order by {DATE_ORDER}) order by {DATE_ORDER}""")
-        self.db.execute("delete from temp.new_articles")
-        return after
+        fields = ", ".join(f"new.[{c}]" for c in columns("articles") if c != "date_order")
+        db.execute(f"""insert into articles (rowid, date_order, {names})
+                       select keyed.key, keyed.key, {fields}
+                       from temp.new_articles new join temp.keyed keyed on keyed.id = new.id order by keyed.key""")
+        db.execute("delete from temp.new_articles")
+
+    def unindex(self, ids_sql: str) -> None:
+        """Take the articles that ids_sql selects out of the search index
+        (external content: it forgets a row only when told its exact text)."""
+        db = self.db
+        db.conn.create_function("index_body", 2, lambda title, body: index_columns(title, body)[0],
+                                deterministic=True)
+        db.conn.create_function("index_title", 1, index_text, deterministic=True)
+        db.execute(f"""insert into [{FTS_TABLE}] ([{FTS_TABLE}], rowid, body_index, title_index)
+                       select 'delete', rowid, index_body(title, body), index_title(title)
+                       from articles where id in ({ids_sql})""")
 
     def resolve_links(self, where: str) -> None:
         """Point the links selected by `where` at the article with their URL,
@@ -408,34 +559,37 @@ def _merge_settings(db: sqlite_utils.Database, settings: dict[str, int]) -> None
         db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}], rank) values (?, ?)", [name, value])
 
 
-def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable = map,
-                       whole: bool = False) -> None:
-    """Write the search index rows of the articles numbered after `after`,
-    through chinese.index_columns (the normalisation that rewrites queries);
-    map_ runs it (a process pool's map spreads it over every core). whole:
-    the index is written whole into a new file (a full build), then
-    optimised.
+def write_search_index(db: sqlite_utils.Database, map_: Callable = map, whole: bool = False) -> None:
+    """Write the search index rows of the articles keyed last (temp.keyed,
+    Store.number_new_articles; every article when whole), through chinese.index_columns (the
+    normalisation that rewrites queries); map_ runs it (a process pool's
+    map spreads it over every core). whole: the index is written whole into
+    a new file (a full build), then optimised.
 
     FTS5's insert is the longest step of a build and runs on one core, in
-    rowid order once the articles are numbered; the index text of the next
+    rowid order once the articles are keyed; the index text of the next
     batch is made meanwhile (map_ waits in a thread: SQLite lets go of the
     GIL while it inserts), so making it adds no time while the insert is
     the slower of the two. Writing a whole index, FTS5 merges its segments
     only when 64 wait at one level, then once for all ('optimize'): about
     a sixth less time than its default incremental merging, and the pages
     the merges free are reused by the tables' indexes a full build writes
-    next (docs/benchmarks.md, profile_build). An update that rewrites the
-    index keeps the default merging, which reuses them as it goes: it has
-    no indexes left to write, and would leave them empty in the file."""
-    end = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
+    next (docs/benchmarks.md, profile_build). An update keeps the default
+    merging, which reuses them as it goes: it has no indexes left to write,
+    and would leave them empty in the file."""
     insert = f"insert into [{FTS_TABLE}] (rowid, body_index, title_index) values (?, ?, ?)"
+    whole_sql = "select rowid, title, body from articles where rowid > coalesce(?, -1) order by rowid limit ?"
+    keyed_sql = """select articles.rowid, title, body from temp.keyed join articles on articles.rowid = keyed.key
+                   where keyed.key > coalesce(?, -1) order by keyed.key limit ?"""
     if whole:
         _merge_settings(db, BULK_MERGE)
     with ThreadPoolExecutor(1) as helper:
-        made = None
-        for low in range(after + 1, end + 1, INDEX_BATCH):
-            rows = db.execute("select rowid, title, body from articles where rowid between ? and ?",
-                              [low, low + INDEX_BATCH - 1]).fetchall()
+        made, last = None, None
+        while True:
+            rows = db.execute(whole_sql if whole else keyed_sql, [last, INDEX_BATCH]).fetchall()
+            if not rows:
+                break
+            last = rows[-1][0]
             making = helper.submit(lambda rows=rows: list(map_(index_row, rows)))
             if made:
                 db.conn.executemany(insert, made.result())
@@ -450,5 +604,8 @@ def write_search_index(db: sqlite_utils.Database, after: int = 0, map_: Callable
 def rebuild_search_index(db: sqlite_utils.Database) -> None:
     """(Re)fill the search index from articles."""
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
+    db.execute("create temp table if not exists keyed (key integer primary key, id text unique)")
+    db.execute("delete from temp.keyed")
+    db.execute("insert into temp.keyed select rowid, id from articles")
     write_search_index(db)
     db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('optimize')")

@@ -23,7 +23,7 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from multiprocessing.pool import Pool
@@ -282,11 +282,10 @@ def write_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, pool: Pool | None
     themes = [frozenset().union(*(themes_of[text] for text in same)) for same in texts]
     tally = _Tally(db, texts, themes)
     pending = None
-    last = db.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0]
-    for low in range(1, last + 1, BATCH):
+    for low, high in _key_batches(db):
         found: dict[int, list[int]] = defaultdict(list)  # rowid -> phrases it holds
         for index, rowids in enumerate(matches):
-            for rowid in rowids[bisect_left(rowids, low):bisect_right(rowids, low + BATCH - 1)]:
+            for rowid in rowids[bisect_left(rowids, low):bisect_right(rowids, high)]:
                 found[rowid].append(index)
         if not found:
             continue
@@ -305,6 +304,19 @@ def write_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, pool: Pool | None
     report = tally.finish(lexicon)
     clock("order, index and total")
     return report
+
+
+def _key_batches(db: sqlite_utils.Database) -> Iterator[tuple[int, int]]:
+    """(first, last) rowid of every BATCH articles in rowid order (the
+    rowids are sparse date keys: db/schema.py)."""
+    batch: list[int] = []
+    for (rowid,) in db.execute("select date_order from articles order by date_order"):
+        batch.append(rowid)
+        if len(batch) == BATCH:
+            yield batch[0], batch[-1]
+            batch = []
+    if batch:
+        yield batch[0], batch[-1]
 
 
 class _Clock:

@@ -3,7 +3,7 @@ many articles each query (or lexicon theme) finds and what share of all
 the period's articles that is. The view (/-/trends, its chart, JSON and
 CSV) is bannedbook/web/trends.py.
 
-No article row is read: articles are numbered in date order (rowid =
+No article row is read: articles are keyed in date order (rowid =
 date_order = the search index's rowid) and the days table says which rowids
 each day holds, so a period is a range of rowids. A query's matches come
 from the search index as sorted rowids and are counted per period by
@@ -17,7 +17,7 @@ import re
 import sqlite3
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -180,7 +180,7 @@ class Days:
     def undated_articles(self) -> int:
         return self.undated[2] if self.undated else 0
 
-    def undated_in(self, rowids: list[int], story_of: Sequence[int] | None = None) -> int:
+    def undated_in(self, rowids: list[int], story_of: StoryNumbers | None = None) -> int:
         """How many of the sorted rowids are undated articles (or stories)."""
         return count(rowids, self.undated[0], self.undated[1], story_of) if self.undated else 0
 
@@ -247,7 +247,7 @@ def _valid(day: str) -> bool:
     return True
 
 
-def count(rowids: list[int], first: int, last: int, story_of: Sequence[int] | None = None) -> int:
+def count(rowids: list[int], first: int, last: int, story_of: StoryNumbers | None = None) -> int:
     """How many of the sorted rowids lie in [first, last]; with story_of
     (rowid -> its story's number), how many stories they belong to."""
     lo, hi = bisect_left(rowids, first), bisect_right(rowids, last)
@@ -256,20 +256,35 @@ def count(rowids: list[int], first: int, last: int, story_of: Sequence[int] | No
     return len({story_of[rowid] for rowid in rowids[lo:hi]})
 
 
-_STORIES: dict[tuple, array] = {}
+class StoryNumbers:
+    """rowid -> the rowid of its story's first article, as two sorted
+    arrays (16 bytes an article): rowids are sparse date keys."""
+
+    def __init__(self, pairs: Iterable[tuple[int, int]]):
+        self.rowids, self.stories = array("q"), array("q")
+        for rowid, story in pairs:
+            self.rowids.append(rowid)
+            self.stories.append(story)
+
+    def __getitem__(self, rowid: int) -> int:
+        return self.stories[bisect_left(self.rowids, rowid)]
+
+    def __len__(self) -> int:
+        return len(self.rowids)
 
 
-def story_numbers(conn) -> array:
+_STORIES: dict[tuple, StoryNumbers] = {}
+
+
+def story_numbers(conn) -> StoryNumbers:
     """rowid -> the rowid of its story's first article, for the whole
     database. The file is served immutable, so it is read once per process."""
     (path,) = [row[2] for row in conn.execute("pragma database_list") if row[1] == "main"]
     info = Path(path).stat()
     key = (path, info.st_size, info.st_mtime_ns)
     if key not in _STORIES:
-        numbers = array("q", [0]) * (conn.execute("select coalesce(max(rowid), 0) from articles").fetchone()[0] + 1)
-        for rowid, story in conn.execute(
-                "select a.rowid, s.rowid from articles a join articles s on s.id = coalesce(a.story, a.id)"):
-            numbers[rowid] = story
+        numbers = StoryNumbers(conn.execute("""select a.rowid, s.rowid from articles a
+                                               join articles s on s.id = coalesce(a.story, a.id) order by a.rowid"""))
         _STORIES.clear()
         _STORIES[key] = numbers
     return _STORIES[key]
@@ -386,7 +401,7 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
         everything, undated = days.before[-1] + days.undated_articles(), days.undated_articles()
     else:
         if universe is None:
-            universe = list(range(1, len(story_of)))
+            universe = story_of.rowids  # every article
         totals = [count(universe, p.first, p.last, story_of) for p in periods]
         everything = len(set(map(story_of.__getitem__, universe))) if story_of else len(universe)
         undated = days.undated_in(universe, story_of)
@@ -409,7 +424,7 @@ def pinyin_choices(conn, query: str) -> dict | None:
 
 
 def _series(kind: str, value: str, rowids: list[int], periods: list[Period], days: Days,
-            story_of: Sequence[int] | None = None) -> Series:
+            story_of: StoryNumbers | None = None) -> Series:
     line = Series(value if kind == "q" else f"主题 theme: {value}", kind, value)
     line.counts = [count(rowids, p.first, p.last, story_of) for p in periods]
     line.total = len(set(map(story_of.__getitem__, rowids))) if story_of else len(rowids)

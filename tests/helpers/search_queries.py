@@ -81,7 +81,7 @@ class _Picker:
         self.conn = conn
         self.rng = random.Random(seed)
         self.to_traditional = traditional
-        self.max_rowid = conn.execute("select max(rowid) from articles").fetchone()[0] or 0
+        self.rowids = [rowid for (rowid,) in conn.execute("select date_order from articles order by date_order")]
         self.tags = [row[0] for row in conn.execute("select name from tags order by name")]
         self.common = {"1-char": list(COMMON_CHARS), "common": list(COMMON_WORDS)}
 
@@ -90,7 +90,7 @@ class _Picker:
         for _ in range(200):
             row = self.conn.execute(
                 "select title, body, script from articles where rowid = ?",
-                (self.rng.randint(1, self.max_rowid),),
+                (self.rng.choice(self.rowids) if self.rowids else 0,),
             ).fetchone()
             if row and (script is None or row[2] == script):
                 return row[0], row[1]
