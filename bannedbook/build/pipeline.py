@@ -47,6 +47,7 @@ from bannedbook.build.workers import make_pool
 from bannedbook.db.days import write_days
 from bannedbook.db.store import Store, article_id, atomic_database
 from bannedbook.db.summaries import write_summaries
+from bannedbook.db.versionstore import write_version_terms
 from bannedbook.errors import BuildError, Rejected
 from bannedbook.records import CAPTURE_KINDS, Capture, Page, WarcFile
 from bannedbook.research.lexicon import Lexicon, LexiconReport, lexicon_is_current, read_lexicons, write_lexicon
@@ -312,6 +313,7 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
         if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
             with atomic_database(db_path, update=True) as db:
                 report.lexicon = write_lexicon(db, terms, pool)
+                write_version_terms(db)
         return report  # nothing changed: the database stands
     had = 0 if prune else _article_count(db_path)
     # Refused at once when it is sure before reading anything: no files at
@@ -334,6 +336,7 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
         write_days(db)
         write_summaries(db)
         report.lexicon = write_lexicon(db, terms, pool)
+        write_version_terms(db)
     return report
 
 

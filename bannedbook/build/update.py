@@ -34,11 +34,13 @@ import sqlite_utils
 
 from bannedbook.build.files import file_sha256, file_state, is_warc, split_name
 from bannedbook.build.fingerprint import pipeline_version
-from bannedbook.db import storystore
+from bannedbook.db import storystore, versionstore
 from bannedbook.db.schema import DATE_ORDER, FTS_TABLE
-from bannedbook.db.store import Store, write_search_index
+from bannedbook.db.store import Store, url_id, write_search_index
 from bannedbook.search.index import index_columns, index_text
 from bannedbook.text.urls import SITE_HOSTS
+
+VERSION_TABLES = ("versions", "page_texts", "version_terms")
 
 
 @dataclass
@@ -184,7 +186,7 @@ class Update(Store):
         db.execute(f"""insert or ignore into temp.touched_tags
                        select tag_id from article_tags where article_id in ({gone})""")
         db.execute("insert or ignore into temp.gone_urls select url from temp.gone_articles where url is not null")
-        for table in ("paragraphs", "links", "article_tags", "captures", "story_signatures"):
+        for table in ("paragraphs", "links", "article_tags", "captures", "story_signatures", *VERSION_TABLES):
             db.execute(f"delete from [{table}] where article_id in ({gone})")
         db.execute(f"delete from articles where id in ({gone})")
 
@@ -209,6 +211,7 @@ class Update(Store):
             db.execute("delete from articles")
             db.execute(f"insert into [{FTS_TABLE}]([{FTS_TABLE}]) values ('delete-all')")
         after = self.number_new_articles()
+        versionstore.write_seen(db, url_id)
         storystore.regroup(db, "select id from temp.added")
         write_search_index(db, after, map_)
         self._resolve_touched()

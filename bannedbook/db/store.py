@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bannedbook.db import storystore
+from bannedbook.db import storystore, versionstore
 from bannedbook.db.schema import DATE_ORDER, FTS_SQL, FTS_TABLE, INDEX_SQL, INDEXES, TABLES, columns, insert_sql
 from bannedbook.errors import BuildError
 from bannedbook.records import CAPTURE_KINDS, Article, Page, WarcFile
@@ -34,8 +34,14 @@ def article_id(article: Article) -> str:
     page), else from its text as written, so the same page in another
     encoding is the same article while a Traditional and a Simplified copy
     without URLs stay two."""
-    key = article_url(article.url) if article.url else f"{article.title}\n{article.body}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    if article.url:
+        return url_id(article.url)
+    return hashlib.sha256(f"{article.title}\n{article.body}".encode()).hexdigest()[:16]
+
+
+def url_id(url: str) -> str:
+    """The id of the article at url (see article_id)."""
+    return hashlib.sha256(article_url(url).encode("utf-8")).hexdigest()[:16]
 
 
 # Which source speaks for an article, most trusted first (rank's first key).
@@ -121,6 +127,7 @@ class Store:
         self.holders: dict[str, tuple[str, tuple]] = {}  # article id -> (path, rank) of the page it shows, this run
         self.duplicates: list[tuple[str, str, tuple]] = []  # (path, article id, rank), named in settle()
         self.revisits: list[Page] = []  # resolved in finish(), when every capture they may refer to is known
+        self.versions = versionstore.Versions(db)
         self.create()
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
         db.execute("create temp table new_articles as select * from articles where 0")
@@ -167,6 +174,8 @@ class Store:
         elif page.article is not None:
             key, mine = article_id(page.article), rank(page)
             held = self.holders.get(key)
+            self.versions.page(key, page.sha256, page.article.title, page.article.body, mine, page.path, held,
+                               lambda: self._text_of(key))
             if held is None or mine < held[1]:
                 if held is not None:
                     self._unseat(key, *held)
@@ -187,6 +196,11 @@ class Store:
         if capture and capture.kind in CAPTURE_KINDS:
             self.add_capture(page, key, status, page.sha256, reason if status == "rejected" else None)
         return status
+
+    def _text_of(self, key: str) -> tuple[str, str]:
+        """The title and body of an article written in this run."""
+        self.flush()
+        return self.db.execute("select title, body from temp.new_articles where id = ?", [key]).fetchone()
 
     def add_warc_file(self, warc: WarcFile) -> None:
         """A WARC file read: its row in warc_files and, when parts of it could
@@ -239,6 +253,7 @@ class Store:
             "source": article.source, "source_url": article.source_url, "category": article.category,
             "site_number": article.site_number, "published": article.published,
             "not_before": article.not_before, "captured": None, "not_after": None,  # from captures, in finish()
+            "last_seen": None, "removed_after": None, "removed_before": None,
             "year": int(day[:4]) if day else None,
             "date_order": None, "story": None,  # numbered and grouped in finish()
             "script": article.script, "body": article.body, "file": path,
@@ -287,6 +302,7 @@ class Store:
         self.db.conn.executemany("update captures set why = ? where path = ?", [(why, path) for _, why, path in named])
         self.db.conn.executemany("update captures set why = 'shown' where path = ?",
                                  [(path,) for path, _ in self.holders.values()])
+        self.versions.settle(self.holders)
         self.holders.clear()
         self.duplicates.clear()
         return found
@@ -361,6 +377,7 @@ class Store:
         self.settle()
         self.date_captures("temp.new_articles")
         after = self.number_new_articles()
+        versionstore.write_seen(self.db, url_id)
         storystore.group_all(self.db)
         # Written whole and optimised: the indexes below reuse the pages it frees.
         write_search_index(self.db, after, map_, whole=True)

@@ -1,0 +1,262 @@
+"""Versions of an article: what changed between two texts of it, and when
+it vanished. Pure functions; the writer (bannedbook/db/versionstore.py)
+stores what they compute and the web layer shows it.
+
+A version is a distinct *normalised* text: the title and the body's
+paragraphs (captions left out) as extraction yields them, through
+chinese.normalise, so the site's Traditional mirror, a page in another
+encoding or a changed sidebar is never a new version.
+
+A diff is made once, at build time: paragraphs are matched first (a
+paragraph found unchanged elsewhere is *moved*, not removed and added),
+then the characters inside each run of changed paragraphs, by
+fast-diff-match-patch (Google's diff-match-patch in C++) with a time limit;
+past it a run is shown as replaced whole and the diff marked inexact.
+Characters are compared normalised and shown as written, so a switch of
+script is no change and the diff reads in the article's own script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+import fast_diff_match_patch
+
+from bannedbook.text.chinese import normalise, normalise_with_offsets
+
+# Captures that say the article is gone from where it was: an HTTP 404 or
+# 410, or the site's own notice in its place (is_removal_notice). Each is
+# the capture's reason in raw_files and captures.why.
+NOTICE = "removal-notice"
+GONE_REASONS = ("HTTP 404", "HTTP 410", NOTICE)
+
+# The site is WordPress: its "not found" page carries body class error404
+# (whatever the status it is sent with), and its text says so in Chinese
+# or English. Only a page that holds no article is read this way.
+NOTICE_CLASSES = frozenset({"error404"})
+_NOTICE_TEXT = re.compile(
+    r"(页面|網頁|网页|頁面|文章|内容|內容)\s*(不存在|未找到|找不到|没有找到|沒有找到|已被?删除|已被?刪除|已下架)"
+    r"|(找不到|未找到)\s*(页面|頁面|网页|網頁)|page not found|nothing (was )?found|404 not found",
+    re.IGNORECASE)
+
+# A run of changed paragraphs whose lengths multiply to at most this is
+# diffed exactly (without a time limit, so every build makes the same diff:
+# a few milliseconds at most); a longer one gets what is left of the pair's
+# time limit, and the version is marked inexact.
+EXACT_WORK = 4_000_000
+TIME_LIMIT = 0.04
+
+
+def is_removal_notice(title: str, classes: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Whether a page without an article is the site's notice that the
+    page is gone: its body's classes, else its title or heading."""
+    return bool(NOTICE_CLASSES & set(classes)) or bool(_NOTICE_TEXT.search(title or ""))
+
+
+def text_parts(title: str, body: str) -> list[str]:
+    """A version's text: the title, then the body's paragraphs
+    (articles.body and records.Article.body: one paragraph a line)."""
+    return [title, *body.split("\n")] if body else [title]
+
+
+def text_hash(parts: list[str]) -> str:
+    """What makes two texts one version: the sha256 of the normalised text."""
+    return hashlib.sha256(normalise("\n".join(parts)).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Diff:
+    """From one version to the next. blocks, in the new text's order:
+    ["=", n]          n paragraphs unchanged
+    ["m", text]       a paragraph moved here from elsewhere, unchanged
+    ["~", segments]   a run of changed paragraphs: [op, text] with op "="
+                      (kept), "-" (removed) or "+" (added); "\n" between
+                      paragraphs. Removed text is as the old version wrote
+                      it, the rest as the new one does.
+    Counts are of normalised characters (line breaks not counted)."""
+
+    blocks: list = field(default_factory=list)
+    chars_added: int = 0
+    chars_removed: int = 0
+    paragraphs_added: int = 0
+    paragraphs_removed: int = 0
+    paragraphs_moved: int = 0
+    exact: bool = True
+
+
+def diff(old: list[str], new: list[str], time_limit: float = TIME_LIMIT) -> Diff:
+    """The diff from text parts old to new (see text_parts)."""
+    deadline = time.perf_counter() + time_limit
+    norm_old, norm_new = [normalise(p) for p in old], [normalise(p) for p in new]
+    result = Diff()
+    moved = _moved(norm_old, norm_new)
+    result.paragraphs_moved = len(moved)
+    keep_old = [i for i in range(len(old)) if norm_old[i] not in moved]
+    keep_new = [j for j in range(len(new)) if norm_new[j] not in moved]
+    # Items (position in the new text, block); a run that only removes sits
+    # just before the paragraph that follows it.
+    items: list[tuple[float, list]] = [(j, ["m", new[j]]) for j in range(len(new)) if norm_new[j] in moved]
+    matcher = SequenceMatcher(None, [norm_old[i] for i in keep_old], [norm_new[j] for j in keep_new],
+                              autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            items += [(keep_new[j], ["=", 1]) for j in range(j1, j2)]
+            continue
+        gone, came = keep_old[i1:i2], keep_new[j1:j2]
+        where = came[0] if came else (keep_new[j1] - 0.5 if j1 < len(keep_new) else len(new))
+        if len(gone) == len(came):  # paragraph by paragraph: each diff small
+            segments: list = []
+            for k, (i, j) in enumerate(zip(gone, came, strict=True)):
+                if k:
+                    _add(segments, "=", "\n")
+                for op, text in _segments([old[i]], [new[j]], deadline, result):
+                    _add(segments, op, text)
+        else:
+            segments = _segments([old[i] for i in gone], [new[j] for j in came], deadline, result)
+        items.append((where, ["~", segments]))
+    for _, block in sorted(items, key=lambda item: item[0]):
+        if block[0] == "=" and result.blocks and result.blocks[-1][0] == "=":
+            result.blocks[-1][1] += 1
+        else:
+            result.blocks.append(block)
+    return result
+
+
+def _moved(old: list[str], new: list[str]) -> set[str]:
+    """Paragraphs that moved: found once in each text, unchanged, but out of
+    the order the most such paragraphs keep (a longest increasing run of
+    their old positions, read in the new order)."""
+    once_old = {text: i for text, i in _unique(old).items()}
+    common = [(once_old[text], text) for text in _unique(new) if text in once_old and text.strip()]
+    # Longest increasing subsequence of old positions (patience sorting).
+    tails: list[int] = []
+    tail_at: list[int] = []
+    previous = [-1] * len(common)
+    for k, (position, _) in enumerate(common):
+        spot = bisect_left(tails, position)
+        if spot == len(tails):
+            tails.append(position)
+            tail_at.append(k)
+        else:
+            tails[spot], tail_at[spot] = position, k
+        previous[k] = tail_at[spot - 1] if spot else -1
+    kept, k = set(), tail_at[-1] if tail_at else -1
+    while k >= 0:
+        kept.add(common[k][1])
+        k = previous[k]
+    return {text for _, text in common if text not in kept}
+
+
+def _unique(texts: list[str]) -> dict[str, int]:
+    """Texts found exactly once, with their position, in order."""
+    seen: dict[str, int] = {}
+    twice = set()
+    for i, text in enumerate(texts):
+        if text in seen:
+            twice.add(text)
+        seen.setdefault(text, i)
+    return {text: i for text, i in seen.items() if text not in twice}
+
+
+def _append(blocks: list, block: list) -> None:
+    if block[1]:
+        blocks.append(block)
+
+
+def _segments(old: list[str], new: list[str], deadline: float, result: Diff) -> list:
+    """The character diff of one run of changed paragraphs."""
+    a, b = "\n".join(old), "\n".join(new)
+    if not a or not b:
+        result.chars_removed += _count(a)
+        result.chars_added += _count(b)
+        result.paragraphs_removed += len(old)
+        result.paragraphs_added += len(new)
+        return [[op, text] for op, text in (("-", a), ("+", b)) if text]
+    norm_a, offsets_a = normalise_with_offsets(a)
+    norm_b, offsets_b = normalise_with_offsets(b)
+    if len(norm_a) * len(norm_b) <= EXACT_WORK:
+        ops = fast_diff_match_patch.diff(norm_a, norm_b, timelimit=0, checklines=False, cleanup="No")
+    else:  # a long run rewritten: the library's time limit decides, and the diff may not be the least
+        result.exact = False
+        ops = fast_diff_match_patch.diff(norm_a, norm_b, timelimit=max(deadline - time.perf_counter(), 0.001),
+                                         checklines=False, cleanup="No")
+    segments: list = []
+    kept_a, kept_b = bytearray(len(norm_a)), bytearray(len(norm_b))  # characters of each side kept
+    i = j = 0
+    for op, n in ops:
+        if op == "=":
+            _add(segments, "=", _original(b, offsets_b, j, j + n))
+            kept_a[i:i + n], kept_b[j:j + n] = b"\1" * n, b"\1" * n
+            i, j = i + n, j + n
+        elif op == "-":
+            _add(segments, "-", _original(a, offsets_a, i, i + n))
+            result.chars_removed += n - norm_a.count("\n", i, i + n)
+            i += n
+        else:
+            _add(segments, "+", _original(b, offsets_b, j, j + n))
+            result.chars_added += n - norm_b.count("\n", j, j + n)
+            j += n
+    # A paragraph none of whose characters is kept was removed (or added) whole.
+    result.paragraphs_removed += _untouched(norm_a, kept_a)
+    result.paragraphs_added += _untouched(norm_b, kept_b)
+    return segments
+
+
+def _untouched(text: str, kept: bytearray) -> int:
+    count, start = 0, 0
+    for line in text.split("\n"):
+        count += not any(kept[start:start + len(line)])
+        start += len(line) + 1
+    return count
+
+
+def _count(text: str) -> int:
+    return len(normalise(text)) - text.count("\n")
+
+
+def _original(text: str, offsets: list[int], start: int, end: int) -> str:
+    """The original characters normalised characters start..end came from."""
+    if start >= end:
+        return ""
+    first = offsets[start]
+    last = offsets[end] if end < len(offsets) else len(text)
+    return text[first:last]
+
+
+def _add(segments: list, op: str, text: str) -> None:
+    if not text:
+        return
+    if segments and segments[-1][0] == op:
+        segments[-1][1] += text
+    else:
+        segments.append([op, text])
+
+
+def changed_text(blocks: list) -> tuple[str, str]:
+    """(the text removed, the text added) by a diff, each as one string with
+    a line between runs: where lexicon terms that disappeared or appeared
+    are looked for."""
+    removed, added = [], []
+    for block in blocks:
+        if block[0] == "~":
+            removed.append("".join(text for op, text in block[1] if op != "+"))
+            added.append("".join(text for op, text in block[1] if op != "-"))
+    return "\n".join(removed), "\n".join(added)
+
+
+def removal_window(seen: list[str], gone: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(last_seen, removed_after, removed_before) from the capture times
+    (ISO 8601) with the article's text and those that found it gone: the
+    article is gone when a capture after the last one with its text found
+    it gone, removed after that last capture and at or before the first
+    such. A page that comes back clears it (its text is seen again)."""
+    last_seen = max(seen) if seen else None
+    after = [when for when in gone if last_seen is None or when > last_seen]
+    if not after:
+        return last_seen, None, None
+    return last_seen, last_seen, min(after)
