@@ -50,6 +50,11 @@ _NOTICE_TEXT = re.compile(
 # time limit, and the version is marked inexact.
 EXACT_WORK = 4_000_000
 TIME_LIMIT = 0.04
+# Paragraphs of a changed run are paired (old with the new one it became)
+# when the run is no bigger than this many candidate pairs, and when they
+# share at least this share of their character bigrams.
+MAX_PAIRINGS = 2_500
+ALIKE = 0.3
 
 
 def is_removal_notice(title: str, classes: set[str] | frozenset[str] = frozenset()) -> bool:
@@ -109,15 +114,8 @@ def diff(old: list[str], new: list[str], time_limit: float = TIME_LIMIT) -> Diff
             continue
         gone, came = keep_old[i1:i2], keep_new[j1:j2]
         where = came[0] if came else (keep_new[j1] - 0.5 if j1 < len(keep_new) else len(new))
-        if len(gone) == len(came):  # paragraph by paragraph: each diff small
-            segments: list = []
-            for k, (i, j) in enumerate(zip(gone, came, strict=True)):
-                if k:
-                    _add(segments, "=", "\n")
-                for op, text in _segments([old[i]], [new[j]], deadline, result):
-                    _add(segments, op, text)
-        else:
-            segments = _segments([old[i] for i in gone], [new[j] for j in came], deadline, result)
+        segments = _run([old[i] for i in gone], [new[j] for j in came],
+                        [norm_old[i] for i in gone], [norm_new[j] for j in came], deadline, result)
         items.append((where, ["~", segments]))
     for _, block in sorted(items, key=lambda item: item[0]):
         if block[0] == "=" and result.blocks and result.blocks[-1][0] == "=":
@@ -163,9 +161,70 @@ def _unique(texts: list[str]) -> dict[str, int]:
     return {text: i for text, i in seen.items() if text not in twice}
 
 
-def _append(blocks: list, block: list) -> None:
-    if block[1]:
-        blocks.append(block)
+def _run(old: list[str], new: list[str], norm_old: list[str], norm_new: list[str], deadline: float,
+         result: Diff) -> list:
+    """The segments of a run of changed paragraphs: each old paragraph
+    paired with the new one it became (the most similar, in order), and
+    diffed with it; one paired with none was removed or added whole."""
+    if len(old) * len(new) > MAX_PAIRINGS:
+        return _segments(old, new, deadline, result)
+    items: list[tuple[str, int, int]] = []  # ("-", i, _), ("+", _, j) or ("=", i, j): a pair
+    i = j = 0
+    for pi, pj in [*_pairs(norm_old, norm_new), (len(old), len(new))]:
+        items += [("-", k, -1) for k in range(i, pi)] + [("+", -1, k) for k in range(j, pj)]
+        if pi < len(old):
+            items.append(("=", pi, pj))
+        i, j = pi + 1, pj + 1
+    segments: list = []
+    for n, (op, pi, pj) in enumerate(items):
+        line = "\n" if n else ""  # between paragraphs; a whole paragraph carries its own
+        if op == "=":
+            _add(segments, "=", line)
+            for pair_op, text in _segments([old[pi]], [new[pj]], deadline, result):
+                _add(segments, pair_op, text)
+        else:
+            text = old[pi] if op == "-" else new[pj]
+            _add(segments, op, line + text)
+            if op == "-":
+                result.chars_removed += _count(text)
+                result.paragraphs_removed += 1
+            else:
+                result.chars_added += _count(text)
+                result.paragraphs_added += 1
+    return segments
+
+
+def _pairs(old: list[str], new: list[str]) -> list[tuple[int, int]]:
+    """Which old paragraph became which new one: the pairs, in order, of
+    the greatest total likeness (shared character bigrams), counting only
+    pairs alike enough to be one paragraph edited."""
+    grams_old, grams_new = [_bigrams(t) for t in old], [_bigrams(t) for t in new]
+    best = [[0.0] * (len(new) + 1) for _ in range(len(old) + 1)]
+    for i in range(1, len(old) + 1):
+        for j in range(1, len(new) + 1):
+            score = max(best[i - 1][j], best[i][j - 1])
+            alike = _likeness(grams_old[i - 1], grams_new[j - 1])
+            if alike >= ALIKE:
+                score = max(score, best[i - 1][j - 1] + alike)
+            best[i][j] = score
+    pairs, i, j = [], len(old), len(new)
+    while i and j:
+        if best[i][j] == best[i - 1][j]:
+            i -= 1
+        elif best[i][j] == best[i][j - 1]:
+            j -= 1
+        else:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+    return pairs[::-1]
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[k:k + 2] for k in range(max(len(text) - 1, 1))}
+
+
+def _likeness(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 def _segments(old: list[str], new: list[str], deadline: float, result: Diff) -> list:
