@@ -132,8 +132,8 @@ def test_removal_notice_rule():
 
 CUT = "习近平在会上发表讲话，呼吁成员国加强合作，共同应对外部挑战。"
 EDITED = [PARAGRAPHS[0], PARAGRAPHS[2], PARAGRAPHS[3] + "（本文有删节）"]
-NOTICE = b"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>\xe9\xa1\xb5\xe9\x9d\xa2\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8</title>
-</head><body class="error404"><div id="content"><h1>Oops</h1></div></body></html>"""
+NOTICE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>页面不存在</title>
+</head><body class="error404"><div id="content"><h1>Oops</h1></div></body></html>""".encode()
 
 
 def first_warc(raw: Path) -> None:

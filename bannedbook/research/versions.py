@@ -27,6 +27,8 @@ from difflib import SequenceMatcher
 
 import fast_diff_match_patch
 
+from bannedbook.db.schema import FTS_TABLE, tagged_sql
+from bannedbook.search.query import match_expression
 from bannedbook.text.chinese import normalise, normalise_with_offsets
 
 # Captures that say the article is gone from where it was: an HTTP 404 or
@@ -319,3 +321,60 @@ def removal_window(seen: list[str], gone: list[str]) -> tuple[str | None, str | 
     if not after:
         return last_seen, None, None
     return last_seen, last_seen, min(after)
+
+
+# ------------------------------------------------------------------ changes
+
+# What /-/changes lists: each edit (a version after the first) and each
+# removal, newest first, dated by the capture that showed it (`before`: the
+# edit's version first seen, the first capture gone) after the last capture
+# that had not (`after`).
+CHANGE_KINDS = ("edited", "removed")
+CHANGE_FILTERS = ("q", "tag", "author", "source", "term", "kind")
+_CHANGES = """
+select * from (
+  select 'edited' as kind, a.id, a.title, a.author, a.source, a.url, v.version,
+    (select p.last_seen from versions p where p.article_id = v.article_id and p.version = v.version - 1) as after,
+    v.first_seen as before, v.chars_added, v.chars_removed, v.paragraphs_removed,
+    (select group_concat(term, ' ') from version_terms t where t.article_id = v.article_id
+       and t.version = v.version and t.change = 'removed') as terms_removed,
+    (select group_concat(term, ' ') from version_terms t where t.article_id = v.article_id
+       and t.version = v.version and t.change = 'added') as terms_added
+  from versions v join articles a on a.id = v.article_id
+  where v.version > 1 and {edited}
+  union all
+  select 'removed', a.id, a.title, a.author, a.source, a.url, null, a.removed_after, a.removed_before,
+    null, null, null, null, null
+  from articles a where a.removed_before is not null and {removed}
+) order by before is null, before desc, id, version
+"""
+
+
+def changes_sql(args: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The SQL of the changes the filters in args select (CHANGE_FILTERS:
+    q a search, as the search box takes it; tag, author, source as the
+    search page's; term a lexicon term the edit removed, or, for a removal,
+    one the article held; kind edited or removed) and its parameters."""
+    common, params = [], {}
+    if args.get("q"):
+        common.append(f"a.rowid in (select rowid from [{FTS_TABLE}] where [{FTS_TABLE}] match :q)")
+        params["q"] = match_expression(args["q"])
+    if args.get("tag"):
+        common.append(tagged_sql("tag").replace("id in", "a.id in", 1))
+        params["tag"] = normalise(args["tag"])
+    for name in ("author", "source"):
+        if args.get(name):
+            common.append(f"a.{name} = :{name}")
+            params[name] = args[name]
+    edited, removed = list(common), list(common)
+    if args.get("term"):
+        params["term"] = args["term"]
+        edited.append("""exists (select 1 from version_terms t where t.article_id = v.article_id
+                         and t.version = v.version and t.term = :term and t.change = 'removed')""")
+        removed.append("a.id in (select article_id from article_terms where term = :term)")
+    kind = args.get("kind")
+    if kind == "edited":
+        removed.append("0")
+    elif kind == "removed":
+        edited.append("0")
+    return (_CHANGES.format(edited=" and ".join(edited) or "1", removed=" and ".join(removed) or "1"), params)
