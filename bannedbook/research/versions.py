@@ -83,8 +83,10 @@ class Diff:
     ["m", text]       a paragraph moved here from elsewhere, unchanged
     ["~", segments]   a run of changed paragraphs: [op, text] with op "="
                       (kept), "-" (removed) or "+" (added); "\n" between
-                      paragraphs. Removed text is as the old version wrote
-                      it, the rest as the new one does.
+                      paragraphs, so the "=" and "-" text is the run's old
+                      paragraphs and the "=" and "+" text its new ones, each
+                      joined by line breaks. Removed text is as the old
+                      version wrote it, the rest as the new one does.
     Counts are of normalised characters (line breaks not counted)."""
 
     blocks: list = field(default_factory=list)
@@ -178,19 +180,24 @@ def _run(old: list[str], new: list[str], norm_old: list[str], norm_new: list[str
             items.append(("=", pi, pj))
         i, j = pi + 1, pj + 1
     segments: list = []
-    for n, (op, pi, pj) in enumerate(items):
-        line = "\n" if n else ""  # between paragraphs; a whole paragraph carries its own
+    old_seen = new_seen = False  # each side's paragraphs are joined by its own line breaks
+    for op, pi, pj in items:
         if op == "=":
-            _add(segments, "=", line)
+            line = "=" if old_seen and new_seen else "-" if old_seen else "+" if new_seen else ""
+            if line:
+                _add(segments, line, "\n")
             for pair_op, text in _segments([old[pi]], [new[pj]], deadline, result):
                 _add(segments, pair_op, text)
+            old_seen = new_seen = True
         else:
             text = old[pi] if op == "-" else new[pj]
-            _add(segments, op, line + text)
+            _add(segments, op, ("\n" if (old_seen if op == "-" else new_seen) else "") + text)
             if op == "-":
+                old_seen = True
                 result.chars_removed += _count(text)
                 result.paragraphs_removed += 1
             else:
+                new_seen = True
                 result.chars_added += _count(text)
                 result.paragraphs_added += 1
     return segments
