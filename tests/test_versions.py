@@ -66,6 +66,8 @@ def test_script_encoding_and_width_make_no_version():
     text = parts(PARAGRAPHS)
     assert text_hash([traditional(p) for p in text]) == text_hash(text)
     assert text_hash([p.replace("7", "７") for p in text]) == text_hash(text)
+    # OpenCC renders 了解 as 瞭解 and 反复 as 反覆, characters normalise keeps: still one version.
+    assert text_hash(["我们了解到他反复说明"]) == text_hash([traditional("我们了解到他反复说明")])
     assert text_hash(parts(PARAGRAPHS[:3])) != text_hash(text)
     unchanged = diff(text, [traditional(p) for p in text])
     assert unchanged.blocks == [["=", len(text)]] and unchanged.chars_added == unchanged.chars_removed == 0
@@ -97,6 +99,14 @@ def test_a_moved_paragraph_is_moved_not_rewritten():
     change = diff(parts(PARAGRAPHS), parts(new))
     assert (change.paragraphs_moved, change.chars_added, change.chars_removed) == (1, 0, 0)
     assert ["m", PARAGRAPHS[3]] in change.blocks
+
+
+def test_a_moved_and_edited_paragraph_is_diffed_where_it_went():
+    new = [PARAGRAPHS[3].replace("联合声明", "声明"), *PARAGRAPHS[:3]]
+    change = diff(parts(PARAGRAPHS), parts(new))
+    assert (change.paragraphs_moved, change.chars_added, change.chars_removed) == (1, 0, 2)
+    moved = [b for b in change.blocks if b[0] == "M"]
+    assert moved and ["-", "联合"] in moved[0][1]
 
 
 def test_the_diff_shows_each_side_in_its_own_script():

@@ -4,8 +4,9 @@ stores what they compute and the web layer shows it.
 
 A version is a distinct *normalised* text: the title and the body's
 paragraphs (captions left out) as extraction yields them, through
-chinese.normalise, so the site's Traditional mirror, a page in another
-encoding or a changed sidebar is never a new version.
+chinese.normalise and text/variants.py's fold (comparable), so the site's
+Traditional mirror, a page in another encoding or a changed sidebar is
+never a new version.
 
 A diff is made once, at build time: paragraphs are matched first (a
 paragraph found unchanged elsewhere is *moved*, not removed and added),
@@ -30,6 +31,7 @@ import fast_diff_match_patch
 from bannedbook.db.schema import FTS_TABLE, tagged_sql
 from bannedbook.search.query import match_expression
 from bannedbook.text.chinese import normalise, normalise_with_offsets
+from bannedbook.text.variants import fold
 
 # Captures that say the article is gone from where it was: an HTTP 404 or
 # 410, or the site's own notice in its place (is_removal_notice). Each is
@@ -57,6 +59,8 @@ TIME_LIMIT = 0.04
 # share at least this share of their character bigrams.
 MAX_PAIRINGS = 2_500
 ALIKE = 0.3
+# A paragraph found out of place is taken as moved (and edited) when this alike.
+ALIKE_MOVED = 0.5
 
 
 def is_removal_notice(title: str, classes: set[str] | frozenset[str] = frozenset()) -> bool:
@@ -73,7 +77,14 @@ def text_parts(title: str, body: str) -> list[str]:
 
 def text_hash(parts: list[str]) -> str:
     """What makes two texts one version: the sha256 of the normalised text."""
-    return hashlib.sha256(normalise("\n".join(parts)).encode("utf-8")).hexdigest()
+    return hashlib.sha256(comparable("\n".join(parts)).encode("utf-8")).hexdigest()
+
+
+def comparable(text: str) -> str:
+    """Text as versions compare it: normalised as search does, and the
+    spellings a Traditional rendering or a legacy encoding may differ by
+    written one way (text/variants.py)."""
+    return fold(normalise(text))
 
 
 @dataclass
@@ -81,6 +92,7 @@ class Diff:
     """From one version to the next. blocks, in the new text's order:
     ["=", n]          n paragraphs unchanged
     ["m", text]       a paragraph moved here from elsewhere, unchanged
+    ["M", segments]   a paragraph moved here and edited: segments as below
     ["~", segments]   a run of changed paragraphs: [op, text] with op "="
                       (kept), "-" (removed) or "+" (added); "\n" between
                       paragraphs, so the "=" and "-" text is the run's old
@@ -101,15 +113,18 @@ class Diff:
 def diff(old: list[str], new: list[str], time_limit: float = TIME_LIMIT) -> Diff:
     """The diff from text parts old to new (see text_parts)."""
     deadline = time.perf_counter() + time_limit
-    norm_old, norm_new = [normalise(p) for p in old], [normalise(p) for p in new]
+    norm_old, norm_new = [comparable(p) for p in old], [comparable(p) for p in new]
     result = Diff()
-    moved = _moved(norm_old, norm_new)
+    moved = _moved(norm_old, norm_new)  # new index -> old index
     result.paragraphs_moved = len(moved)
-    keep_old = [i for i in range(len(old)) if norm_old[i] not in moved]
-    keep_new = [j for j in range(len(new)) if norm_new[j] not in moved]
+    moved_old = set(moved.values())
+    keep_old = [i for i in range(len(old)) if i not in moved_old]
+    keep_new = [j for j in range(len(new)) if j not in moved]
     # Items (position in the new text, block); a run that only removes sits
     # just before the paragraph that follows it.
-    items: list[tuple[float, list]] = [(j, ["m", new[j]]) for j in range(len(new)) if norm_new[j] in moved]
+    items: list[tuple[float, list]] = [
+        (j, ["m", new[j]] if norm_old[i] == norm_new[j] else ["M", _segments([old[i]], [new[j]], deadline, result)])
+        for j, i in moved.items()]
     matcher = SequenceMatcher(None, [norm_old[i] for i in keep_old], [norm_new[j] for j in keep_new],
                               autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -129,29 +144,47 @@ def diff(old: list[str], new: list[str], time_limit: float = TIME_LIMIT) -> Diff
     return result
 
 
-def _moved(old: list[str], new: list[str]) -> set[str]:
-    """Paragraphs that moved: found once in each text, unchanged, but out of
-    the order the most such paragraphs keep (a longest increasing run of
-    their old positions, read in the new order)."""
-    once_old = {text: i for text, i in _unique(old).items()}
-    common = [(once_old[text], text) for text in _unique(new) if text in once_old and text.strip()]
+def _moved(old: list[str], new: list[str]) -> dict[int, int]:
+    """Paragraphs that moved, new index -> old index: a paragraph found once
+    in each text, or edited but still alike (ALIKE_MOVED), whose place is
+    out of the order that most such paragraphs keep (a longest increasing
+    run of their old positions, read in the new order)."""
+    once_old, once_new = _unique(old), _unique(new)
+    anchors = {j: once_old[text] for text, j in once_new.items() if text in once_old and text.strip()}
+    # Paragraphs found on one side only may be one paragraph edited (and moved).
+    in_old, in_new = set(old), set(new)
+    lone_old = [i for i in range(len(old)) if old[i] not in in_new and old[i].strip()]
+    lone_new = [j for j in range(len(new)) if new[j] not in in_old and new[j].strip()]
+    if lone_old and lone_new and len(lone_old) * len(lone_new) <= MAX_PAIRINGS:
+        grams = {i: _bigrams(old[i]) for i in lone_old}
+        scored = sorted(((_likeness(grams[i], _bigrams(new[j])), i, j) for j in lone_new for i in lone_old),
+                        reverse=True)
+        taken_old, taken_new = set(), set()
+        for alike, i, j in scored:
+            if alike < ALIKE_MOVED:
+                break
+            if i not in taken_old and j not in taken_new:
+                anchors[j] = i
+                taken_old.add(i)
+                taken_new.add(j)
+    order = sorted(anchors)
     # Longest increasing subsequence of old positions (patience sorting).
     tails: list[int] = []
     tail_at: list[int] = []
-    previous = [-1] * len(common)
-    for k, (position, _) in enumerate(common):
-        spot = bisect_left(tails, position)
+    previous = [-1] * len(order)
+    for k, j in enumerate(order):
+        spot = bisect_left(tails, anchors[j])
         if spot == len(tails):
-            tails.append(position)
+            tails.append(anchors[j])
             tail_at.append(k)
         else:
-            tails[spot], tail_at[spot] = position, k
+            tails[spot], tail_at[spot] = anchors[j], k
         previous[k] = tail_at[spot - 1] if spot else -1
     kept, k = set(), tail_at[-1] if tail_at else -1
     while k >= 0:
-        kept.add(common[k][1])
+        kept.add(order[k])
         k = previous[k]
-    return {text for _, text in common if text not in kept}
+    return {j: anchors[j] for j in order if j not in kept}
 
 
 def _unique(texts: list[str]) -> dict[str, int]:
@@ -247,6 +280,7 @@ def _segments(old: list[str], new: list[str], deadline: float, result: Diff) -> 
         return [[op, text] for op, text in (("-", a), ("+", b)) if text]
     norm_a, offsets_a = normalise_with_offsets(a)
     norm_b, offsets_b = normalise_with_offsets(b)
+    norm_a, norm_b = fold(norm_a), fold(norm_b)  # one character for one: the offsets hold
     if len(norm_a) * len(norm_b) <= EXACT_WORK:
         ops = fast_diff_match_patch.diff(norm_a, norm_b, timelimit=0, checklines=False, cleanup="No")
     else:  # a long run rewritten: the library's time limit decides, and the diff may not be the least
@@ -311,7 +345,7 @@ def changed_text(blocks: list) -> tuple[str, str]:
     are looked for."""
     removed, added = [], []
     for block in blocks:
-        if block[0] == "~":
+        if block[0] in "~M":
             removed.append("".join(text for op, text in block[1] if op != "+"))
             added.append("".join(text for op, text in block[1] if op != "-"))
     return "\n".join(removed), "\n".join(added)
