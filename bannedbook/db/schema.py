@@ -108,9 +108,9 @@ TABLES = {
          "paragraphs_moved": int, "exact": int, "path": str, "diff": str},
         {"pk": ("article_id", "version"), "foreign_keys": [("article_id", "articles", "id")]},
     ),
-    # Which text (versions.sha256) each page of an article holds, by the
-    # page's sha256 (captures.sha256, raw_files.sha256): a revisit, which
-    # carries its original's sha256, counts for that text.
+    # Which text (versions.sha256) each page of an article with more than
+    # one holds, by the page's sha256 (captures.sha256, raw_files.sha256): a
+    # revisit, which carries its original's sha256, counts for that text.
     "page_texts": (
         {"article_id": str, "sha256": str, "text_sha256": str},
         {"pk": ("article_id", "sha256"), "foreign_keys": [("article_id", "articles", "id")]},

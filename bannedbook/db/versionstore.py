@@ -3,10 +3,10 @@ from each to the next, when each was seen, and when the article vanished
 (the rules are bannedbook/research/versions.py's).
 
 While pages are written, the writer (store.Store) tells `Versions` which
-text each page of an article holds. Texts are kept only for articles that
-turn out to have more than one: the first text of an article is the one
-its page shows so far, read back from the new article row when a second
-text arrives. `Versions.settle` then numbers and diffs them. An incremental
+text each page of an article holds. Texts (and which page holds which,
+page_texts) are kept only for articles that turn out to have more than
+one: the first text of an article is the one its page shows so far, read
+back from the new article row when a second text arrives. `Versions.settle` then numbers and diffs them. An incremental
 build reads every page of an article it touches again, so the versions of
 an article are always made from all its pages together, as in a full build.
 At the end `write_seen` dates every version from the captures (revisits
@@ -31,7 +31,9 @@ class Versions:
 
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
-        self.rows: list[tuple[str, str, str]] = []  # page_texts rows to write (pages with the same bytes: one)
+        # page_texts rows to write, for articles with more than one text
+        # only (an article with one text has it in every page).
+        self.rows: list[tuple[str, str, str]] = []
         self.first: dict[str, str] = {}  # article id -> its only text's hash, so far
         # article id -> text hash -> (rank, path, parts) of the best page holding it
         self.texts: dict[str, dict[str, tuple]] = {}
@@ -43,20 +45,25 @@ class Versions:
         (path, rank) of the page that shows it so far."""
         parts = text_parts(title, body)
         digest = text_hash(parts)
-        self.rows.append((key, sha256, digest))
-        if len(self.rows) >= 1000:
-            self.flush()
         if key in self.texts:
+            self.rows.append((key, sha256, digest))
             best = self.texts[key].get(digest)
             if best is None or rank < best[0]:
                 self.texts[key][digest] = (rank, path, parts)
         elif key not in self.first:
             self.first[key] = digest
         elif self.first[key] != digest:
-            # A second text: the first is the one the article shows so far.
+            # A second text: the first is the one the article shows so far,
+            # and every page of it written so far holds that text.
             first_title, first_body = holder_text()
-            self.texts[key] = {self.first.pop(key): (holder[1], holder[0], text_parts(first_title, first_body)),
+            first = self.first.pop(key)
+            self.rows += [(key, page_sha, first) for (page_sha,) in self.db.execute(
+                "select distinct sha256 from raw_files where article_id = ? and sha256 is not null", [key])]
+            self.rows.append((key, sha256, digest))
+            self.texts[key] = {first: (holder[1], holder[0], text_parts(first_title, first_body)),
                                digest: (rank, path, parts)}
+        if len(self.rows) >= 1000:
+            self.flush()
 
     def flush(self) -> None:
         self.db.conn.executemany("insert or ignore into page_texts values (?, ?, ?)", self.rows)
@@ -110,6 +117,12 @@ def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
     db.execute("""insert into temp.seen select c.article_id, p.text_sha256, min(c.captured), max(c.captured), count(*)
                   from captures c join page_texts p on p.article_id = c.article_id and p.sha256 = c.sha256
                   group by c.article_id, p.text_sha256""")
+    # An article with one text: every capture of it has that text.
+    db.execute("""insert or ignore into temp.seen
+                  select c.article_id, v.sha256, min(c.captured), max(c.captured), count(*)
+                  from captures c join versions v on v.article_id = c.article_id and v.version = 1
+                  where not exists (select 1 from versions w where w.article_id = v.article_id and w.version = 2)
+                  group by c.article_id""")
     db.execute("""update versions set (first_seen, last_seen, captures) = (
                       select first, last, n from temp.seen s
                       where s.article_id = versions.article_id and s.text_sha256 = versions.sha256)""")
