@@ -220,6 +220,8 @@ def planted(pairs: int, corpus) -> dict:
             continue
         new_body = ["".join(c for c, _ in text) for text in new_chars]
         script = rng.random() < 0.25
+        if new_body == old[1:]:  # a move back to where it was, a span replaced by itself: no edit
+            continue
         if script:
             shown = read(render(traditional(old[0]), [traditional(p) for p in new_body]))
         else:

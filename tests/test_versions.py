@@ -16,6 +16,7 @@ from helpers.snapshot import content
 from helpers.warcs import MIRROR, Entry, write_warc
 
 from bannedbook.build.pipeline import build
+from bannedbook.db.versionstore import CONTEXT, compact
 from bannedbook.research.versions import (
     changed_text,
     diff,
@@ -211,12 +212,24 @@ def test_a_page_that_comes_back_and_goes_again(raw, tmp_path):
     assert content(db) == content(tmp_path / "full.db")
 
 
-def test_an_article_held_by_one_page_has_one_version(tmp_path):
+def test_an_article_with_one_text_has_no_versions(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "page.html").write_bytes(page(PARAGRAPHS))
+    (raw / "mirror.html").write_bytes(mirror_page(PARAGRAPHS))
     db = tmp_path / "x.db"
     build(raw, db, workers=1, progress=False)
-    assert rows(db, "select version, first_seen, captures, path, diff from versions") == [
-        (1, None, 0, "page.html", None)]
+    assert rows(db, "select count(*) from articles") == [(1,)]
+    assert rows(db, "select count(*) from versions") == rows(db, "select count(*) from page_texts") == [(0,)]
     assert rows(db, "select last_seen, removed_after, removed_before from articles") == [(None, None, None)]
+
+
+def test_a_stored_diff_keeps_the_change_and_some_context():
+    long = "这是一个很长的段落，" * 30
+    change = diff(["标题", long + "结尾。"], ["标题", long + "新的结尾。"])
+    stored = compact(change.blocks)
+    segments = stored[1][1]
+    assert ["+", "新的"] in segments and any(op == "…" for op, _ in segments)
+    assert sum(len(text) if op != "…" else 0 for op, text in segments) < 2 * CONTEXT + 10
+    removed, added = changed_text(stored)
+    assert added.endswith("新的结尾。") and removed.endswith("结尾。") and len(added) < 2 * CONTEXT + 10

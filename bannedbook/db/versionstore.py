@@ -71,11 +71,11 @@ class Versions:
 
     def settle(self, holders: dict[str, tuple[str, tuple]]) -> None:
         """Once every page is written (holders: article id -> (path, rank)
-        of the page it is shown from): a version per text, numbered by when
-        captures first had it, each diffed from the one before."""
+        of the page it is shown from): for each article with more than one
+        text, a version per text, numbered by when captures first had it,
+        each diffed from the one before (stored compact: see compact)."""
         self.flush()
-        rows = [{"article_id": key, "version": 1, "sha256": digest, "path": holders[key][0], "exact": 1}
-                for key, digest in self.first.items() if key in holders]
+        rows = []  # an article with one text has no rows: its text is the article's
         for key, texts in self.texts.items():
             if key not in holders:
                 continue
@@ -95,7 +95,7 @@ class Versions:
                                paragraphs_added=change.paragraphs_added,
                                paragraphs_removed=change.paragraphs_removed,
                                paragraphs_moved=change.paragraphs_moved, exact=int(change.exact),
-                               diff=json.dumps(change.blocks, ensure_ascii=False, separators=(",", ":")))
+                               diff=json.dumps(compact(change.blocks), ensure_ascii=False, separators=(",", ":")))
                 rows.append(row)
                 previous = parts
         empty = dict.fromkeys(("first_seen", "last_seen", "captures", "chars_added", "chars_removed",
@@ -103,6 +103,36 @@ class Versions:
         self.db["versions"].insert_all(({**empty, **row} for row in rows), batch_size=1000)
         self.first.clear()
         self.texts.clear()
+
+
+# Unchanged text kept on each side of a change inside a changed paragraph;
+# the rest is stored as its length (["…", n]), so a version stores about
+# what changed. The whole text of any version is its capture (versions.path).
+CONTEXT = 30
+
+
+def compact(blocks: list) -> list:
+    """blocks (research/versions.Diff) with the unchanged text inside
+    changed paragraphs cut to CONTEXT characters around each change."""
+    out = []
+    for block in blocks:
+        if block[0] not in "~M":
+            out.append(block)
+            continue
+        segments = []
+        for op, text in block[1]:
+            if op != "=":
+                segments.append([op, text])
+                continue
+            for n, line in enumerate(text.split("\n")):
+                if n:
+                    segments.append(["=", "\n"])
+                if len(line) > 2 * CONTEXT + 10:
+                    segments += [["=", line[:CONTEXT]], ["…", len(line) - 2 * CONTEXT], ["=", line[-CONTEXT:]]]
+                elif line:
+                    segments.append(["=", line])
+        out.append([block[0], segments])
+    return out
 
 
 def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
@@ -117,12 +147,6 @@ def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
     db.execute("""insert into temp.seen select c.article_id, p.text_sha256, min(c.captured), max(c.captured), count(*)
                   from captures c join page_texts p on p.article_id = c.article_id and p.sha256 = c.sha256
                   group by c.article_id, p.text_sha256""")
-    # An article with one text: every capture of it has that text.
-    db.execute("""insert or ignore into temp.seen
-                  select c.article_id, v.sha256, min(c.captured), max(c.captured), count(*)
-                  from captures c join versions v on v.article_id = c.article_id and v.version = 1
-                  where not exists (select 1 from versions w where w.article_id = v.article_id and w.version = 2)
-                  group by c.article_id""")
     db.execute("""update versions set (first_seen, last_seen, captures) = (
                       select first, last, n from temp.seen s
                       where s.article_id = versions.article_id and s.text_sha256 = versions.sha256)""")

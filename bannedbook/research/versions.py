@@ -345,9 +345,9 @@ def changed_text(blocks: list) -> tuple[str, str]:
     are looked for."""
     removed, added = [], []
     for block in blocks:
-        if block[0] in "~M":
-            removed.append("".join(text for op, text in block[1] if op != "+"))
-            added.append("".join(text for op, text in block[1] if op != "-"))
+        if block[0] in "~M":  # ["…", n]: unchanged text left out of a stored diff
+            removed.append("".join(text for op, text in block[1] if op in "=-"))
+            added.append("".join(text for op, text in block[1] if op in "=+"))
     return "\n".join(removed), "\n".join(added)
 
 

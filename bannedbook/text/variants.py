@@ -40,13 +40,14 @@ ROUND_TRIPS = (("big5", "cp950"), ("big5hkscs", "cp950"), ("cp950", "big5hkscs")
 
 @cache
 def fold_table() -> dict[int, str]:
-    """str.translate table: a character that renders or round-trips another
-    -> that other character (both normalised)."""
-    table: dict[int, str] = {}
+    """str.translate table: each character of a set that render or
+    round-trip one another -> the set's first in code-point order (all
+    normalised), so the folding can never go round in circles."""
+    pairs = []
     for line in TABLE.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             variant, simplified = line.split("\t")
-            table[ord(variant)] = simplified
+            pairs.append((variant, simplified))
     for code in range(0x20, 0x10000):
         char = chr(code)
         if unicodedata.category(char) in ("Cs", "Co", "Cn"):
@@ -58,8 +59,19 @@ def fold_table() -> dict[int, str]:
                 continue
             folded, meant = normalise(back), normalise(char)
             if len(folded) == 1 and len(meant) == 1 and folded != meant:
-                table.setdefault(ord(folded), meant)
-    return table
+                pairs.append((folded, meant))
+    parent: dict[str, str] = {}
+
+    def root(char: str) -> str:
+        while parent.get(char, char) != char:
+            char = parent[char]
+        return char
+
+    for a, b in pairs:
+        first, second = sorted((root(a), root(b)))
+        if first != second:
+            parent[second] = first
+    return {ord(char): root(char) for char in parent}
 
 
 def fold(normalised: str) -> str:
