@@ -63,7 +63,7 @@ OUT = ROOT / "docs" / "benchmarks.md"
 PACKAGE = ROOT / "bannedbook"
 # The order of the sections; a benchmark not named here comes after them, by name.
 ORDER = ["build", "profile_build", "extract", "search", "index_variants", "pages", "load", "trends", "lexicon",
-         "stories_build", "stories", "crash", "crawl"]
+         "stories_build", "stories", "versions", "crash", "crawl"]
 
 INTRO = """\
 # Benchmarks

@@ -11,7 +11,8 @@ grows), load.py, trends_bench.py, lexicon_bench.py and stories_bench.py
 --built (the story step on a copy, and what stories cost the pages) on the
 database it built; at the smallest size, extract_bench.py on the crawl
 (its figures are per page). At the largest size, warc_bench.py builds from
-a 1 GB WARC file made of that crawl. crash.py and crawl_bench.py run once.
+a 1 GB WARC file made of that crawl. crash.py, crawl_bench.py and
+versions_bench.py (planted edits on texts of its own) run once.
 Each runs as its own process, so one's memory and imports never colour
 another's figures. A benchmark that misses a target does not stop the
 others; the report is written at the end, and the exit status is 1 when any
@@ -70,7 +71,7 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
         smaller = ["--smaller", db]
     if raw is not None:
         steps.append(("benchmarks/warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
-    steps += [("benchmarks/crash.py",), ("benchmarks/crawl_bench.py",),
+    steps += [("benchmarks/crash.py",), ("benchmarks/crawl_bench.py",), ("benchmarks/versions_bench.py",),
               ("benchmarks/bombs_bench.py", "--work", str(work / "bombs-bench"))]
     return steps
 
