@@ -174,7 +174,6 @@ INDEXES = [
     ("links", ["kind"]), ("raw_files", ["status", "reason"]), ("raw_files", ["article_id"]),
     ("captures", ["article_id"]), ("captures", ["payload_digest"]), ("captures", ["url"]),
     ("versions", ["first_seen"]), ("version_terms", ["term", "change"]), ("articles", ["removed_before"]),
-    ("captures", ["why"]),
     ("lexicon", ["term"]), ("lexicon", ["theme", "term"]), ("article_terms", ["term", "hits"]),
     # A story's articles in date order (the article page's list), and one
     # article per story (?_collapse=1) read from the index alone.

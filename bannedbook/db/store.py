@@ -359,12 +359,13 @@ class Store:
         return found
 
     def date_captures(self, table: str, where: str = "1") -> None:
-        """articles.captured (the earliest capture) and, for an article that
+        """articles.captured (the earliest capture), last_seen (the latest) and, for an article that
         states no date, not_after (a capture is an upper bound for when it
         was published), for the rows of table selected by where. Only
         captures with a possible time count (add_capture keeps no other)."""
-        self.db.execute(f"""update {table} set captured = (
-                                select min(captured) from captures where captures.article_id = {table}.id)
+        self.db.execute(f"""update {table} set (captured, last_seen) = (
+                                select min(captured), max(captured) from captures
+                                where captures.article_id = {table}.id)
                             where {where}""")
         self.db.execute(f"""update {table} set not_after = case when published is null then substr(captured, 1, 10) end
                             where {where}""")

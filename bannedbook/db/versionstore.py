@@ -137,10 +137,10 @@ def compact(blocks: list) -> list:
 
 def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
     """Date every version from the captures with its text (first_seen,
-    last_seen, captures), and every article: last_seen, its last capture
-    with the text, and removed_after/removed_before when a capture after it
-    found the page gone (GONE_REASONS) at a URL of the article (url_id:
-    the article id a URL names, store.url_id)."""
+    last_seen, captures), and give every article removed_after/removed_before
+    when a capture after its last_seen (store.date_captures) found the page
+    gone (GONE_REASONS) at a URL of the article (url_id: the article id a
+    URL names, store.url_id)."""
     db.execute("drop table if exists temp.seen")
     db.execute("""create temp table seen (article_id text, text_sha256 text, first text, last text, n integer,
                                           primary key (article_id, text_sha256))""")
@@ -152,15 +152,13 @@ def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
                       where s.article_id = versions.article_id and s.text_sha256 = versions.sha256)""")
     db.execute("update versions set captures = 0 where captures is null")
     db.execute("drop table temp.seen")
-    db.execute("""update articles set last_seen = (select max(captured) from captures where article_id = articles.id),
-                  removed_after = null, removed_before = null""")
     gone: dict[str, list[str]] = defaultdict(list)
     marks = ", ".join("?" * len(GONE_REASONS))
     for url, when in db.execute(f"""select url, captured from captures where status = 'rejected'
                                     and why in ({marks}) and captured is not null and url is not null""",
                                 GONE_REASONS):
         gone[url_id(url)].append(when)
-    windows = []
+    windows = {}
     for key, times in gone.items():
         seen = [when for (when,) in db.execute(
             "select captured from captures where article_id = ? and captured is not null", [key])]
@@ -168,8 +166,13 @@ def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
             continue  # a URL the archive holds no article of
         _, after, before = removal_window(seen, times)
         if before:
-            windows.append((after, before, key))
-    db.conn.executemany("update articles set removed_after = ?, removed_before = ? where id = ?", windows)
+            windows[key] = (after, before)
+    # Only rows whose window changes are written: an article row holds its body.
+    held = {key: (after, before) for key, after, before in db.execute(
+        "select id, removed_after, removed_before from articles where removed_before is not null")}
+    db.conn.executemany("update articles set removed_after = ?, removed_before = ? where id = ?",
+                        [(*windows.get(key, (None, None)), key) for key in held.keys() | windows.keys()
+                         if held.get(key) != windows.get(key)])
 
 
 def write_version_terms(db: sqlite_utils.Database) -> None:
