@@ -52,6 +52,7 @@ from bannedbook.errors import BuildError, Rejected
 from bannedbook.records import CAPTURE_KINDS, Capture, Page, WarcFile
 from bannedbook.research.lexicon import Lexicon, LexiconReport, lexicon_is_current, read_lexicons, write_lexicon
 from bannedbook.research.stories import signature
+from bannedbook.research.versions import text_hash, text_parts
 from bannedbook.text.decode import decode, safe_line, safe_text
 from bannedbook.text.urls import normalise_url, site_hosts
 
@@ -68,6 +69,7 @@ def _page_from(page: Page, data: bytes, http_charset: str | None = None) -> Page
         page.encoding = decoded.encoding
         page.article = extract(decoded.text, page_url=page.capture.url if page.capture else None)
         page.signature = signature(page.article.body)
+        page.text_sha256 = text_hash(text_parts(page.article.title, page.article.body))
         warnings = [decoded.warning] + page.article.warnings
         page.message = "; ".join(w for w in warnings if w) or None
     except Rejected as rejected:

@@ -174,7 +174,7 @@ class Store:
         elif page.article is not None:
             key, mine = article_id(page.article), rank(page)
             held = self.holders.get(key)
-            self.versions.page(key, page.sha256, page.article.title, page.article.body, mine, page.path, held,
+            self.versions.page(key, page.sha256, page.text_sha256, page.article, mine, page.path, held,
                                lambda: self._text_of(key))
             if held is None or mine < held[1]:
                 if held is not None:

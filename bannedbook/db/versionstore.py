@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bannedbook.records import Article
 from bannedbook.research.lexicon import count_hits, searchable
 from bannedbook.research.versions import GONE_REASONS, changed_text, diff, removal_window, text_hash, text_parts
 from bannedbook.text.chinese import normalise
@@ -38,18 +39,18 @@ class Versions:
         # article id -> text hash -> (rank, path, parts) of the best page holding it
         self.texts: dict[str, dict[str, tuple]] = {}
 
-    def page(self, key: str, sha256: str, title: str, body: str, rank: tuple, path: str,
+    def page(self, key: str, sha256: str, digest: str | None, article: Article, rank: tuple, path: str,
              holder: tuple[str, tuple] | None, holder_text: Callable[[], tuple[str, str]]) -> None:
-        """A page of article key (its bytes' sha256) holding title and body,
+        """A page of article key (its bytes' sha256) holding article, whose
+        text has the hash digest (made by a worker: versions.text_hash),
         before the writer decides whether it shows the article; holder: the
         (path, rank) of the page that shows it so far."""
-        parts = text_parts(title, body)
-        digest = text_hash(parts)
+        digest = digest or text_hash(text_parts(article.title, article.body))
         if key in self.texts:
             self.rows.append((key, sha256, digest))
             best = self.texts[key].get(digest)
             if best is None or rank < best[0]:
-                self.texts[key][digest] = (rank, path, parts)
+                self.texts[key][digest] = (rank, path, text_parts(article.title, article.body))
         elif key not in self.first:
             self.first[key] = digest
         elif self.first[key] != digest:
@@ -61,7 +62,7 @@ class Versions:
                 "select distinct sha256 from raw_files where article_id = ? and sha256 is not null", [key])]
             self.rows.append((key, sha256, digest))
             self.texts[key] = {first: (holder[1], holder[0], text_parts(first_title, first_body)),
-                               digest: (rank, path, parts)}
+                               digest: (rank, path, text_parts(article.title, article.body))}
         if len(self.rows) >= 1000:
             self.flush()
 

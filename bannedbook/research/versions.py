@@ -30,7 +30,7 @@ import fast_diff_match_patch
 
 from bannedbook.db.schema import FTS_TABLE, tagged_sql
 from bannedbook.search.query import match_expression
-from bannedbook.text.chinese import normalise, normalise_with_offsets
+from bannedbook.text.chinese import BEYOND_BMP, normalise, normalise_with_offsets
 from bannedbook.text.variants import fold
 
 # Captures that say the article is gone from where it was: an HTTP 404 or
@@ -83,8 +83,20 @@ def text_hash(parts: list[str]) -> str:
 def comparable(text: str) -> str:
     """Text as versions compare it: normalised as search does, and the
     spellings a Traditional rendering or a legacy encoding may differ by
-    written one way (text/variants.py)."""
-    return fold(normalise(text))
+    written one way (text/variants.py). Both work one character at a
+    time, so one table read by str.translate does both (as normalise's
+    does, a list for the BMP, filled as characters are first met)."""
+    if BEYOND_BMP.search(text):
+        return fold(normalise(text))
+    try:
+        return text.translate(_COMPARABLE)
+    except TypeError:  # a character not in the table yet
+        for char in set(text):
+            _COMPARABLE[ord(char)] = fold(normalise(char))
+        return text.translate(_COMPARABLE)
+
+
+_COMPARABLE: list = [object()] * 0x10000  # not a str: str.translate raises TypeError until a character is filled
 
 
 @dataclass
