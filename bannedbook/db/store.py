@@ -131,6 +131,8 @@ class Store:
         self.create()
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
         db.execute("create temp table new_articles as select * from articles where 0")
+        # Looked up by id while pages come (an unseated page, a text read back for versions).
+        db.execute("create index temp.new_articles_id on new_articles (id)")
 
     def create(self) -> None:
         for table, (types, options) in TABLES.items():

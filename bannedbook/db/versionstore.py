@@ -35,6 +35,7 @@ class Versions:
         # page_texts rows to write, for articles with more than one text
         # only (an article with one text has it in every page).
         self.rows: list[tuple[str, str, str]] = []
+        self.earlier: dict[str, str] = {}  # article id -> the text of its pages before a second text came
         self.first: dict[str, str] = {}  # article id -> its only text's hash, so far
         # article id -> text hash -> (rank, path, parts) of the best page holding it
         self.texts: dict[str, dict[str, tuple]] = {}
@@ -58,8 +59,7 @@ class Versions:
             # and every page of it written so far holds that text.
             first_title, first_body = holder_text()
             first = self.first.pop(key)
-            self.rows += [(key, page_sha, first) for (page_sha,) in self.db.execute(
-                "select distinct sha256 from raw_files where article_id = ? and sha256 is not null", [key])]
+            self.earlier[key] = first  # its pages before this one get their page_texts rows in settle
             self.rows.append((key, sha256, digest))
             self.texts[key] = {first: (holder[1], holder[0], text_parts(first_title, first_body)),
                                digest: (rank, path, text_parts(article.title, article.body))}
@@ -76,14 +76,30 @@ class Versions:
         text, a version per text, numbered by when captures first had it,
         each diffed from the one before (stored compact: see compact)."""
         self.flush()
+        # Every page of such an article not given a text since holds the first
+        # one: found in one pass over raw_files (no index on it yet in a full build).
+        self.db.execute("create temp table if not exists earlier (id text primary key, text_sha256 text)")
+        self.db.conn.executemany("insert into temp.earlier values (?, ?)", self.earlier.items())
+        self.db.execute("""insert or ignore into page_texts select r.article_id, r.sha256, e.text_sha256
+                           from raw_files r join temp.earlier e on e.id = r.article_id where r.sha256 is not null""")
+        self.db.execute("delete from temp.earlier")
+        self.earlier.clear()
         rows = []  # an article with one text has no rows: its text is the article's
+        # When captures first had each text, in one pass over captures.
+        self.db.execute("create temp table if not exists several (id text primary key)")
+        self.db.conn.executemany("insert into temp.several values (?)", [(key,) for key in self.texts])
+        firsts: dict[str, dict[str, str]] = defaultdict(dict)
+        for key, digest, when in self.db.execute(
+                """select c.article_id, p.text_sha256, min(c.captured) from captures c
+                   join temp.several s on s.id = c.article_id
+                   join page_texts p on p.article_id = c.article_id and p.sha256 = c.sha256
+                   group by c.article_id, p.text_sha256"""):
+            firsts[key][digest] = when
+        self.db.execute("delete from temp.several")
         for key, texts in self.texts.items():
             if key not in holders:
                 continue
-            first_seen = dict(self.db.execute(
-                """select p.text_sha256, min(c.captured) from captures c join page_texts p
-                   on p.article_id = c.article_id and p.sha256 = c.sha256 where c.article_id = ?
-                   group by p.text_sha256""", [key]).fetchall())
+            first_seen = firsts[key]
             # Undated texts (plain files, captures without a valid date) after the dated ones.
             order = sorted(texts, key=lambda d: (first_seen.get(d) is None, first_seen.get(d) or "", texts[d][1]))
             previous = None
@@ -159,10 +175,17 @@ def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
                                     and why in ({marks}) and captured is not null and url is not null""",
                                 GONE_REASONS):
         gone[url_id(url)].append(when)
+    # The captures with text of those articles, in one pass (captures has no index yet in a full build).
+    db.execute("create temp table if not exists gone_ids (id text primary key)")
+    db.conn.executemany("insert into temp.gone_ids values (?)", [(key,) for key in gone])
+    seen_of: dict[str, list[str]] = defaultdict(list)
+    for key, when in db.execute("""select article_id, captured from captures
+                                   where article_id in (select id from temp.gone_ids) and captured is not null"""):
+        seen_of[key].append(when)
+    db.execute("drop table temp.gone_ids")
     windows = {}
     for key, times in gone.items():
-        seen = [when for (when,) in db.execute(
-            "select captured from captures where article_id = ? and captured is not null", [key])]
+        seen = seen_of[key]
         if not seen and not db.execute("select 1 from articles where id = ?", [key]).fetchone():
             continue  # a URL the archive holds no article of
         _, after, before = removal_window(seen, times)
