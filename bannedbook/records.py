@@ -93,6 +93,7 @@ class Page:
     mtime_ns: int | None = None
     capture: Capture | None = None
     signature: bytes | None = None  # the article's story signature (stories.signature of its body)
+    text_sha256: str | None = None  # the hash versions compare its text by (versions.text_hash)
     skipped: bool = False  # a record that is not a capture of a page (warcinfo, request, metadata …)
 
 

@@ -63,7 +63,7 @@ OUT = ROOT / "docs" / "benchmarks.md"
 PACKAGE = ROOT / "bannedbook"
 # The order of the sections; a benchmark not named here comes after them, by name.
 ORDER = ["build", "profile_build", "profile_build_small", "extract", "extract_small", "search", "index_variants",
-         "pages", "load", "trends", "lexicon", "pinyin", "stories_build", "stories", "crash", "crawl",
+         "pages", "load", "trends", "lexicon", "pinyin", "stories_build", "stories", "versions", "crash", "crawl",
          "backfill"]
 
 INTRO = """\

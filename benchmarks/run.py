@@ -14,7 +14,8 @@ database it built; at the smallest size, extract_bench.py on the crawl
 (its figures are per page), and a crawl of 4,000 small pages
 (`corpus.py --small`, 8 KB fragments) that build_bench.py builds too
 (--small) and extract_bench.py and profile_build.py measure per page. At the largest size, warc_bench.py builds from
-a 1 GB WARC file made of that crawl. crash.py, crawl_bench.py and backfill_bench.py run once.
+a 1 GB WARC file made of that crawl. crash.py, crawl_bench.py, backfill_bench.py and
+versions_bench.py (planted edits on texts of its own) run once.
 Each runs as its own process, so one's memory and imports never colour
 another's figures. A benchmark that misses a target does not stop the
 others; the report is written at the end, and the exit status is 1 when any
@@ -90,6 +91,7 @@ def plan(sizes: list[int], corpora: Path, work: Path) -> list[Step]:
     if raw is not None:
         steps.append(("benchmarks/warc_bench.py", "--raw", str(raw), "--gb", "1", "--work", str(work / "warc-bench")))
     steps += [("benchmarks/crash.py",), ("benchmarks/crawl_bench.py",), ("benchmarks/backfill_bench.py",),
+              ("benchmarks/versions_bench.py",),
               ("benchmarks/bombs_bench.py", "--work", str(work / "bombs-bench"))]
     return steps
 

@@ -314,7 +314,7 @@ def test_unknown_names_are_said_on_the_page(get):
     notices = trend(get, params)["notices"]
     assert notices == [
         "not a parameter of this page, ignored: 'quey' (it takes q, theme, by, share, stories, tag, author, source, "
-        "since, until)",
+        "since, until, of)",
         "no lexicon theme '没有这个主题': its line counts nothing",
         "no article has the tag '没有这个标签': every count is 0",
         "no article is by the author '无名氏': every count is 0",

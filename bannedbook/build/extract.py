@@ -51,6 +51,7 @@ from lxml import etree
 
 from bannedbook.errors import Rejected
 from bannedbook.records import Article, Link, Paragraph
+from bannedbook.research.versions import NOTICE, NOTICE_CLASSES, is_removal_notice
 from bannedbook.text.chinese import is_traditional
 from bannedbook.text.decode import safe_text
 from bannedbook.text.urls import SITE, SITE_HOSTS, article_url, same_page
@@ -658,6 +659,26 @@ def _page_warnings(text: str, title: str) -> list[str]:
     return warnings
 
 
+_BODY_CLASSES = re.compile(r"<body\b[^>]*?\bclass\s*=\s*[\"']([^\"'>]*)", re.IGNORECASE)
+
+
+def _removal_notice(page: _Page, head: _Head, text: str) -> None:
+    """Raises Rejected (versions.NOTICE) when the page is the site's notice
+    that the page asked for is gone, sent in its place (versions.is_removal_notice)."""
+    found = _BODY_CLASSES.search(text[:200_000])
+    classes = set(found.group(1).split()) if found else set()
+    heading = page.first(page.headings["h1"])
+    title = " ".join(filter(None, [head.title, clean_text(page.text(heading)) if heading is not None else ""]))
+    if is_removal_notice(title, classes) and (classes & NOTICE_CLASSES or not _has_entry_text(page)):
+        raise Rejected(NOTICE, f"the site's notice that the page is gone ({safe_text(title[:80])[0]!r}), "
+                               "not an article")
+
+
+def _has_entry_text(page: _Page) -> bool:
+    entry = page.div_entry if page.div_entry is not None else page.article
+    return entry is not None and len(clean_text(page.text(entry))) > 200
+
+
 def extract(text: str, *, base_url: str = SITE, page_url: str | None = None) -> Article:
     """Extract the article from a page's text. page_url is where the page was
     captured: the article's URL unless the page states a canonical URL for
@@ -665,6 +686,7 @@ def extract(text: str, *, base_url: str = SITE, page_url: str | None = None) -> 
     Raises Rejected when the page holds no article."""
     page = _parse(text)
     head = _head(page, base_url, page_url)
+    _removal_notice(page, head, text)
     entry = page.div_entry if page.div_entry is not None else page.article
     if entry is None:
         raise Rejected("no-article", "no article on this page: no div.entry (or <article>) holds a body")

@@ -47,10 +47,12 @@ from bannedbook.build.workers import make_pool
 from bannedbook.db.days import write_days
 from bannedbook.db.store import Store, article_id, atomic_database, recover
 from bannedbook.db.summaries import write_summaries
+from bannedbook.db.versionstore import write_version_terms
 from bannedbook.errors import BuildError, Rejected
 from bannedbook.records import CAPTURE_KINDS, Capture, Page, WarcFile
 from bannedbook.research.lexicon import Lexicon, LexiconReport, lexicon_is_current, read_lexicons, write_lexicon
 from bannedbook.research.stories import signature
+from bannedbook.research.versions import text_hash, text_parts
 from bannedbook.text.decode import decode, safe_line, safe_text
 from bannedbook.text.urls import normalise_url, site_hosts
 
@@ -67,6 +69,7 @@ def _page_from(page: Page, data: bytes, http_charset: str | None = None) -> Page
         page.encoding = decoded.encoding
         page.article = extract(decoded.text, page_url=page.capture.url if page.capture else None)
         page.signature = signature(page.article.body)
+        page.text_sha256 = text_hash(text_parts(page.article.title, page.article.body))
         warnings = [decoded.warning] + page.article.warnings
         page.message = "; ".join(w for w in warnings if w) or None
     except Rejected as rejected:
@@ -314,6 +317,7 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
         if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
             with atomic_database(db_path, update=True) as db:
                 report.lexicon = write_lexicon(db, terms, pool)
+                write_version_terms(db)
         return report  # nothing changed: the database stands
     had = 0 if prune else _article_count(db_path)
     # Refused at once when it is sure before reading anything: no files at
@@ -336,6 +340,7 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
         write_days(db, store.touched_days)
         write_summaries(db, changes=changes is not None)
         report.lexicon = write_lexicon(db, terms, pool)
+        write_version_terms(db)
     return report
 
 

@@ -34,10 +34,12 @@ import sqlite_utils
 
 from bannedbook.build.files import file_sha256, file_state, is_warc, split_name
 from bannedbook.build.fingerprint import pipeline_version
-from bannedbook.db import storystore, summaries
+from bannedbook.db import storystore, summaries, versionstore
 from bannedbook.db.schema import SLOT_BITS
-from bannedbook.db.store import Store, write_search_index
+from bannedbook.db.store import Store, url_id, write_search_index
 from bannedbook.text.urls import SITE_HOSTS
+
+VERSION_TABLES = ("versions", "page_texts", "version_terms")
 
 
 @dataclass
@@ -185,7 +187,7 @@ class Update(Store):
         db.execute(f"""insert or ignore into temp.touched_tags
                        select tag_id from article_tags where article_id in ({gone})""")
         db.execute("insert or ignore into temp.gone_urls select url from temp.gone_articles where url is not null")
-        for table in ("paragraphs", "links", "article_tags", "captures", "story_signatures"):
+        for table in ("paragraphs", "links", "article_tags", "captures", "story_signatures", *VERSION_TABLES):
             db.execute(f"delete from [{table}] where article_id in ({gone})")
         db.execute(f"delete from articles where id in ({gone})")
 
@@ -208,6 +210,7 @@ class Update(Store):
         self.number_new_articles()
         db.execute(f"insert or ignore into temp.touched_days select key >> {SLOT_BITS} from temp.keyed")
         summaries.count_changes(db, "select id from temp.added", 1)
+        versionstore.write_seen(db, url_id)
         storystore.regroup(db, "select id from temp.added")
         write_search_index(db, map_)
         self._resolve_touched()

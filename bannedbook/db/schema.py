@@ -121,6 +121,9 @@ TABLES = {
             "id": str, "url": str, "title": str, "author": str, "source": str,
             "source_url": str, "category": str, "site_number": int,
             "published": str, "not_before": str, "captured": str, "not_after": str,
+            # The last capture with the text, and when the page was found gone
+            # after it (research/versions.py): null while it is there.
+            "last_seen": str, "removed_after": str, "removed_before": str,
             # story before body: read for every match when a search is
             # collapsed, it stays in the row's first page, never in the
             # overflow pages of a long body.
@@ -177,6 +180,29 @@ TABLES = {
         {"pk": "path",
          "foreign_keys": [("article_id", "articles", "id"), ("path", "raw_files", "path")]},
     ),
+    # Every distinct text of an article across its pages (research/versions.py),
+    # version 1 the earliest: when captures first and last had it, a page
+    # holding it (path), and the diff from the version before, made by the
+    # build (diff: JSON blocks; exact 0 when the time limit cut it short).
+    "versions": (
+        {"article_id": str, "version": int, "first_seen": str, "last_seen": str, "captures": int, "sha256": str,
+         "chars_added": int, "chars_removed": int, "paragraphs_added": int, "paragraphs_removed": int,
+         "paragraphs_moved": int, "exact": int, "path": str, "diff": str},
+        {"pk": ("article_id", "version"), "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    # Which text (versions.sha256) each page of an article with more than
+    # one holds, by the page's sha256 (captures.sha256, raw_files.sha256): a
+    # revisit, which carries its original's sha256, counts for that text.
+    "page_texts": (
+        {"article_id": str, "sha256": str, "text_sha256": str},
+        {"pk": ("article_id", "sha256"), "foreign_keys": [("article_id", "articles", "id")]},
+    ),
+    # Lexicon terms a version has fewer (removed) or more (added) of than the
+    # version before it, and by how many occurrences.
+    "version_terms": (
+        {"article_id": str, "version": int, "term": str, "change": str, "occurrences": int},
+        {"pk": ("article_id", "version", "term"), "foreign_keys": [("article_id", "articles", "id")]},
+    ),
     # The WARC files read: what an incremental build compares, and the
     # checksum a researcher verifies a copy of the file against.
     "warc_files": (
@@ -229,6 +255,7 @@ INDEXES = [
     ("article_tags", ["tag_id"]), ("links", ["url"]), ("links", ["target_article_id"]),
     ("links", ["kind"]), ("raw_files", ["status", "reason"]), ("raw_files", ["article_id"]),
     ("captures", ["article_id"]), ("captures", ["payload_digest"]), ("captures", ["url"]),
+    ("versions", ["first_seen"]), ("version_terms", ["term", "change"]), ("articles", ["removed_before"]),
     ("lexicon", ["term"]), ("lexicon", ["theme", "term"]), ("article_terms", ["term", "hits"]),
     # A story's articles in date order (the article page's list), and one
     # article per story (?_collapse=1) read from the index alone.

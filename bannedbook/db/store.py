@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bannedbook.db import storystore
+from bannedbook.db import storystore, versionstore
 from bannedbook.db.schema import (
     ARTICLE_DATE,
     FTS_SQL,
@@ -47,8 +47,14 @@ def article_id(article: Article) -> str:
     page), else from its text as written, so the same page in another
     encoding is the same article while a Traditional and a Simplified copy
     without URLs stay two."""
-    key = article_url(article.url) if article.url else f"{article.title}\n{article.body}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    if article.url:
+        return url_id(article.url)
+    return hashlib.sha256(f"{article.title}\n{article.body}".encode()).hexdigest()[:16]
+
+
+def url_id(url: str) -> str:
+    """The id of the article at url (see article_id)."""
+    return hashlib.sha256(article_url(url).encode("utf-8")).hexdigest()[:16]
 
 
 # Which source speaks for an article, most trusted first (rank's first key).
@@ -228,10 +234,13 @@ class Store:
         self.holders: dict[str, tuple[str, tuple]] = {}  # article id -> (path, rank) of the page it shows, this run
         self.duplicates: list[tuple[str, str, tuple]] = []  # (path, article id, rank), named in settle()
         self.revisits: list[Page] = []  # resolved in finish(), when every capture they may refer to is known
+        self.versions = versionstore.Versions(db)
         self.create()
         self.tags: set[str] = {name for (name,) in db.execute("select id from tags")}
         db.execute("create temp table new_articles as select * from articles where 0")
         db.execute("create temp table moved_articles (id text primary key)")
+        # Looked up by id while pages come (an unseated page, a text read back for versions).
+        db.execute("create index temp.new_articles_id on new_articles (id)")
 
     def create(self) -> None:
         for table, (types, options) in TABLES.items():
@@ -275,6 +284,8 @@ class Store:
         elif page.article is not None:
             key, mine = article_id(page.article), rank(page)
             held = self.holders.get(key)
+            self.versions.page(key, page.sha256, page.text_sha256, page.article, mine, page.path, held,
+                               lambda: self._text_of(key))
             if held is None or mine < held[1]:
                 if held is not None:
                     self._unseat(key, *held)
@@ -295,6 +306,11 @@ class Store:
         if capture and capture.kind in CAPTURE_KINDS:
             self.add_capture(page, key, status, page.sha256, reason if status == "rejected" else None)
         return status
+
+    def _text_of(self, key: str) -> tuple[str, str]:
+        """The title and body of an article written in this run."""
+        self.flush()
+        return self.db.execute("select title, body from temp.new_articles where id = ?", [key]).fetchone()
 
     def add_warc_file(self, warc: WarcFile) -> None:
         """A WARC file read: its row in warc_files and, when parts of it could
@@ -347,6 +363,7 @@ class Store:
             "source": article.source, "source_url": article.source_url, "category": article.category,
             "site_number": article.site_number, "published": article.published,
             "not_before": article.not_before, "captured": None, "not_after": None,  # from captures, in finish()
+            "last_seen": None, "removed_after": None, "removed_before": None,
             "year": int(day[:4]) if day else None,
             "date_order": None, "story": None,  # numbered and grouped in finish()
             "script": article.script, "body": article.body, "file": path,
@@ -395,6 +412,7 @@ class Store:
         self.db.conn.executemany("update captures set why = ? where path = ?", [(why, path) for _, why, path in named])
         self.db.conn.executemany("update captures set why = 'shown' where path = ?",
                                  [(path,) for path, _ in self.holders.values()])
+        self.versions.settle(self.holders)
         self.holders.clear()
         self.duplicates.clear()
         return found
@@ -451,12 +469,13 @@ class Store:
         return found
 
     def date_captures(self, table: str, where: str = "1") -> None:
-        """articles.captured (the earliest capture) and, for an article that
+        """articles.captured (the earliest capture), last_seen (the latest) and, for an article that
         states no date, not_after (a capture is an upper bound for when it
         was published), for the rows of table selected by where. Only
         captures with a possible time count (add_capture keeps no other)."""
-        self.db.execute(f"""update {table} set captured = (
-                                select min(captured) from captures where captures.article_id = {table}.id)
+        self.db.execute(f"""update {table} set (captured, last_seen) = (
+                                select min(captured), max(captured) from captures
+                                where captures.article_id = {table}.id)
                             where {where}""")
         self.db.execute(f"""update {table} set not_after = case when published is null then substr(captured, 1, 10) end
                             where {where}""")
@@ -469,6 +488,7 @@ class Store:
         self.settle()
         self.date_captures("temp.new_articles")
         self.number_new_articles()
+        versionstore.write_seen(self.db, url_id)
         storystore.group_all(self.db)
         # Written whole and optimised: the indexes below reuse the pages it frees.
         write_search_index(self.db, map_, whole=True)

@@ -39,7 +39,12 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FILTERS = ("tag", "author", "source")
 # Every parameter the page takes; any other is named on the page (a typo, or
 # a parameter of another page), not silently ignored.
-PARAMETERS = ("q", "theme", "by", "share", "stories", *FILTERS, "since", "until")
+PARAMETERS = ("q", "theme", "by", "share", "stories", *FILTERS, "since", "until", "of")
+# What a line counts (of=): the articles the search finds, or only those of
+# them whose text was later edited or that vanished (research/versions.py),
+# still by the article's own date.
+OF_SQL = {"articles": "", "edits": "id in (select article_id from versions where version > 1)",
+          "removals": "removed_before is not null"}
 TOO_LONG = "the counts took too long: try fewer or narrower queries"
 # A line whose query reads as pinyin shows this many strings it may mean (the line counts the query as typed).
 PINYIN_CHOICES = 8
@@ -61,6 +66,7 @@ class Params:
     source: str = ""
     since: str = ""
     until: str = ""
+    of: str = "articles"
     notices: list[str] = field(default_factory=list)  # what the page says about the request (unknown names…)
 
     def filters(self) -> dict[str, str]:
@@ -84,7 +90,10 @@ def parse(args) -> Params:
         share=(args.get("share") or "") not in ("", "0"),
         stories=(args.get("stories") or "") not in ("", "0"),
         **{name: (args.get(name) or "").strip() for name in (*FILTERS, "since", "until")},
+        of=(args.get("of") or "articles").strip(),
     )
+    if params.of not in OF_SQL:
+        raise TrendsError(f"of must be {', '.join(OF_SQL)}, not {params.of[:40]!r}")
     if params.by not in BY:
         raise TrendsError(f"by must be month, year or week, not {params.by[:40]!r}")
     for value in (*params.queries, *params.themes, *params.filters().values()):
@@ -331,6 +340,7 @@ class Trends:
         return {
             "by": self.params.by,
             "count": "stories" if self.params.stories else "articles",
+            "of": self.params.of,
             "date": DATE_BASIS,
             "since": self.since,
             "until": self.until,
@@ -379,8 +389,8 @@ def compute(conn, params: Params, today: dt.date) -> Trends:
     periods = periods_for(days, params, today)
     story_of = story_numbers(conn) if params.stories else None
     universe = None  # with filters, the rowids of the articles they let through
-    if params.filters():
-        where = " and ".join(FILTER_SQL[name] for name in params.filters())
+    if params.filters() or OF_SQL[params.of]:
+        where = " and ".join(filter(None, [*(FILTER_SQL[name] for name in params.filters()), OF_SQL[params.of]]))
         values = params.filters() | ({"tag": normalise(params.tag)} if params.tag else {})
         universe = [r for (r,) in conn.execute(f"select rowid from articles where {where} order by rowid", values)]
         allowed = set(universe)

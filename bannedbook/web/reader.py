@@ -8,6 +8,7 @@ this module lets into an href is a URL that is http(s) (`safe_href`), so a
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from datasette import hookimpl
@@ -23,7 +24,7 @@ from bannedbook.web.search import marked_html
 
 ARTICLE_SQL = """
 select id, url, title, author, source, source_url, category, published, not_before, captured, not_after,
-  year, script, story
+  year, script, story, last_seen, removed_after, removed_before
 from articles where id = :id
 """
 # Earliest first: the first is when and where the article was first
@@ -60,6 +61,15 @@ from links join articles on articles.id = links.article_id
 where links.target_article_id = :id and links.kind = 'related'
 order by date desc
 """
+# The article's texts, first first, each with its diff from the one before
+# (research/versions.py) and the lexicon terms it lost or gained.
+VERSIONS_SQL = """
+select version, first_seen, last_seen, captures, chars_added, chars_removed, paragraphs_added,
+  paragraphs_removed, paragraphs_moved, exact, path, diff,
+  (select json_group_array(json_array(term, change, occurrences)) from version_terms t
+   where t.article_id = versions.article_id and t.version = versions.version) as terms
+from versions where article_id = :id order by version
+"""
 AUTHOR_COUNT_SQL = "select count(*) from articles where author = :author"
 # The lexicon terms the article holds (bannedbook/research/lexicon.py), most frequent first.
 TERMS_SQL = """
@@ -82,6 +92,9 @@ async def article_page(db, article_id: str) -> dict | None:
     article["related"] = [dict(row) for row in (await db.execute(RELATED_SQL, params)).rows]
     article["cited_by"] = [dict(row) for row in (await db.execute(CITED_BY_SQL, params)).rows]
     article["captures"] = [dict(row) for row in (await db.execute(CAPTURES_SQL, params)).rows]
+    article["versions"] = []
+    if await db.table_exists("versions"):  # a database built before versions has none
+        article["versions"] = [_version(dict(row)) for row in (await db.execute(VERSIONS_SQL, params)).rows]
     article["terms"] = []
     if await db.table_exists("article_terms"):  # a database built before lexicons has none
         article["terms"] = [dict(row) for row in (await db.execute(TERMS_SQL, params)).rows]
@@ -96,6 +109,12 @@ async def article_page(db, article_id: str) -> dict | None:
     if article["author"]:
         article["author_articles"] = (await db.execute(AUTHOR_COUNT_SQL, {"author": article["author"]})).first()[0]
     return article
+
+
+def _version(row: dict) -> dict:
+    row["blocks"] = json.loads(row.pop("diff")) if row["diff"] else []
+    row["terms"] = json.loads(row["terms"]) if row["terms"] else []
+    return row
 
 
 async def canned_rows(datasette, database: str, name: str, params: dict) -> list[dict]:

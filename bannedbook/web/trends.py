@@ -78,7 +78,7 @@ def ranked_href(datasette, line: Series, params: Params) -> str:
 def trends_href(params: Params, format_: str = "", **changes) -> str:
     """This page (or its .json, .csv) with changes to its parameters."""
     values = {"q": params.queries, "theme": params.themes, "by": params.by, "share": "1" if params.share else "",
-              "stories": "1" if params.stories else "",
+              "stories": "1" if params.stories else "", "of": "" if params.of == "articles" else params.of,
               **{name: getattr(params, name) for name in (*FILTERS, "since", "until")}, **changes}
     args = [(key, item) for key, value in values.items()
             for item in (value if isinstance(value, list) else [value]) if item]
