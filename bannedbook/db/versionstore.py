@@ -3,9 +3,9 @@ from each to the next, when each was seen, and when the article vanished
 (the rules are bannedbook/research/versions.py's).
 
 While pages are written, the writer (store.Store) tells `Versions` which
-text each page of an article holds. Texts (and which page holds which,
-page_texts) are kept only for articles that turn out to have more than
-one: the first text of an article is the one its page shows so far, read
+text each page of an article holds. Every article gets a version 1; texts
+(and which page holds which, page_texts) are kept only for articles that
+turn out to have more than one: the first text of an article is the one its page shows so far, read
 back from the new article row when a second text arrives. `Versions.settle` then numbers and diffs them. An incremental
 build reads every page of an article it touches again, so the versions of
 an article are always made from all its pages together, as in a full build.
@@ -84,7 +84,7 @@ class Versions:
                            from raw_files r join temp.earlier e on e.id = r.article_id where r.sha256 is not null""")
         self.db.execute("delete from temp.earlier")
         self.earlier.clear()
-        rows = []  # an article with one text has no rows: its text is the article's
+        rows = []
         # When captures first had each text, in one pass over captures.
         self.db.execute("create temp table if not exists several (id text primary key)")
         self.db.conn.executemany("insert into temp.several values (?)", [(key,) for key in self.texts])
@@ -115,6 +115,9 @@ class Versions:
                                diff=json.dumps(compact(change.blocks), ensure_ascii=False, separators=(",", ":")))
                 rows.append(row)
                 previous = parts
+        # An article with one text has one version: its text is the article's (no page_texts rows needed).
+        rows += [{"article_id": key, "version": 1, "sha256": digest, "path": holders[key][0], "exact": 1}
+                 for key, digest in self.first.items() if key in holders]
         empty = dict.fromkeys(("first_seen", "last_seen", "captures", "chars_added", "chars_removed",
                                "paragraphs_added", "paragraphs_removed", "paragraphs_moved", "diff"))
         self.db["versions"].insert_all(({**empty, **row} for row in rows), batch_size=1000)
@@ -167,6 +170,11 @@ def write_seen(db: sqlite_utils.Database, url_id: Callable[[str], str]) -> None:
     db.execute("""update versions set (first_seen, last_seen, captures) = (
                       select first, last, n from temp.seen s
                       where s.article_id = versions.article_id and s.text_sha256 = versions.sha256)""")
+    # A version of an article with one text is dated by all the article's captures.
+    db.execute("""update versions set (first_seen, last_seen, captures) = (
+                      select min(c.captured), max(c.captured), count(*) from captures c
+                      where c.article_id = versions.article_id)
+                  where not exists (select 1 from page_texts p where p.article_id = versions.article_id)""")
     db.execute("update versions set captures = 0 where captures is null")
     db.execute("drop table temp.seen")
     gone: dict[str, list[str]] = defaultdict(list)
