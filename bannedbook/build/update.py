@@ -19,7 +19,8 @@ In the order a build meets them:
    every article is numbered again (date_order stays 1..N in date order) and
    the search index rewritten; otherwise the new ones are appended. The
    stories the change touches are grouped again (storystore.regroup). Then
-   links and tags touched by the change are resolved again.
+   links and tags touched by the change are resolved again. The pipeline
+   then matches the lexicon on changed_articles only (lexicon.update_lexicon).
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ class Update(Store):
         db.execute("create temp table gone_urls (url text primary key)")
         db.execute("create temp table recaptured (id text primary key)")
         self.forget(changes)
+
+    # The articles written again or gone: those the lexicon is matched on again.
+    changed_articles = f"select id from temp.added union {storystore.GONE_SQL}"
 
     def create(self) -> None:
         pass  # the tables are there

@@ -56,6 +56,10 @@ def group_all(db: sqlite_utils.Database) -> None:
     db.conn.executemany("insert into story_bands (key, article_id) values (?, ?)", stories.band_rows(loaded))
 
 
+# The articles an incremental build forgot (removed, or written again).
+GONE_SQL = "select id from temp.gone_stories"
+
+
 def remember_gone(db: sqlite_utils.Database, ids_sql: str) -> None:
     """Before an incremental build forgets articles (ids_sql selects them):
     keep the story each was in and its signature, the first time it is forgotten."""
