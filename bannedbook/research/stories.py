@@ -31,11 +31,12 @@ what reposts change, so they are left out):
    several times the memory and the time for the same stories
    (benchmarks/stories_bench.py measures the grouping, alone and inside a
    build).
-3. `affected_stories(...)`: for an incremental build, the stories that new,
-   changed or removed articles touch: the stored articles that share a
-   bucket with a changed one and pass the same check, the stored signatures
-   read a chunk at a time; regrouping the members of those stories with the
-   changed articles gives what a full `group` would.
+3. `band_keys`, `band_rows` and `neighbours`: for an incremental build, the
+   band index (bannedbook/db/storystore.py stores it): each band of a
+   signature under a key (its number and a hash of its values), so a new
+   article's candidates are found by lookup; `neighbours` gives the pairs
+   `group` would join that hold a new article, by the same rule (the
+   values of the band compared, never the key alone).
 
 Why these parameters. tests/helpers/story_pairs.py builds labelled pairs from
 real text (People's Daily 1998 and the seed page): reposts edited as above,
