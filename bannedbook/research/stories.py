@@ -271,16 +271,19 @@ _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD
                  0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9], dtype=np.uint64)
 
 
-def _band_key(values: np.ndarray, band: int, bands: int) -> np.ndarray:
-    """The keys of one band of each row of values (n, permutations): the
-    band's number in the high bits, a 32-bit hash of its values in the low
-    ones. Equal bands have equal keys; unequal bands rarely do, and
-    `neighbours` compares the values of every pair a key proposes."""
+def _band_keys(values: np.ndarray, bands: int, first: int = 0, last: int | None = None) -> np.ndarray:
+    """The keys of bands first..last-1 (all by default) of each row of values
+    (n, permutations), as (n, bands) int64: the band's number in the high
+    bits, a 32-bit hash of its values in the low ones. Equal bands have
+    equal keys; unequal bands rarely do, and `neighbours` compares the
+    values of every pair a key proposes."""
+    last = bands if last is None else last
     width = values.shape[1] // bands
-    part = values[:, band * width:(band + 1) * width].astype(np.uint64)
+    parts = values[:, first * width:last * width].reshape(len(values), last - first, width).astype(np.uint64)
     with np.errstate(over="ignore"):
-        mixed = (part * _MIX[:width]).sum(axis=1, dtype=np.uint64)
-    return ((mixed >> np.uint64(32)) | np.uint64(band << 32)).astype(np.int64)
+        mixed = (parts * _MIX[:width]).sum(axis=2, dtype=np.uint64)
+    numbers = np.arange(first, last, dtype=np.uint64) << np.uint64(32)
+    return ((mixed >> np.uint64(32)) | numbers).astype(np.int64)
 
 
 def band_keys(signature: bytes, *, bands: int = BANDS) -> list[int]:
@@ -289,7 +292,7 @@ def band_keys(signature: bytes, *, bands: int = BANDS) -> list[int]:
     count, values = _Signatures().read("signature", signature)
     if count < MIN_SHINGLES:
         return []
-    return [int(_band_key(values[None, :], band, bands)[0]) for band in range(bands)]
+    return _band_keys(values[None, :], bands)[0].tolist()
 
 
 def band_rows(loaded: Loaded, *, bands: int = BANDS) -> Iterator[tuple[int, Hashable]]:
@@ -297,7 +300,7 @@ def band_rows(loaded: Loaded, *, bands: int = BANDS) -> Iterator[tuple[int, Hash
     order the index is written in fastest), one band at a time in memory."""
     rows = loaded.comparable
     for band in range(bands):
-        keys = _band_key(loaded.matrix[rows], band, bands)
+        keys = _band_keys(loaded.matrix[rows], bands, band, band + 1)[:, 0]
         order = np.argsort(keys, kind="stable")
         for i in order.tolist():
             yield int(keys[i]), loaded.keys[rows[i]]
@@ -327,8 +330,8 @@ def neighbours(fresh: Iterable[tuple[K, bytes]], lookup, signed, *, share: float
                 if _shared(counts[i], matrix[i], counts[j], matrix[j]) >= share:
                     pairs.add((keys[i], keys[j]))
     asking: dict[int, list[int]] = defaultdict(list)  # band key -> fresh rows with it
-    for band in range(bands):
-        for i, key in zip(rows.tolist(), _band_key(matrix[rows], band, bands).tolist(), strict=True):
+    for i, keys_of_row in zip(rows.tolist(), _band_keys(matrix[rows], bands).tolist(), strict=True):
+        for key in keys_of_row:
             asking[key].append(i)
     found = list(lookup(sorted(asking)))
     if not found:
