@@ -315,15 +315,16 @@ def update_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, changed_sql: str
     _match(db, list(gained_of), FTS_TABLE, tally, pool, clock, frozenset(rowid for rowid, _, _ in rows))
     clock("match the changed articles and the terms gained")
 
-    # Articles whose themes may change: each one's themes before and after.
+    # A theme of a term gained, lost or re-themed is counted again whole
+    # (below); any other theme changes only with the changed articles:
+    # their themes before and after.
+    moved = set().union(*(old_themes.get(term, ()) for term in gained | lost | rethemed),
+                        *(new_themes.get(term, ()) for term in gained | lost | rethemed))
     db.execute("create temp table if not exists theme_articles (id text primary key)")
     db.execute("delete from temp.theme_articles")
     db.execute(f"insert or ignore into temp.theme_articles {changed}")
-    db.execute("insert or ignore into temp.theme_articles select article_id from temp.new_article_terms")
-    db.conn.executemany("insert or ignore into temp.theme_articles select article_id from article_terms where term = ?",
-                        [(term,) for term in lost | rethemed])
     theme_counts = Counter(dict(db.execute("select theme, articles from themes")))
-    theme_counts.subtract(_theme_articles(db, old_themes))
+    theme_counts.subtract(_theme_articles(db, old_themes, moved))
     # Rows that go: those of the changed articles and of the terms lost.
     totals = {term: list(old_totals[term]) for term in new_themes.keys() - gained}
     for term, hits in db.execute(f"select term, hits from article_terms where article_id in ({changed})"):
@@ -339,7 +340,9 @@ def update_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, changed_sql: str
         found[1] += hits
     db.execute("insert into article_terms select * from temp.new_article_terms order by article_id, term")
     db.execute("drop table temp.new_article_terms")
-    theme_counts.update(_theme_articles(db, new_themes))
+    theme_counts.update(_theme_articles(db, new_themes, moved))
+    recounted = _recount_themes(db, lexicon, moved)
+    theme_counts.update({theme: recounted[theme] - theme_counts[theme] for theme in moved})
     clock("write article_terms")
 
     for table in ("themes", "lexicon_files"):
@@ -371,17 +374,32 @@ def _index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
     return (rowid, *index_columns(title, body))
 
 
-def _theme_articles(db: sqlite_utils.Database, themes_of: dict[str, frozenset[str] | set[str]]) -> Counter:
+def _theme_articles(db: sqlite_utils.Database, themes_of: dict[str, frozenset[str] | set[str]],
+                    leave: set[str]) -> Counter:
     """How many of the articles in temp.theme_articles hold a term of each
-    theme, by the article_terms rows they have now and themes_of."""
+    theme but those in leave, by the article_terms rows they have now and
+    themes_of."""
     counts: Counter = Counter()
     held: dict[str, set[str]] = defaultdict(set)
     for key, term in db.execute("""select article_id, term from article_terms
                                    where article_id in (select id from temp.theme_articles)"""):
         held[key].update(themes_of.get(term, ()))
     for themes in held.values():
-        counts.update(themes)
+        counts.update(themes - leave)
     return counts
+
+
+def _recount_themes(db: sqlite_utils.Database, lexicon: Lexicon, themes: set[str]) -> Counter:
+    """The articles holding a term of each of those themes, counted whole
+    through the index on article_terms.term."""
+    db.execute("create temp table if not exists theme_terms (theme text, term text, primary key (theme, term))")
+    db.execute("delete from temp.theme_terms")
+    db.conn.executemany("insert or ignore into temp.theme_terms values (?, ?)",
+                        [(t.theme, t.term) for t in lexicon.terms if t.theme in themes])
+    # CROSS JOIN keeps this order: each theme's terms looked up in the index.
+    return Counter(dict(db.execute("""select theme, count(distinct article_id) from temp.theme_terms
+                                      cross join article_terms on article_terms.term = theme_terms.term
+                                      group by theme""")))
 
 
 def _phrases(terms: Sequence[Term]) -> dict[str, list[str]]:
