@@ -266,7 +266,7 @@ def at_scale(label: str, items: list[tuple[str, bytes]], family: dict[str, str] 
     return rows, result
 
 
-def story_db(path: Path, items: list[tuple[str, bytes]]) -> sqlite_utils.Database:
+def story_db(path: Path, items: list[tuple[str, bytes]], place: dict[str, int]) -> sqlite_utils.Database:
     """A database holding only what stories read: articles in date order (one
     day per 50, rowids with gaps) and their signatures."""
     db = sqlite_utils.Database(path)
@@ -274,18 +274,18 @@ def story_db(path: Path, items: list[tuple[str, bytes]]) -> sqlite_utils.Databas
         types, options = TABLES[name]
         db[name].create(types, **options)
     db["articles"].create_index(["story", "date_order"])
-    add_articles(db, items)
+    add_articles(db, items, place)
     return db
 
 
-def add_articles(db: sqlite_utils.Database, items: list[tuple[str, bytes]]) -> None:
-    """Articles a000123 are dated and numbered by their number."""
+def add_articles(db: sqlite_utils.Database, items: list[tuple[str, bytes]], place: dict[str, int]) -> None:
+    """Articles dated and numbered by their place in the archive's date order."""
     def when(key: str) -> str:
-        return (datetime.date(2000, 1, 1) + datetime.timedelta(days=int(key[1:]) // 50)).isoformat()
+        return (datetime.date(2000, 1, 1) + datetime.timedelta(days=place[key] // 50)).isoformat()
 
     db["articles"].insert_all({"id": key, "title": key, "body": "", "published": when(key),
-                               "source": f"source {int(key[1:]) % 7}", "file": key,
-                               "date_order": 10 * int(key[1:]) + 5} for key, _ in items)
+                               "source": f"source {place[key] % 7}", "file": f"{place[key]:08d}",
+                               "date_order": 10 * place[key] + 5} for key, _ in items)
     db["story_signatures"].insert_all({"article_id": key, "signature": value} for key, value in items)
 
 
@@ -306,13 +306,14 @@ def incremental(items: list[tuple[str, bytes]], work: Path, removed: int = 0) ->
     cut = len(items) - max(1, int(len(items) * INCREMENT))
     gone = set(random.Random(4).sample([key for key, _ in items[:cut]], removed))
     now = [(key, value) for key, value in items if key not in gone]
+    place = {key: n for n, (key, _) in enumerate(items)}
     for name in ("update.db", "full.db"):
         (work / name).unlink(missing_ok=True)
-    db = story_db(work / "update.db", items[:cut])
+    db = story_db(work / "update.db", items[:cut], place)
     storystore.group_all(db)
     db.conn.commit()
     db.close()
-    full = story_db(work / "full.db", now)
+    full = story_db(work / "full.db", now, place)
     started = time.process_time()
     storystore.group_all(full)
     full_cpu = time.process_time() - started
@@ -327,7 +328,7 @@ def incremental(items: list[tuple[str, bytes]], work: Path, removed: int = 0) ->
     db.execute(f"delete from story_signatures where article_id in ({ids})")
     db.execute(f"delete from articles where id in ({ids})")
     forget_cpu = time.process_time() - started
-    add_articles(db, items[cut:])
+    add_articles(db, items[cut:], place)
     db.execute("create temp table added as select id from articles where story is null")
     started = time.process_time()
     regrouped = storystore.regroup(db, "select id from temp.added")
