@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -116,37 +117,50 @@ def test_grouping_checks_candidates_not_all_pairs(labelled, signed, monkeypatch)
     assert len(checked) < 0.01 * all_pairs, f"{len(checked)} of {all_pairs} pairs checked"
 
 
-# The stored signatures are banded a chunk at a time: chunks smaller than
-# the archive must find the same stories.
-@pytest.mark.parametrize(("seed", "chunk"), [(0, stories._CHUNK), (1, stories._CHUNK), (2, 50), (3, 7)])
-def test_incremental_regrouping_gives_the_full_grouping(labelled, signed, seed, chunk, monkeypatch):
-    """Regrouping only what affected_stories names gives what grouping the
-    whole archive gives, for articles added (reposts among them), removed
-    and changed in place."""
-    monkeypatch.setattr(stories, "_CHUNK", chunk)
+def joined_pairs(fresh: dict[str, bytes], stored: dict[str, bytes]) -> set[tuple[str, str]]:
+    """Every pair with a fresh article that agrees on a whole band and shares
+    enough text: what group() joins, pair by pair."""
+    read = stories._Signatures()
+    values = {key: read.read(key, value) for key, value in {**stored, **fresh}.items()}
+    width = stories.PERMUTATIONS // stories.BANDS
+    pairs = set()
+    for n, a in enumerate(fresh):
+        for b in [*list(fresh)[n + 1:], *stored]:
+            (count_a, va), (count_b, vb) = values[a], values[b]
+            if min(count_a, count_b) < stories.MIN_SHINGLES:
+                continue
+            banded = any((va[i * width:(i + 1) * width] == vb[i * width:(i + 1) * width]).all()
+                         for i in range(stories.BANDS))
+            if banded and stories._shared(count_a, va, count_b, vb) >= stories.SHARE:
+                pairs.add((a, b))
+    return pairs
+
+
+# With a mixing that gives every band of a band number one key, every
+# stored article is a candidate: only the comparison of values may decide.
+@pytest.mark.parametrize(("seed", "colliding"), [(0, False), (1, False), (2, True)])
+def test_neighbours_are_the_pairs_grouping_joins(signed, seed, colliding, monkeypatch):
+    if colliding:
+        monkeypatch.setattr(stories, "_MIX", stories._MIX * 0)
     rng = random.Random(seed)
-    keys = list(signed)
-    rng.shuffle(keys)  # date order
-    stored = keys[: len(keys) * 3 // 4]
-    before = stories.group((k, signed[k]) for k in stored)
+    keys = rng.sample(sorted(signed), 260)
+    stored = {key: signed[key] for key in keys[:200]}
+    fresh = {key: signed[key] for key in keys[200:]}
+    index = defaultdict(list)
+    for key, value in stored.items():
+        for band in stories.band_keys(value):
+            index[band].append(key)
+    asked = []
 
-    added = keys[len(stored):]
-    removed = set(rng.sample(stored, 40))
-    # A changed article keeps its key and place and gets another's text.
-    changed = {k: signed[rng.choice(keys)] for k in rng.sample([k for k in stored if k not in removed], 20)}
-    now = {**{k: signed[k] for k in stored if k not in removed}, **changed, **{k: signed[k] for k in added}}
-    order = [k for k in keys if k in now]
+    def lookup(band_keys):
+        asked.append(len(band_keys))
+        return [(band, key) for band in band_keys for key in index.get(band, [])]
 
-    affected = stories.affected_stories(
-        before,
-        [(k, signed[k]) for k in stored],
-        [(k, now[k]) for k in [*changed, *added]],
-        removed,
-    )
-    again = [k for k in order if k in changed or k in added or before[k] in affected]
-    after = {k: story for k, story in before.items() if k in now} | stories.group((k, now[k]) for k in again)
-    assert after == stories.group((k, now[k]) for k in order)
-    assert len(again) < len(order), "regrouped the whole archive"
+    found = stories.neighbours(fresh.items(), lookup, lambda wanted: [(key, stored[key]) for key in wanted])
+    expected = joined_pairs(fresh, stored)
+    assert {tuple(sorted(pair)) for pair in found} == {tuple(sorted(pair)) for pair in expected}
+    assert len(expected) >= 5, "the sample holds reposts"
+    assert asked == [len({band for value in fresh.values() for band in stories.band_keys(value)})]
 
 
 def test_signatures_of_other_parameters_or_garbage_are_refused(labelled):
@@ -160,3 +174,23 @@ def test_signatures_of_other_parameters_or_garbage_are_refused(labelled):
         stories.group([("x", b"not a signature")])
     with pytest.raises(ValueError, match="distinct keys"):
         stories.group([("a", stories.signature(text)), ("a", stories.signature(text))])
+
+
+def test_a_pair_sharing_values_but_no_whole_band_is_not_joined(labelled, monkeypatch):
+    """Two thirds of the values equal, yet no band of three all equal: group
+    does not join them, nor does neighbours when every key collides (the
+    values, not the keys, decide)."""
+    text = max(labelled[0].values(), key=len)
+    first = stories.signature(text)
+    size = len(first) - 4 * stories.PERMUTATIONS
+    values = np.frombuffer(first, dtype="<u4", offset=size).copy()
+    values[2::3] ^= 1
+    second = first[:size] + values.astype("<u4").tobytes()
+    assert stories.shared(first, second) >= stories.SHARE
+    assert stories.group([("a", first), ("b", second)]) == {"a": "a", "b": "b"}
+    monkeypatch.setattr(stories, "_MIX", stories._MIX * 0)
+    keys = stories.band_keys(first)
+    assert keys == stories.band_keys(second)
+    found = stories.neighbours([("b", second)], lambda asked: [(key, "a") for key in asked if key in keys],
+                               lambda wanted: [("a", first)])
+    assert found == set()

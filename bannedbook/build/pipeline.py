@@ -50,7 +50,14 @@ from bannedbook.db.summaries import write_summaries
 from bannedbook.db.versionstore import write_version_terms
 from bannedbook.errors import BuildError, Rejected
 from bannedbook.records import CAPTURE_KINDS, Capture, Page, WarcFile
-from bannedbook.research.lexicon import Lexicon, LexiconReport, lexicon_is_current, read_lexicons, write_lexicon
+from bannedbook.research.lexicon import (
+    Lexicon,
+    LexiconReport,
+    lexicon_is_current,
+    read_lexicons,
+    update_lexicon,
+    write_lexicon,
+)
 from bannedbook.research.stories import signature
 from bannedbook.research.versions import text_hash, text_parts
 from bannedbook.text.decode import decode, safe_line, safe_text
@@ -314,9 +321,9 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
     report = BuildReport(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None,
                          lexicon=LexiconReport(terms=len(terms.terms)))
     if changes is not None and not changes:
-        if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match it again
+        if not lexicon_is_current(db_path, terms):  # only the lexicon changed: match its changed terms
             with atomic_database(db_path, update=True) as db:
-                report.lexicon = write_lexicon(db, terms, pool)
+                report.lexicon = update_lexicon(db, terms, "select null where 0", pool, _pool_map(pool))
                 write_version_terms(db)
         return report  # nothing changed: the database stands
     had = 0 if prune else _article_count(db_path)
@@ -333,15 +340,23 @@ def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, pro
         if held:  # new inputs of articles that unchanged ones hold: read them all together
             again = store.forget_articles({key for key, _ in held})
             _write(store, pool, raw, files, sorted(set(again) | {name for _, name in held}, key=order), report, False)
-        store.finish(lambda function, rows: pool.map(function, rows, chunksize=25))
+        store.finish(_pool_map(pool))
         report.removed_articles = store.removed() if changes is not None else _removed_articles(db, db_path)
         if had:
             _refuse_pruning(report.removed_articles, had, raw, db_path)
         write_days(db, store.touched_days)
         write_summaries(db, changes=changes is not None)
-        report.lexicon = write_lexicon(db, terms, pool)
+        if changes is None:
+            report.lexicon = write_lexicon(db, terms, pool)
+        else:  # only the changed articles, and the lexicon's changed terms
+            report.lexicon = update_lexicon(db, terms, store.changed_articles, pool, _pool_map(pool))
         write_version_terms(db)
     return report
+
+
+def _pool_map(pool: Pool):
+    """map over the pool's processes, in order."""
+    return lambda function, rows: pool.map(function, rows, chunksize=25)
 
 
 def _article_count(db_path: Path) -> int:
@@ -442,6 +457,9 @@ def summary(report: BuildReport, db_path: Path, seconds: float) -> str:
     lexicon = report.lexicon
     if lexicon.terms:
         found = f", in {lexicon.articles:,} article(s) ({lexicon.pairs:,} article-term pairs)"
+        if lexicon.changed_terms is not None:  # an update: what was matched again
+            found = (f"; {lexicon.articles:,} changed article(s) and {lexicon.changed_terms:,} changed term(s) "
+                     f"matched again ({lexicon.pairs:,} article-term pairs written)")
         lines.append(f"  lexicon      {lexicon.terms:>9,} terms" + (found if lexicon.written else " (unchanged)"))
     lines += [f"    {note}" for note in lexicon.notes]
     return "\n".join(lines)

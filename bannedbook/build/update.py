@@ -19,7 +19,8 @@ In the order a build meets them:
    sparse, so nothing else moves, but for an article of their day whose
    slot one of them takes) and only they are indexed for search. The
    stories the change touches are grouped again (storystore.regroup). Then
-   links and tags touched by the change are resolved again.
+   links and tags touched by the change are resolved again. The pipeline
+   then matches the lexicon on changed_articles only (lexicon.update_lexicon).
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class Update(Store):
         self.forget(changes)
 
     touched_days = "select day from temp.touched_days"  # the days whose rows change (days.write_days)
+    # The articles written again or gone: those the lexicon is matched on again.
+    changed_articles = f"select id from temp.added union {storystore.GONE_SQL}"
 
     def create(self) -> None:
         pass  # the tables are there

@@ -249,6 +249,14 @@ TABLES = {
     ),
 }  # fmt: skip
 
+# The story band index (bannedbook/db/storystore.py): one row per band of
+# each comparable article's signature, (band key, article), so an
+# incremental build finds a new article's candidates by lookup instead of
+# banding every stored signature. WITHOUT ROWID: the key order is the
+# table, about 30 bytes a row.
+STORY_BANDS_SQL = """create table story_bands (key integer, article_id text, primary key (key, article_id))
+                     without rowid"""
+
 INDEXES = [
     ("articles", ["url"]), ("articles", ["author"]), ("articles", ["source"]),
     ("articles", ["category"]), ("articles", ["year"]), ("articles", ["published"]),

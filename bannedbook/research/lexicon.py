@@ -23,7 +23,7 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from multiprocessing.pool import Pool
@@ -31,8 +31,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bannedbook.db.schema import FTS_TABLE, INDEXES, TABLES
+from bannedbook.db.schema import FTS_COLUMNS, FTS_TABLE, INDEXES, TABLES
 from bannedbook.errors import BuildError, Rejected
+from bannedbook.search.index import index_columns
 from bannedbook.search.query import match_expression, phrase_pattern, query_terms, quoted
 from bannedbook.text.chinese import normalise
 from bannedbook.text.decode import decode
@@ -54,6 +55,7 @@ class LexiconReport:
     pairs: int = 0  # (article, term) rows of article_terms
     written: bool = False  # False: the lexicon was current, left as it was
     notes: list[str] = field(default_factory=list)  # "path: message" of each file with a message
+    changed_terms: int | None = None  # an update: the terms gained, lost or given another theme (None: all matched)
 
 
 class LexiconError(BuildError):
@@ -253,42 +255,193 @@ def write_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, pool: Pool | None
     build's summary; seconds, when given, gets the time of each step."""
     clock = _Clock(seconds)
     _create_tables(db, lexicon.columns)
-    names = ["term", "theme", "list", "articles", "hits", *lexicon.columns]
-    db.conn.executemany(
-        f"insert into lexicon ({', '.join(_quote(name) for name in names)}) values ({', '.join('?' * len(names))})",
-        [(t.term, t.theme, t.list_name, 0, 0, *[t.extra.get(column) for column in lexicon.columns])
-         for t in lexicon.terms])
-    db["lexicon_files"].insert_all([{
-        "path": f.path, "list": f.list_name, "sha256": f.sha256, "bytes": f.bytes, "encoding": f.encoding,
-        "terms": f.terms, "message": f.message} for f in lexicon.files])  # fmt: skip
-
-    # Terms that normalise alike (習近平, 习近平) are one phrase, matched once.
-    texts_of: dict[str, list[str]] = defaultdict(list)  # normalised phrase -> the terms as written
-    for t in {t.term: t for t in lexicon.terms}.values():
-        if t.phrase:
-            texts_of[t.phrase].append(t.term)
-    phrases = list(texts_of)
-    matches = [array("l", (rowid for (rowid,) in db.execute(
-        f"select rowid from [{FTS_TABLE}] where [{FTS_TABLE}] match ? order by rowid",
-        [match_expression(quoted(texts_of[phrase][0]))]))) for phrase in phrases]
-    clock("search the index for each term")
-
-    # Per phrase: the terms as written, and their themes.
-    texts = [tuple(texts_of[phrase]) for phrase in phrases]
-    themes_of = defaultdict(set)
-    for t in lexicon.terms:
-        if t.theme:
-            themes_of[t.term].add(t.theme)
+    _write_terms(db, lexicon, {})
+    _write_files(db, lexicon)
+    texts_of = _phrases(lexicon.terms)
+    themes_of = _themes_of(lexicon.terms)
+    texts = [tuple(same) for same in texts_of.values()]
     themes = [frozenset().union(*(themes_of[text] for text in same)) for same in texts]
     tally = _Tally(db, texts, themes)
+    _match(db, list(texts_of), FTS_TABLE, tally, pool, clock)
+    clock("count occurrences and write article_terms")
+    report = tally.finish(lexicon)
+    clock("order, index and total")
+    return report
+
+
+def update_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, changed_sql: str, pool: Pool | None = None,
+                   map_: Callable = map, seconds: dict | None = None) -> LexiconReport:
+    """Bring the lexicon tables of an incremental build up to date, ending as
+    write_lexicon would: changed_sql selects the ids of the articles written
+    again or gone since they were matched. Only those articles are matched
+    (against every term, through an index of their own text), and only the
+    terms the lexicon gained are matched over the rest of the archive; the
+    rows of terms it lost go. Totals and theme counts are corrected by what
+    changed. map_ makes the changed articles' index text (a pool's map
+    spreads it over every core). A database without lexicon tables is
+    matched whole."""
+    if not _has_lexicon_tables(db):
+        return write_lexicon(db, lexicon, pool, seconds)
+    clock = _Clock(seconds)
+    old_totals = {term: (articles, hits) for term, articles, hits in
+                  db.execute("select term, articles, hits from lexicon")}
+    old_themes: dict[str, set[str]] = {term: set() for term in old_totals}
+    for term, theme in db.execute("select term, theme from lexicon where theme is not null"):
+        old_themes[term].add(theme)
+    new_themes = _themes_of(lexicon.terms)
+    gained = new_themes.keys() - old_themes.keys()
+    lost = old_themes.keys() - new_themes.keys()
+    rethemed = {term for term in new_themes.keys() & old_themes.keys() if new_themes[term] != old_themes[term]}
+    db.execute("create temp table if not exists changed_articles (id text primary key)")
+    db.execute("delete from temp.changed_articles")
+    db.execute(f"insert or ignore into temp.changed_articles {changed_sql}")
+    changed = "select id from temp.changed_articles"
+
+    # The changed articles against every term, through an index of their own.
+    db.execute("drop table if exists temp.changed_fts")
+    db.execute(f"create virtual table temp.changed_fts using fts5({', '.join(FTS_COLUMNS)})")
+    rows = db.execute(f"select rowid, title, body from articles where id in ({changed})").fetchall()
+    db.conn.executemany("insert into temp.changed_fts (rowid, body_index, title_index) values (?, ?, ?)",
+                        map_(_index_row, rows))
+    texts_of = _phrases(lexicon.terms)
+    texts = [tuple(same) for same in texts_of.values()]
+    tally = _Tally(db, texts, [frozenset()] * len(texts))
+    _match(db, list(texts_of), "temp.changed_fts", tally, pool, clock)
+    db.execute("drop table temp.changed_fts")
+    # The terms gained against every other article.
+    gained_of = _phrases([t for t in lexicon.terms if t.term in gained])
+    tally.texts = [tuple(same) for same in gained_of.values()]
+    tally.themes = [frozenset()] * len(tally.texts)
+    _match(db, list(gained_of), FTS_TABLE, tally, pool, clock, frozenset(rowid for rowid, _, _ in rows))
+    clock("match the changed articles and the terms gained")
+
+    # A theme of a term gained, lost or re-themed is counted again whole
+    # (below); any other theme changes only with the changed articles:
+    # their themes before and after.
+    moved = set().union(*(old_themes.get(term, ()) for term in gained | lost | rethemed),
+                        *(new_themes.get(term, ()) for term in gained | lost | rethemed))
+    db.execute("create temp table if not exists theme_articles (id text primary key)")
+    db.execute("delete from temp.theme_articles")
+    db.execute(f"insert or ignore into temp.theme_articles {changed}")
+    theme_counts = Counter(dict(db.execute("select theme, articles from themes")))
+    theme_counts.subtract(_theme_articles(db, old_themes, moved))
+    # Rows that go: those of the changed articles and of the terms lost.
+    totals = {term: list(old_totals[term]) for term in new_themes.keys() - gained}
+    for term, hits in db.execute(f"select term, hits from article_terms where article_id in ({changed})"):
+        if term in totals:
+            totals[term][0] -= 1
+            totals[term][1] -= hits
+    db.execute(f"delete from article_terms where article_id in ({changed})")
+    db.conn.executemany("delete from article_terms where term = ?", [(term,) for term in lost])
+    for term, articles, hits in db.execute(
+            "select term, count(*), sum(hits) from temp.new_article_terms group by term"):
+        found = totals.setdefault(term, [0, 0])
+        found[0] += articles
+        found[1] += hits
+    db.execute("insert into article_terms select * from temp.new_article_terms order by article_id, term")
+    db.execute("drop table temp.new_article_terms")
+    theme_counts.update(_theme_articles(db, new_themes, moved))
+    recounted = _recount_themes(db, lexicon, moved)
+    theme_counts.update({theme: recounted[theme] - theme_counts[theme] for theme in moved})
+    clock("write article_terms")
+
+    for table in ("themes", "lexicon_files"):
+        db.execute(f"delete from [{table}]")
+    _create_table(db, "lexicon", lexicon.columns)  # the CSVs' columns may have changed
+    _write_terms(db, lexicon, {term: tuple(total) for term, total in totals.items()})
+    _write_files(db, lexicon)
+    _write_themes(db, lexicon, theme_counts)
+    for table, names in INDEXES:
+        if table == "lexicon":
+            db[table].create_index(names, if_not_exists=True)
+    db.execute("PRAGMA analysis_limit = 1000")
+    for table in LEXICON_TABLES:
+        db.execute(f"ANALYZE [{table}]")
+    db.conn.commit()
+    clock("totals, themes and the lexicon table")
+    report = LexiconReport(terms=len(lexicon.terms), articles=len(rows), pairs=tally.report.pairs, written=True,
+                           notes=_notes(lexicon), changed_terms=len(gained | lost | rethemed))
+    return report
+
+
+def _has_lexicon_tables(db: sqlite_utils.Database) -> bool:
+    return all(db[table].exists() for table in LEXICON_TABLES)
+
+
+def _index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
+    """(rowid, title, body) -> (rowid, body_index, title_index), as the search index has them."""
+    rowid, title, body = row
+    return (rowid, *index_columns(title, body))
+
+
+def _theme_articles(db: sqlite_utils.Database, themes_of: dict[str, frozenset[str] | set[str]],
+                    leave: set[str]) -> Counter:
+    """How many of the articles in temp.theme_articles hold a term of each
+    theme but those in leave, by the article_terms rows they have now and
+    themes_of."""
+    counts: Counter = Counter()
+    held: dict[str, set[str]] = defaultdict(set)
+    for key, term in db.execute("""select article_id, term from article_terms
+                                   where article_id in (select id from temp.theme_articles)"""):
+        held[key].update(themes_of.get(term, ()))
+    for themes in held.values():
+        counts.update(themes - leave)
+    return counts
+
+
+def _recount_themes(db: sqlite_utils.Database, lexicon: Lexicon, themes: set[str]) -> Counter:
+    """The articles holding a term of each of those themes, counted whole
+    through the index on article_terms.term."""
+    db.execute("create temp table if not exists theme_terms (theme text, term text, primary key (theme, term))")
+    db.execute("delete from temp.theme_terms")
+    db.conn.executemany("insert or ignore into temp.theme_terms values (?, ?)",
+                        [(t.theme, t.term) for t in lexicon.terms if t.theme in themes])
+    # CROSS JOIN keeps this order: each theme's terms looked up in the index.
+    return Counter(dict(db.execute("""select theme, count(distinct article_id) from temp.theme_terms
+                                      cross join article_terms on article_terms.term = theme_terms.term
+                                      group by theme""")))
+
+
+def _phrases(terms: Sequence[Term]) -> dict[str, list[str]]:
+    """Normalised phrase -> the terms as written that search finds as it.
+    Terms that normalise alike (習近平, 习近平) are one phrase, matched once."""
+    texts_of: dict[str, list[str]] = defaultdict(list)
+    for t in {t.term: t for t in terms}.values():
+        if t.phrase:
+            texts_of[t.phrase].append(t.term)
+    return texts_of
+
+
+def _themes_of(terms: Sequence[Term]) -> dict[str, frozenset[str]]:
+    """Each term as written -> its themes (a term may be in several rows)."""
+    themes_of: dict[str, set[str]] = {t.term: set() for t in terms}
+    for t in terms:
+        if t.theme:
+            themes_of[t.term].add(t.theme)
+    return {term: frozenset(themes) for term, themes in themes_of.items()}
+
+
+def _match(db: sqlite_utils.Database, phrases: list[str], fts: str, tally: _Tally, pool: Pool | None,
+           clock: _Clock, skip: frozenset[int] = frozenset()) -> None:
+    """Find each phrase through the search index fts (its rowids are those of
+    articles), count its occurrences in the articles found (but those whose
+    rowid is in skip) and hand them to tally, a batch of articles at a time."""
+    matches = []
+    for same in tally.texts:  # the terms as written of each phrase: the first is searched
+        rowids = (rowid for (rowid,) in db.execute(
+            f"select rowid from {fts} where {fts.rpartition('.')[2]} match ? order by rowid",
+            [match_expression(quoted(same[0]))]))
+        matches.append(array("q", (rowid for rowid in rowids if rowid not in skip)) if skip else array("q", rowids))
+    clock("search the index for each term")
+    # Batches of BATCH articles that hold a phrase, however the rowids are spaced.
+    held = sorted(set().union(*matches)) if matches else []
     pending = None
-    for low, high in _key_batches(db):
+    for start in range(0, len(held), BATCH):
+        low, high = held[start], held[min(start + BATCH, len(held)) - 1]
         found: dict[int, list[int]] = defaultdict(list)  # rowid -> phrases it holds
         for index, rowids in enumerate(matches):
             for rowid in rowids[bisect_left(rowids, low):bisect_right(rowids, high)]:
                 found[rowid].append(index)
-        if not found:
-            continue
         articles = db.execute(
             f"select rowid, id, title, body from articles where rowid in ({', '.join('?' * len(found))})",
             list(found)).fetchall()
@@ -300,23 +453,15 @@ def write_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, pool: Pool | None
         pending = (keys, counted)
     if pending:
         tally.add(*pending)
-    clock("count occurrences and write article_terms")
-    report = tally.finish(lexicon)
-    clock("order, index and total")
-    return report
 
 
-def _key_batches(db: sqlite_utils.Database) -> Iterator[tuple[int, int]]:
-    """(first, last) rowid of every BATCH articles in rowid order (the
-    rowids are sparse date keys: db/schema.py)."""
-    batch: list[int] = []
-    for (rowid,) in db.execute("select date_order from articles order by date_order"):
-        batch.append(rowid)
-        if len(batch) == BATCH:
-            yield batch[0], batch[-1]
-            batch = []
-    if batch:
-        yield batch[0], batch[-1]
+def _write_terms(db: sqlite_utils.Database, lexicon: Lexicon, totals: dict[str, tuple[int, int]]) -> None:
+    """The lexicon table's rows, in the CSVs' order; totals: term -> (articles, hits) when known."""
+    names = ["term", "theme", "list", "articles", "hits", *lexicon.columns]
+    db.conn.executemany(
+        f"insert into lexicon ({', '.join(_quote(name) for name in names)}) values ({', '.join('?' * len(names))})",
+        [(t.term, t.theme, t.list_name, *totals.get(t.term, (0, 0)),
+          *[t.extra.get(column) for column in lexicon.columns]) for t in lexicon.terms])
 
 
 class _Clock:
@@ -348,7 +493,7 @@ class _Tally:
     three times as much."""
 
     def __init__(self, db: sqlite_utils.Database, texts: list[tuple[str, ...]], themes: list[frozenset]):
-        self.db, self.texts, self.themes = db, texts, themes
+        self.db, self.texts, self.themes = db, texts, themes  # per phrase: its terms as written, their themes
         self.theme_articles: Counter = Counter()
         self.report = LexiconReport()
         db.execute("create temp table new_article_terms (article_id text, term text, hits integer)")
@@ -373,15 +518,30 @@ class _Tally:
                       from (select term, count(*) as articles, sum(hits) as hits from article_terms group by term)
                         as totals
                       where totals.term = lexicon.term""")
-        terms_per_theme = Counter(theme for theme, _ in {(t.theme, t.term) for t in lexicon.terms if t.theme})
-        db["themes"].insert_all([{"theme": theme, "terms": n, "articles": self.theme_articles[theme]}
-                                 for theme, n in terms_per_theme.items()])
+        _write_themes(db, lexicon, self.theme_articles)
         for table in LEXICON_TABLES:
             db.execute(f"ANALYZE [{table}]")
         db.conn.commit()
         self.report.terms, self.report.written = len(lexicon.terms), True
-        self.report.notes = sorted(f"{f.path}: {f.message}" for f in lexicon.files if f.message)
+        self.report.notes = _notes(lexicon)
         return self.report
+
+
+def _write_files(db: sqlite_utils.Database, lexicon: Lexicon) -> None:
+    db["lexicon_files"].insert_all([{
+        "path": f.path, "list": f.list_name, "sha256": f.sha256, "bytes": f.bytes, "encoding": f.encoding,
+        "terms": f.terms, "message": f.message} for f in lexicon.files])  # fmt: skip
+
+
+def _write_themes(db: sqlite_utils.Database, lexicon: Lexicon, articles: Counter) -> None:
+    """The themes table: each theme's terms, and articles[theme] articles."""
+    terms_per_theme = Counter(theme for theme, _ in {(t.theme, t.term) for t in lexicon.terms if t.theme})
+    db["themes"].insert_all([{"theme": theme, "terms": n, "articles": articles[theme]}
+                             for theme, n in terms_per_theme.items()])
+
+
+def _notes(lexicon: Lexicon) -> list[str]:
+    return sorted(f"{f.path}: {f.message}" for f in lexicon.files if f.message)
 
 
 def _quote(name: str) -> str:
@@ -399,11 +559,16 @@ def _create_tables(db: sqlite_utils.Database, extra: list[str]) -> None:
     of rows plus a key index, a third smaller, and its index on term holds
     the article ids (a theme's articles are read from the index alone)."""
     for table in LEXICON_TABLES:
-        db[table].drop(ignore=True)
-        types, options = TABLES[table]
-        if table == "lexicon":
-            types = {**types, **{column: str for column in extra if column not in types}}
-        if table == "article_terms":
-            db.execute(db.create_table_sql(table, types, **options).rstrip().rstrip(";") + " WITHOUT ROWID")
-        else:
-            db[table].create(types, **options)
+        _create_table(db, table, extra)
+
+
+def _create_table(db: sqlite_utils.Database, table: str, extra: list[str]) -> None:
+    """One lexicon table, empty (dropped first if there)."""
+    db[table].drop(ignore=True)
+    types, options = TABLES[table]
+    if table == "lexicon":
+        types = {**types, **{column: str for column in extra if column not in types}}
+    if table == "article_terms":
+        db.execute(db.create_table_sql(table, types, **options).rstrip().rstrip(";") + " WITHOUT ROWID")
+    else:
+        db[table].create(types, **options)

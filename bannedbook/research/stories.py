@@ -35,11 +35,12 @@ what reposts change, so they are left out):
    several times the memory and the time for the same stories
    (benchmarks/stories_bench.py measures the grouping, alone and inside a
    build).
-3. `affected_stories(...)`: for an incremental build, the stories that new,
-   changed or removed articles touch: the stored articles that share a
-   bucket with a changed one and pass the same check, the stored signatures
-   read a chunk at a time; regrouping the members of those stories with the
-   changed articles gives what a full `group` would.
+3. `band_keys`, `band_rows` and `neighbours`: for an incremental build, the
+   band index (bannedbook/db/storystore.py stores it): each band of a
+   signature under a key (its number and a hash of its values), so a new
+   article's candidates are found by lookup; `neighbours` gives the pairs
+   `group` would join that hold a new article, by the same rule (the
+   values of the band compared, never the key alone).
 
 Why these parameters. tests/helpers/story_pairs.py builds labelled pairs from
 real text (People's Daily 1998 and the seed page): reposts edited as above,
@@ -86,7 +87,8 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Iterator
 from functools import cache
 from typing import TypeVar
 
@@ -99,7 +101,6 @@ PERMUTATIONS = 128
 BANDS = 42
 SHARE = 0.5
 MIN_SHINGLES = 50
-_CHUNK = 20_000  # stored signatures banded at once by affected_stories
 _BLOCK = 4096  # rows group's array starts with when it is not told how many
 
 # Fixed: a signature made with another seed or scheme could not be compared.
@@ -296,6 +297,34 @@ def shared(a: bytes, b: bytes) -> float:
     return _shared(*signatures.read("a", a), *signatures.read("b", b))
 
 
+class Loaded:
+    """Signatures read into one array: keys, counts of distinct shingles
+    and MinHash values (a few hundred bytes an article), in the order given."""
+
+    def __init__(self, items: Iterable[tuple[K, bytes]], size: int | None = None):
+        self.keys: list = []
+        counts: list[int] = []
+        matrix = None  # the values, copied out of the signatures (which need not stay in memory)
+        signatures = _Signatures()
+        for key, value in items:
+            count, values = signatures.read(key, value)
+            n = len(self.keys)
+            if matrix is None:
+                matrix = np.empty((size or _BLOCK, len(values)), dtype=values.dtype)
+            elif n == len(matrix):
+                grown = np.empty((2 * n, matrix.shape[1]), dtype=matrix.dtype)
+                grown[:n] = matrix
+                matrix = grown
+            matrix[n] = values
+            self.keys.append(key)
+            counts.append(count)
+        if len(set(self.keys)) != len(self.keys):
+            raise ValueError("group() needs distinct keys")
+        self.counts = np.array(counts, dtype=np.int64)
+        self.matrix = matrix[: len(self.keys)] if matrix is not None else np.empty((0, PERMUTATIONS), "<u4")
+        self.comparable = np.flatnonzero(self.counts >= MIN_SHINGLES)
+
+
 def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int = BANDS,
           size: int | None = None) -> dict[K, K]:
     """Each article's story: {key: key of the story's first article}.
@@ -305,24 +334,12 @@ def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int 
     size: how many items there are, when known (the values are then copied
     into one array of that size, never grown).
     """
-    keys: list[K] = []
-    counts: list[int] = []
-    matrix = None  # the values, copied out of the signatures (which need not stay in memory)
-    signatures = _Signatures()
-    for key, value in items:
-        count, values = signatures.read(key, value)
-        n = len(keys)
-        if matrix is None:
-            matrix = np.empty((size or _BLOCK, len(values)), dtype=values.dtype)
-        elif n == len(matrix):
-            grown = np.empty((2 * n, matrix.shape[1]), dtype=matrix.dtype)
-            grown[:n] = matrix
-            matrix = grown
-        matrix[n] = values
-        keys.append(key)
-        counts.append(count)
-    if len(set(keys)) != len(keys):
-        raise ValueError("group() needs distinct keys")
+    return components(Loaded(items, size), share=share, bands=bands)
+
+
+def components(loaded: Loaded, *, share: float = SHARE, bands: int = BANDS) -> dict:
+    """group() of signatures already loaded."""
+    keys, counts, matrix = loaded.keys, loaded.counts, loaded.matrix
     parent = list(range(len(keys)))
 
     def root(i: int) -> int:
@@ -331,76 +348,100 @@ def group(items: Iterable[tuple[K, bytes]], *, share: float = SHARE, bands: int 
             i = parent[i]
         return i
 
-    if signatures.params:
-        matrix = matrix[: len(keys)]  # one array: a few hundred bytes an article
-        comparable = np.flatnonzero(np.array(counts) >= MIN_SHINGLES)
-        for bucket in _buckets(matrix, comparable, bands):
-            for n, i in enumerate(bucket):
-                for j in bucket[n + 1:]:
-                    a, b = root(i), root(j)
-                    if a != b and _shared(counts[i], matrix[i], counts[j], matrix[j]) >= share:
-                        # The earlier article is the root, so it names the story.
-                        parent[max(a, b)] = min(a, b)
+    for bucket in _buckets(matrix, loaded.comparable, bands):
+        for n, i in enumerate(bucket):
+            for j in bucket[n + 1:]:
+                a, b = root(i), root(j)
+                if a != b and _shared(counts[i], matrix[i], counts[j], matrix[j]) >= share:
+                    # The earlier article is the root, so it names the story.
+                    parent[max(a, b)] = min(a, b)
     return {key: keys[root(i)] for i, key in enumerate(keys)}
 
 
-def affected_stories(
-    stories: Mapping[K, K],
-    stored: Iterable[tuple[K, bytes]],
-    changed: Iterable[tuple[K, bytes]],
-    removed: Iterable[K] = (),
-    *,
-    share: float = SHARE,
-    bands: int = BANDS,
-) -> set[K]:
-    """The existing stories an incremental build must regroup.
+# ------------------------------------------------------------------ the band index
 
-    stories: every stored article's story, as `group` gave it.
-    stored: (key, signature) of every stored article, as stored before this
-    build (the signatures of removed and changed articles are skipped).
-    changed: (key, signature) of new articles and of changed ones (new text
-    under a stored key). removed: keys of articles that are gone.
+# Odd 64-bit multipliers that mix a band's values into its key (any fixed
+# ones do: keys only find candidates, the values themselves decide).
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+                 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9], dtype=np.uint64)
 
-    A story is affected when it loses an article (removed or changed: it may
-    fall apart) or when one of its articles is a near-duplicate of a changed
-    one (stories may merge). The build then calls `group` on the articles of
-    the affected stories that remain plus the changed ones, in date order,
-    and keeps every other article's story: the result is what `group` on the
-    whole archive gives, because no article outside those stories is a
-    near-duplicate of any article inside them.
+
+def _band_keys(values: np.ndarray, bands: int, first: int = 0, last: int | None = None) -> np.ndarray:
+    """The keys of bands first..last-1 (all by default) of each row of values
+    (n, permutations), as (n, bands) int64: the band's number in the high
+    bits, a 32-bit hash of its values in the low ones. Equal bands have
+    equal keys; unequal bands rarely do, and `neighbours` compares the
+    values of every pair a key proposes."""
+    last = bands if last is None else last
+    width = values.shape[1] // bands
+    parts = values[:, first * width:last * width].reshape(len(values), last - first, width).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = (parts * _MIX[:width]).sum(axis=2, dtype=np.uint64)
+    numbers = np.arange(first, last, dtype=np.uint64) << np.uint64(32)
+    return ((mixed >> np.uint64(32)) | numbers).astype(np.int64)
+
+
+def band_keys(signature: bytes, *, bands: int = BANDS) -> list[int]:
+    """The band index's keys of one article (none when its text is too short
+    to compare: such an article is never a candidate)."""
+    count, values = _Signatures().read("signature", signature)
+    if count < MIN_SHINGLES:
+        return []
+    return _band_keys(values[None, :], bands)[0].tolist()
+
+
+def band_rows(loaded: Loaded, *, bands: int = BANDS) -> Iterator[tuple[int, Hashable]]:
+    """(band key, key) of every comparable article, in band key order (the
+    order the index is written in fastest), one band at a time in memory."""
+    rows = loaded.comparable
+    for band in range(bands):
+        keys = _band_keys(loaded.matrix[rows], bands, band, band + 1)[:, 0]
+        order = np.argsort(keys, kind="stable")
+        for i in order.tolist():
+            yield int(keys[i]), loaded.keys[rows[i]]
+
+
+def neighbours(fresh: Iterable[tuple[K, bytes]], lookup, signed, *, share: float = SHARE,
+               bands: int = BANDS) -> set[tuple[K, K]]:
+    """The pairs `group` over the whole archive would join that hold a fresh
+    article: (fresh key, other key), the other fresh or stored.
+
+    fresh: (key, signature) of the new articles (new text under an old key
+    counts as new). lookup(band keys) -> (band key, key) of stored articles
+    whose band has that key (the stored band index, without the fresh
+    articles and without those gone); signed(keys) -> (key, signature) of
+    those stored articles. As in `group`, a pair is joined when the two
+    agree on a whole band and share at least `share` of the longer text.
     """
-    changed = list(changed)
-    signatures = _Signatures()
-    fresh = [(key, *signatures.read(key, value)) for key, value in changed]
-    gone = set(removed) | {key for key, _ in changed if key in stories}
-    affected = {stories[key] for key in gone if key in stories}
-    new = [(count, values) for _, count, values in fresh if count >= MIN_SHINGLES]
-    if not new:
-        return affected
-    # The stored articles a chunk at a time, each chunk banded together with
-    # the few changed ones: memory stays small however large the archive.
-    chunk: list[tuple[K, int, np.ndarray]] = []
-
-    def check() -> None:
-        matrix = np.vstack([values for _, _, values in chunk] + [values for _, values in new])
-        counts = [count for _, count, _ in chunk] + [count for count, _ in new]
-        for bucket in _buckets(matrix, np.arange(len(counts)), bands, first_new=len(chunk)):
-            fresh_rows = [j for j in bucket if j >= len(chunk)]
-            for i in bucket:
-                if i >= len(chunk) or stories[chunk[i][0]] in affected:
-                    continue
-                if any(_shared(counts[i], matrix[i], counts[j], matrix[j]) >= share for j in fresh_rows):
-                    affected.add(stories[chunk[i][0]])
-        chunk.clear()
-
-    for key, value in stored:
-        if key in gone or stories.get(key) in affected:
+    loaded = Loaded(fresh)
+    rows = loaded.comparable
+    if not len(rows):
+        return set()
+    matrix, counts, keys = loaded.matrix, loaded.counts, loaded.keys
+    pairs = set()
+    for bucket in _buckets(matrix, rows, bands):  # fresh with fresh
+        for n, i in enumerate(bucket):
+            for j in bucket[n + 1:]:
+                if _shared(counts[i], matrix[i], counts[j], matrix[j]) >= share:
+                    pairs.add((keys[i], keys[j]))
+    asking: dict[int, list[int]] = defaultdict(list)  # band key -> fresh rows with it
+    for i, keys_of_row in zip(rows.tolist(), _band_keys(matrix[rows], bands).tolist(), strict=True):
+        for key in keys_of_row:
+            asking[key].append(i)
+    found = list(lookup(sorted(asking)))
+    if not found:
+        return pairs
+    stored = Loaded(signed(sorted({key for _, key in found})))
+    where = {key: n for n, key in enumerate(stored.keys)}
+    width = matrix.shape[1] // bands
+    for band_key, other in found:
+        j = where[other]
+        if stored.counts[j] < MIN_SHINGLES:
             continue
-        count, values = signatures.read(key, value)
-        if count >= MIN_SHINGLES:
-            chunk.append((key, count, values))
-        if len(chunk) == _CHUNK:
-            check()
-    if chunk:
-        check()
-    return affected
+        band = band_key >> 32
+        part = slice(band * width, (band + 1) * width)
+        for i in asking[band_key]:
+            if (keys[i], other) not in pairs and np.array_equal(matrix[i, part], stored.matrix[j, part]) and \
+                    _shared(counts[i], matrix[i], stored.counts[j], stored.matrix[j]) >= share:
+                pairs.add((keys[i], other))
+    return pairs
