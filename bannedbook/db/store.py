@@ -34,7 +34,7 @@ from bannedbook.db.schema import (
 )
 from bannedbook.errors import BuildError
 from bannedbook.records import CAPTURE_KINDS, Article, Page, WarcFile
-from bannedbook.search.index import index_columns, index_text
+from bannedbook.search.index import index_columns, index_row, index_text
 from bannedbook.text.chinese import normalise
 from bannedbook.text.dates import capture_time
 from bannedbook.text.decode import safe_text
@@ -560,12 +560,6 @@ class Store:
         self.db.execute(f"""update links set target_article_id = (
                                 select id from articles where articles.url = links.url)
                             where {where}""")
-
-
-def index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
-    """(rowid, title, body) -> (rowid, body_index, title_index)."""
-    rowid, title, body = row
-    return (rowid, *index_columns(title, body))
 
 
 INDEX_BATCH = 250  # articles whose index text is made while the previous ones are inserted

@@ -33,7 +33,7 @@ import sqlite_utils
 
 from bannedbook.db.schema import FTS_COLUMNS, FTS_TABLE, INDEXES, TABLES
 from bannedbook.errors import BuildError, Rejected
-from bannedbook.search.index import index_columns
+from bannedbook.search.index import index_row
 from bannedbook.search.query import match_expression, phrase_pattern, query_terms, quoted
 from bannedbook.text.chinese import normalise
 from bannedbook.text.decode import decode
@@ -302,7 +302,7 @@ def update_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, changed_sql: str
     db.execute(f"create virtual table temp.changed_fts using fts5({', '.join(FTS_COLUMNS)})")
     rows = db.execute(f"select rowid, title, body from articles where id in ({changed})").fetchall()
     db.conn.executemany("insert into temp.changed_fts (rowid, body_index, title_index) values (?, ?, ?)",
-                        map_(_index_row, rows))
+                        map_(index_row, rows))
     texts_of = _phrases(lexicon.terms)
     texts = [tuple(same) for same in texts_of.values()]
     tally = _Tally(db, texts, [frozenset()] * len(texts))
@@ -366,12 +366,6 @@ def update_lexicon(db: sqlite_utils.Database, lexicon: Lexicon, changed_sql: str
 
 def _has_lexicon_tables(db: sqlite_utils.Database) -> bool:
     return all(db[table].exists() for table in LEXICON_TABLES)
-
-
-def _index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
-    """(rowid, title, body) -> (rowid, body_index, title_index), as the search index has them."""
-    rowid, title, body = row
-    return (rowid, *index_columns(title, body))
 
 
 def _theme_articles(db: sqlite_utils.Database, themes_of: dict[str, frozenset[str] | set[str]],

@@ -128,3 +128,11 @@ def index_columns(title: str, body: str) -> tuple[str, str]:
     char_tokens[1::3] = ord(CHAR_MARK)
     char_tokens[2::3] = ord(" ")
     return f"{char_tokens.tobytes().decode(UTF32)[:-1]} {body_index}", title_index
+
+
+def index_row(row: tuple[int, str, str]) -> tuple[int, str, str]:
+    """(rowid, title, body) -> (rowid, body_index, title_index): a search
+    index row of an article (the build's index and the lexicon's index of
+    changed articles are made alike)."""
+    rowid, title, body = row
+    return (rowid, *index_columns(title, body))
