@@ -46,8 +46,8 @@ from common import crawl_pages, finish, save, table, target
 
 from bannedbook.build.workers import make_pool
 from bannedbook.db.schema import FTS_TABLE
-from bannedbook.db.store import index_row
 from bannedbook.research.lexicon import LEXICON_TABLES, read_lexicons, update_lexicon, write_lexicon
+from bannedbook.search.index import index_row
 from bannedbook.search.query import phrase_pattern, query_terms, quoted
 from bannedbook.text.chinese import normalise
 

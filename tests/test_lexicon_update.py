@@ -20,8 +20,8 @@ from helpers.corpus import generate
 
 from bannedbook.build.pipeline import build
 from bannedbook.db.schema import FTS_TABLE
-from bannedbook.db.store import index_row
 from bannedbook.research.lexicon import LEXICON_TABLES, read_lexicons, update_lexicon, write_lexicon
+from bannedbook.search.index import index_row
 
 THEMES = ["leaders", "economy", "places", None]
 
