@@ -30,10 +30,11 @@ Inside a build, instead of the above (results/stories_build-SIZE.json):
 
 4. Grouping inside a build: --build runs a full build of RAW into DIR and
    measures its story step (storystore.group_all: read the signatures the
-   workers made, group, write articles.story and stories): wall and CPU
-   seconds, the part that is `stories.group`, and the memory the step adds
-   to the build's process (peak resident memory during the step over the
-   resident memory before it). --built runs the same step on a copy of DB
+   workers made, group, write articles.story, stories and the band index):
+   wall and CPU seconds, the part that is the grouping
+   (`stories.components`), and the memory the step adds to the build's
+   process (peak resident memory during the step over the resident memory
+   before it). --built runs the same step on a copy of DB
    in a fresh process, as the build's last step would, without building.
 5. What stories cost the pages, on that database served as `make serve`
    serves it: one result per story (?_collapse=1, the search's collapse=1)
@@ -357,11 +358,11 @@ def reset_peak() -> bool:
 
 
 def measured_story_step(measured: dict) -> Callable[[], None]:
-    """Wrap storystore.group_all (and the stories.group it calls) so that the
-    next call records its times and memory into measured; returns the undo."""
+    """Wrap storystore.group_all (and the stories.components it calls) so that
+    the next call records its times and memory into measured; returns the undo."""
     from bannedbook.db import storystore
 
-    real_step, real_group = storystore.group_all, stories.group
+    real_step, real_group = storystore.group_all, stories.components
 
     def group(*args, **options):
         started = time.process_time()
@@ -379,10 +380,10 @@ def measured_story_step(measured: dict) -> Callable[[], None]:
         measured.update(seconds=time.perf_counter() - started, cpu=time.process_time() - cpu,
                         rss_before_mb=before, peak_mb=memory_mb("VmHWM") if peak_known else math.nan)
 
-    storystore.group_all, stories.group = step, group
+    storystore.group_all, stories.components = step, group
 
     def undo() -> None:
-        storystore.group_all, stories.group = real_step, real_group
+        storystore.group_all, stories.components = real_step, real_group
 
     return undo
 
@@ -630,8 +631,9 @@ def in_build(args) -> int:
                 round(step["cpu"], 2), round(step["group_cpu"], 2), round(step["rss_before_mb"]),
                 round(step["peak_mb"] - step["rss_before_mb"], 1)]
     tables = [
-        table("The story step (storystore.group_all): read the workers' signatures, group, write stories",
-              ["measured", "articles", "stories", "largest story", "seconds", "CPU s", "of which group() CPU s",
+        table("The story step (storystore.group_all): read the workers' signatures, group, write stories and the "
+              "band index",
+              ["measured", "articles", "stories", "largest story", "seconds", "CPU s", "of which grouping CPU s",
                "process RSS before (MB)", "added at peak (MB)"], [step_row]),
     ]
     targets = []
