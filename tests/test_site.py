@@ -141,3 +141,27 @@ def test_the_about_link_opens_the_about_page(site):
     assert about is not None and about["href"] == "/about"
     page = site("/about")
     assert page.status_code == 200 and "raw_files" in page.text and "not before" in page.text
+
+
+def test_the_inspect_file_counts_what_datasette_inspect_counts(seed_db, tmp_path):
+    """The build writes the inspect data itself (no hash of the whole file):
+    every table Datasette counts, with the same count, and the search index
+    counted as the articles it holds one row each."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bannedbook.web.site import write_inspect_file
+
+    db = tmp_path / "bannedbook.db"
+    shutil.copy(seed_db, db)
+    ours = json.loads(write_inspect_file(db).read_text(encoding="utf-8"))["bannedbook"]
+    theirs_file = tmp_path / "theirs.json"
+    subprocess.run([str(Path(sys.executable).with_name("datasette")), "inspect", str(db),
+                    "--inspect-file", str(theirs_file)], check=True, capture_output=True)
+    theirs = json.loads(theirs_file.read_text(encoding="utf-8"))["bannedbook"]
+    counted = {name: table["count"] for name, table in theirs["tables"].items() if name != "articles_fts"}
+    assert {name: table["count"] for name, table in ours["tables"].items() if name != "articles_fts"} == counted
+    assert ours["tables"]["articles_fts"]["count"] == counted["articles"] > 0
+    assert ours["size"] == theirs["size"] == db.stat().st_size and ours["hash"] is None

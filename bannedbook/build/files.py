@@ -24,6 +24,7 @@ PAGE_SUFFIXES = {".txt", ".htm", ".html"}
 # the Internet Archive's older ARC files, plain or gzipped.
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 ARC_SUFFIXES = (".arc", ".arc.gz")
+_PAGE_ENDINGS = tuple(PAGE_SUFFIXES)  # as Path.suffix reads them: a name that is only ".html" has none
 
 
 
@@ -75,23 +76,48 @@ def read_file(path: Path, raw: Path) -> bytes:
 
 
 def find_pages(raw: Path) -> list[Path]:
+    """find_inputs(raw)'s paths, in the order of their names."""
+    return list(find_inputs(raw).values())
+
+
+def find_inputs(raw: Path) -> dict[str, Path]:
     """Everything under raw named like a page or a WARC file, plus what the build cannot
     enter: symlinks to folders (never followed, so a crawl cannot pull in
-    files from outside raw) and folders it may not list. read_file says
-    what each one is; none is skipped silently."""
-    found: list[Path] = []
+    files from outside raw) and folders it may not list, by their names
+    (file_name) in text order. read_file says what each one is; none is
+    skipped silently."""
+    found: dict[str, Path] = {}
+    root = os.fspath(raw)
+
+    def add(folder: str, name: str) -> None:
+        path = Path(folder, name)
+        found[file_name(path, raw)] = path
 
     def unlistable(error: OSError) -> None:
         if error.filename and Path(error.filename) != raw:
-            found.append(Path(error.filename))
+            folder, name = os.path.split(error.filename)
+            add(folder, name)
 
-    for folder, folders, files in os.walk(raw, onerror=unlistable):  # does not follow symlinks
-        for name in folders + files:
-            path = Path(folder, name)
-            if (path.suffix.lower() in PAGE_SUFFIXES or name.lower().endswith(WARC_SUFFIXES)
-                    or (name in folders and path.is_symlink())):
-                found.append(path)
-    return sorted(set(found))
+    for folder, folders, files in os.walk(root, onerror=unlistable):  # does not follow symlinks
+        # Names are made from text (a Path per file costs seconds at 100,000 files).
+        prefix = folder[len(root):].lstrip(os.sep).replace(os.sep, "/")
+        prefix = f"{prefix}/" if prefix else ""
+        for name in files:
+            if _named_like_input(name):
+                relative = prefix + name
+                if relative.isascii():
+                    found[relative] = Path(folder, name)
+                else:  # a name that is not UTF-8 keeps its bytes visible, as file_name writes it
+                    add(folder, name)
+        for name in folders:
+            if _named_like_input(name) or os.path.islink(os.path.join(folder, name)):
+                add(folder, name)
+    return dict(sorted(found.items()))
+
+
+def _named_like_input(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(WARC_SUFFIXES) or lower.endswith(_PAGE_ENDINGS) and lower not in PAGE_SUFFIXES
 
 
 def file_state(path: Path) -> tuple[int, int] | None:

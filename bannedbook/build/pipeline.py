@@ -31,7 +31,7 @@ from bannedbook.build.files import (
     MAX_PAGE_BYTES,
     file_name,
     file_state,
-    find_pages,
+    find_inputs,
     is_arc,
     is_warc,
     open_file,
@@ -316,7 +316,7 @@ def build(raw: Path, db_path: Path, workers: int | None = None, progress: bool =
 def _build(raw: Path, db_path: Path, pool: Pool, terms: Lexicon, full: bool, progress: bool,
            hosts: frozenset[str], prune: bool) -> BuildReport:
     recover(db_path)  # what a killed build left, before the database is read
-    files = {file_name(path, raw): path for path in find_pages(raw)}
+    files = find_inputs(raw)
     changes = None if full else changes_since(db_path, files)
     report = BuildReport(files=len(files), warc_files=sum(map(is_warc, files)), incremental=changes is not None,
                          lexicon=LexiconReport(terms=len(terms.terms)))

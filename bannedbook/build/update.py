@@ -37,7 +37,7 @@ from bannedbook.build.files import file_sha256, file_state, is_warc, split_name
 from bannedbook.build.fingerprint import pipeline_version
 from bannedbook.db import storystore, summaries, versionstore
 from bannedbook.db.schema import SLOT_BITS
-from bannedbook.db.store import Store, url_id, write_search_index
+from bannedbook.db.store import Store, resolve_tags, url_id, write_search_index
 from bannedbook.text.urls import SITE_HOSTS
 
 VERSION_TABLES = ("versions", "page_texts", "version_terms")
@@ -226,17 +226,8 @@ class Update(Store):
         self.resolve_links(f"""url in (select url from temp.gone_urls)
                                or url in (select url from articles where id in ({new}))
                                or article_id in ({new})""")
-        # A tag's url is the one the first article carrying it (in file
-        # order) links it with, as in a full build.
         db.execute(f"""insert or ignore into temp.touched_tags
                        select tag_id from article_tags where article_id in ({new})""")
         db.execute("""delete from tags where id in (select name from temp.touched_tags)
                       and id not in (select tag_id from article_tags)""")
-        db.execute(
-            """update tags set url = (
-                   select case when links.scheme in ('http', 'https') then links.url end from article_tags
-                   join articles on articles.id = article_tags.article_id
-                   join links on links.article_id = articles.id and links.kind = 'tag' and links.text = tags.id
-                   where article_tags.tag_id = tags.id order by articles.file, links.position limit 1)
-               where id in (select name from temp.touched_tags)"""
-        )
+        resolve_tags(db, "select name from temp.touched_tags", new, "select id from temp.forgotten")

@@ -148,6 +148,13 @@ TABLES = {
     # 中国 and 中國 count as one. article_tags repeats the key so counts and
     # filters read one index instead of joining tags for every row.
     "tags": ({"id": str, "name": str, "url": str, "key": str}, {"pk": "id"}),
+    # Where a tag's url comes from: the first article (by file, then link
+    # position) that links the tag. Kept so an update compares its new
+    # articles with this one instead of every article carrying the tag.
+    "tag_sources": (
+        {"tag_id": str, "article_id": str, "file": str, "position": int},
+        {"pk": "tag_id", "foreign_keys": [("tag_id", "tags", "id"), ("article_id", "articles", "id")]},
+    ),
     "article_tags": (
         {"article_id": str, "tag_id": str, "tag_key": str},
         {"pk": ("article_id", "tag_id"),

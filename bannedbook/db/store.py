@@ -497,6 +497,7 @@ class Store:
         for sql in INDEX_SQL:
             self.db.execute(sql)
         self.resolve_links("url in (select url from articles where url is not null)")
+        resolve_tags(self.db)
         self.db.execute("ANALYZE")
         self.db.conn.commit()
 
@@ -560,6 +561,49 @@ class Store:
         self.db.execute(f"""update links set target_article_id = (
                                 select id from articles where articles.url = links.url)
                             where {where}""")
+
+
+# Every link of an article to a tag it carries, with what orders them for
+# tag_sources (the file, then the link's place on the page).
+_TAG_LINKS_SQL = """select article_tags.tag_id as tag_id, articles.id as article_id, articles.file as file,
+                          links.position as position
+                   from article_tags join articles on articles.id = article_tags.article_id
+                   join links on links.article_id = articles.id and links.kind = 'tag'
+                                 and links.text = article_tags.tag_id
+                   where {where}"""
+_FIRST_PER_TAG_SQL = f"""select tag_id, article_id, file, position from (
+                             select *, row_number() over (partition by tag_id order by file, position) as n
+                             from ({_TAG_LINKS_SQL})) where n = 1"""
+
+
+def resolve_tags(db: sqlite_utils.Database, touched: str | None = None, added: str = "select null where 0",
+                 forgotten: str = "select null where 0") -> None:
+    """Give each tag the url the first article linking it (by file, then
+    link position) links it with, and keep that article in tag_sources.
+    touched selects the tags whose carriers changed (every tag when None),
+    added and forgotten the articles written and dropped: a tag whose source
+    stays is compared with its new carriers only, so an update costs what
+    it changed, not what its tags' carriers number."""
+    if touched is None:
+        db.execute("delete from tag_sources")
+        db.execute(f"insert into tag_sources {_FIRST_PER_TAG_SQL.format(where='1')}")
+        touched = "select id from tags"
+    else:
+        db.execute(f"""delete from tag_sources where tag_id in ({touched})
+                       and (article_id in ({forgotten}) or tag_id not in (select id from tags))""")
+        lost = f"tag_id in ({touched}) and tag_id in (select id from tags) and tag_id not in " \
+               "(select tag_id from tag_sources)"
+        db.execute(f"insert into tag_sources {_FIRST_PER_TAG_SQL.format(where=lost)}")
+        db.execute(f"""insert or replace into tag_sources
+                       select * from ({_FIRST_PER_TAG_SQL.format(where=f'articles.id in ({added})')}) as new
+                       where not exists (select 1 from tag_sources as held where held.tag_id = new.tag_id
+                                         and (held.file, held.position) <= (new.file, new.position))""")
+    db.execute(f"""update tags set url = (
+                       select case when links.scheme in ('http', 'https') then links.url end from tag_sources
+                       join links on links.article_id = tag_sources.article_id
+                                     and links.position = tag_sources.position
+                       where tag_sources.tag_id = tags.id)
+                   where id in ({touched})""")
 
 
 INDEX_BATCH = 250  # articles whose index text is made while the previous ones are inserted

@@ -87,7 +87,6 @@ from __future__ import annotations
 
 import re
 import struct
-from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator
 from functools import cache
 from typing import TypeVar
@@ -272,6 +271,16 @@ def _shared(count_a: int, a: np.ndarray, count_b: int, b: np.ndarray) -> float:
     return jaccard * (count_a + count_b) / (1 + jaccard) / max(count_a, count_b)
 
 
+def _shares(count_a: np.ndarray, a: np.ndarray, count_b: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """_shared of many pairs at once (rows of a with rows of b), the same
+    arithmetic in the same order, so the same answers to the last bit."""
+    jaccard = np.count_nonzero(a == b, axis=1) / a.shape[1]
+    return jaccard * (count_a + count_b) / (1 + jaccard) / np.maximum(count_a, count_b)
+
+
+_CHUNK = 20_000  # pairs compared at once: 20,000 x 128 values x 4 bytes, 10 MB a side
+
+
 def _buckets(values: np.ndarray, rows: np.ndarray, bands: int, first_new: int | None = None) -> Iterator[list[int]]:
     """Rows (two or more, ascending) whose values agree on a whole band, band
     by band: what MinHashLSH with (bands, len // bands) puts in one bucket.
@@ -424,24 +433,35 @@ def neighbours(fresh: Iterable[tuple[K, bytes]], lookup, signed, *, share: float
             for j in bucket[n + 1:]:
                 if _shared(counts[i], matrix[i], counts[j], matrix[j]) >= share:
                     pairs.add((keys[i], keys[j]))
-    asking: dict[int, list[int]] = defaultdict(list)  # band key -> fresh rows with it
-    for i, keys_of_row in zip(rows.tolist(), _band_keys(matrix[rows], bands).tolist(), strict=True):
-        for key in keys_of_row:
-            asking[key].append(i)
-    found = list(lookup(sorted(asking)))
+    # Each fresh row's band keys, sorted: the rows asking for a key are a run.
+    asked = _band_keys(matrix[rows], bands)
+    asking_rows = np.repeat(rows, asked.shape[1])
+    asked = asked.ravel()
+    order = np.argsort(asked, kind="stable")
+    asked, asking_rows = asked[order], asking_rows[order]
+    found = list(lookup(np.unique(asked).tolist()))
     if not found:
         return pairs
     stored = Loaded(signed(sorted({key for _, key in found})))
     where = {key: n for n, key in enumerate(stored.keys)}
+    # Every (fresh row, stored row, band) the index offers, checked together:
+    # a Python step per pair is seconds when a large story offers 10^5 pairs.
+    found_keys = np.array([band_key for band_key, _ in found], dtype=asked.dtype)
+    found_rows = np.array([where[other] for _, other in found], dtype=np.int64)
+    first, last = np.searchsorted(asked, found_keys, "left"), np.searchsorted(asked, found_keys, "right")
+    runs = last - first
+    stored_rows = np.repeat(found_rows, runs)
+    band_of = (np.repeat(found_keys, runs) >> 32).astype(np.int64)
+    # the run of each found key, laid end to end
+    fresh_rows = asking_rows[np.repeat(first - np.cumsum(runs) + runs, runs) + np.arange(runs.sum())]
+    keep = stored.counts[stored_rows] >= MIN_SHINGLES
+    fresh_rows, stored_rows, band_of = fresh_rows[keep], stored_rows[keep], band_of[keep]
     width = matrix.shape[1] // bands
-    for band_key, other in found:
-        j = where[other]
-        if stored.counts[j] < MIN_SHINGLES:
-            continue
-        band = band_key >> 32
-        part = slice(band * width, (band + 1) * width)
-        for i in asking[band_key]:
-            if (keys[i], other) not in pairs and np.array_equal(matrix[i, part], stored.matrix[j, part]) and \
-                    _shared(counts[i], matrix[i], stored.counts[j], stored.matrix[j]) >= share:
-                pairs.add((keys[i], other))
+    columns = band_of[:, None] * width + np.arange(width)  # the band's values (its key may collide)
+    agree = (matrix[fresh_rows[:, None], columns] == stored.matrix[stored_rows[:, None], columns]).all(axis=1)
+    pair_numbers = np.unique(fresh_rows[agree] * len(stored.keys) + stored_rows[agree])
+    for start in range(0, len(pair_numbers), _CHUNK):
+        i, j = np.divmod(pair_numbers[start:start + _CHUNK], len(stored.keys))
+        close = _shares(counts[i], matrix[i], stored.counts[j], stored.matrix[j]) >= share
+        pairs.update((keys[a], stored.keys[b]) for a, b in zip(i[close].tolist(), j[close].tolist(), strict=True))
     return pairs
