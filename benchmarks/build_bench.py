@@ -154,7 +154,7 @@ def grow(raw: Path, db: Path, work: Path, pages: int) -> tuple[list[tuple[str, f
     shutil.rmtree(work, ignore_errors=True)
     return [(f"add {added:,} pages, half older than every article held, half newer", *both),
             (f"add {added:,} pages of the usual mix", *mixed),
-            ("… `datasette inspect` after an update (counts, hash)", inspect, 0)], same
+            ("… the inspect file after an update (table counts, size)", inspect, 0)], same
 
 
 def mean_kb(paths: list[Path]) -> float:
